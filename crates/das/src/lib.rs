@@ -1,0 +1,1 @@
+//! Database Activity Stream records: decrypt pipeline, event model, filters and routing.

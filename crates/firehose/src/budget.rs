@@ -1,0 +1,200 @@
+//! Keeps a transformation response under Lambda's 6 MB synchronous response limit.
+//!
+//! The handler asks [`ResponseBudget::try_add`] before keeping a record's transformed data; when it
+//! does not fit, the handler answers that record some cheaper way (typically `Dropped` after
+//! re-ingesting the original with `PutRecordBatch`). Because *every* record must be answered, a
+//! budget made with [`ResponseBudget::reserve_for`] sets aside the cost of a `Dropped` answer for
+//! each record up front, so that fallback always fits.
+
+use crate::response::EMPTY_RESPONSE_LEN;
+use crate::{FirehoseEvent, MAX_RESPONSE_BYTES, ResponseRecord};
+
+/// Headroom kept below [`MAX_RESPONSE_BYTES`] by [`ResponseBudget::new`], for anything the runtime
+/// adds around our JSON.
+pub const DEFAULT_SAFETY_MARGIN: usize = 64 * 1024;
+
+/// The running, exact JSON size of a [`crate::FirehoseResponse`] being built, against a limit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponseBudget {
+    limit: usize,
+    used: usize,
+    reserved: usize,
+    count: usize,
+}
+
+impl Default for ResponseBudget {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ResponseBudget {
+    /// A budget of [`MAX_RESPONSE_BYTES`] minus [`DEFAULT_SAFETY_MARGIN`].
+    pub fn new() -> Self {
+        Self::with_limit(MAX_RESPONSE_BYTES - DEFAULT_SAFETY_MARGIN)
+    }
+
+    /// A budget whose whole response (`{"records":[…]}`) must stay within `limit` bytes.
+    pub fn with_limit(limit: usize) -> Self {
+        Self {
+            limit,
+            used: EMPTY_RESPONSE_LEN,
+            reserved: 0,
+            count: 0,
+        }
+    }
+
+    /// Sets aside the cost of a `Dropped` answer for every record of `event`. Records must then be
+    /// added in event order, once each: adding one releases its own reservation.
+    pub fn reserve_for(mut self, event: &FirehoseEvent) -> Self {
+        self.reserved = event
+            .records
+            .iter()
+            .map(|r| reservation(&r.record_id))
+            .sum();
+        self
+    }
+
+    /// Adds `rec` if the response (with what is still reserved) stays within the limit; returns
+    /// whether it was added. Nothing changes when it does not fit.
+    pub fn try_add(&mut self, rec: &ResponseRecord) -> bool {
+        let (cost, reserved) = self.cost(rec);
+        if self.used + cost + reserved > self.limit {
+            return false;
+        }
+        self.commit(cost, reserved);
+        true
+    }
+
+    /// Adds `rec` whether or not it fits (the fallback answer for a record that must be echoed);
+    /// returns whether the response is still within the limit.
+    pub fn add(&mut self, rec: &ResponseRecord) -> bool {
+        let (cost, reserved) = self.cost(rec);
+        self.commit(cost, reserved);
+        !self.is_over()
+    }
+
+    /// Exact JSON size of the response made of the records added so far.
+    pub fn used(&self) -> usize {
+        self.used
+    }
+
+    /// Bytes still set aside for `Dropped` answers to records not yet added.
+    pub fn reserved(&self) -> usize {
+        self.reserved
+    }
+
+    /// The limit this budget enforces.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// Bytes left for record data beyond what is used and reserved.
+    pub fn remaining(&self) -> usize {
+        self.limit.saturating_sub(self.used + self.reserved)
+    }
+
+    /// Whether used plus reserved bytes exceed the limit.
+    pub fn is_over(&self) -> bool {
+        self.used + self.reserved > self.limit
+    }
+
+    /// How many records were added.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether no record was added yet.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// (bytes `rec` adds, reservation left after it is added).
+    fn cost(&self, rec: &ResponseRecord) -> (usize, usize) {
+        let comma = usize::from(self.count > 0);
+        let reserved = self.reserved.saturating_sub(reservation(&rec.record_id));
+        (rec.encoded_len() + comma, reserved)
+    }
+
+    fn commit(&mut self, cost: usize, reserved: usize) {
+        self.used += cost;
+        self.reserved = reserved;
+        self.count += 1;
+    }
+}
+
+/// What a `Dropped` answer for `record_id` may cost, comma included.
+fn reservation(record_id: &str) -> usize {
+    ResponseRecord::dropped_len(record_id) + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{FirehoseRecord, FirehoseResponse};
+
+    fn event(ids: &[&str]) -> FirehoseEvent {
+        FirehoseEvent {
+            invocation_id: "i".into(),
+            delivery_stream_arn: "arn".into(),
+            source_kinesis_stream_arn: None,
+            region: "eu-west-1".into(),
+            records: ids
+                .iter()
+                .map(|id| FirehoseRecord {
+                    record_id: (*id).into(),
+                    approximate_arrival_timestamp: None,
+                    data: String::new(),
+                    kinesis_record_metadata: None,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn given_records_added_when_serialised_then_used_is_exact() {
+        let mut budget = ResponseBudget::new();
+        let records = vec![
+            ResponseRecord::ok("a", b"hello", None),
+            ResponseRecord::dropped("b"),
+        ];
+        for r in &records {
+            assert!(budget.try_add(r));
+        }
+        let json = serde_json::to_vec(&FirehoseResponse { records }).expect("serialises");
+        assert_eq!(budget.used(), json.len());
+        assert_eq!(budget.len(), 2);
+    }
+
+    #[test]
+    fn given_record_exactly_filling_limit_when_added_then_accepted_and_next_refused() {
+        let rec = ResponseRecord::ok("a", b"12345", None);
+        let limit = EMPTY_RESPONSE_LEN + rec.encoded_len();
+        let mut budget = ResponseBudget::with_limit(limit);
+        assert!(budget.try_add(&rec));
+        assert_eq!(budget.remaining(), 0);
+        assert!(!budget.try_add(&ResponseRecord::dropped("b")));
+        assert_eq!(budget.len(), 1);
+    }
+
+    #[test]
+    fn given_reservation_when_big_record_refused_then_dropped_fallback_fits() {
+        let ev = event(&["a", "b", "c"]);
+        let limit = EMPTY_RESPONSE_LEN + 3 * (ResponseRecord::dropped_len("a") + 1) + 10;
+        let mut budget = ResponseBudget::with_limit(limit).reserve_for(&ev);
+        let big = ResponseRecord::ok("a", &[0u8; 64], None);
+        assert!(!budget.try_add(&big));
+        assert!(budget.try_add(&ResponseRecord::dropped("a")));
+        assert!(budget.add(&ResponseRecord::dropped("b")));
+        assert!(budget.add(&ResponseRecord::dropped("c")));
+        assert_eq!(budget.reserved(), 0);
+        assert!(!budget.is_over());
+    }
+
+    #[test]
+    fn given_add_past_limit_when_checked_then_reports_over() {
+        let mut budget = ResponseBudget::with_limit(EMPTY_RESPONSE_LEN);
+        assert!(!budget.add(&ResponseRecord::dropped("a")));
+        assert!(budget.is_over());
+    }
+}

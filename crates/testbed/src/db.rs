@@ -1,0 +1,1 @@
+//! Private PostgreSQL and MariaDB servers (see the sanitizer tests).

@@ -1,0 +1,17 @@
+//! The local AWS test bed. Nothing here reaches AWS: every service is a local stand-in that
+//! this crate starts, on loopback, for the test process that asks for it.
+//!
+//! - [`moto::Moto`]: a moto server (one per test binary, reset between tests where needed);
+//! - [`lambda::LambdaHost`]: runs a function's real binary behind a local Lambda runtime API
+//!   and serves the Lambda Invoke API, so functions can be invoked by name;
+//! - [`asl::run`]: runs an ASL file with aws-local-stepfunctions, tasks served by the host;
+//! - [`db`]: private PostgreSQL and MariaDB servers for the sanitizer's tests.
+//!
+//! Tools come from `.tools/` (installed by `scripts/bootstrap.sh`); a missing tool is a panic
+//! whose message says to run `make tools`.
+
+pub mod asl;
+pub mod db;
+pub mod lambda;
+pub mod moto;
+pub mod paths;

@@ -1,0 +1,105 @@
+//! A moto server on a free loopback port, started for the test process that asks for it.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::SharedCredentialsProvider;
+
+use crate::paths;
+
+/// The region every test-bed resource lives in.
+pub const REGION: &str = "us-east-1";
+/// The account id moto reports.
+pub const ACCOUNT: &str = "123456789012";
+
+/// A running moto server. It stops when its owner drops it or the test process exits.
+pub struct Moto {
+    child: Child,
+    port: u16,
+}
+
+static SHARED: OnceLock<Moto> = OnceLock::new();
+
+impl Moto {
+    /// The server shared by every test of this test binary.
+    pub fn shared() -> &'static Moto {
+        SHARED.get_or_init(Moto::start)
+    }
+
+    /// Starts a server of one's own (for tests that must not see other tests' resources).
+    pub fn start() -> Moto {
+        let mut child = Command::new(paths::python())
+            .arg(paths::workspace_root().join("crates/testbed/moto_runner.py"))
+            .env("PYTHONUNBUFFERED", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start moto server");
+        let stdout = child.stdout.take().expect("moto stdout");
+        let mut line = String::new();
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read moto readiness line");
+        let port = line
+            .trim()
+            .strip_prefix("READY ")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("moto did not start: {line:?}"));
+        Moto { child, port }
+    }
+
+    /// The server's URL, e.g. `http://127.0.0.1:40123`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Environment for a process that should talk to this server through the standard
+    /// variables (the same ones a function reads in AWS; only the endpoint differs).
+    pub fn env(&self) -> Vec<(String, String)> {
+        [
+            ("AWS_ENDPOINT_URL", self.endpoint()),
+            ("AWS_ACCESS_KEY_ID", "testing".into()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+            ("AWS_SESSION_TOKEN", "testing".into()),
+            ("AWS_REGION", REGION.into()),
+            ("AWS_DEFAULT_REGION", REGION.into()),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    }
+
+    /// An SDK config pointing at this server, for tests that call AWS themselves.
+    pub fn sdk_config(&self) -> SdkConfig {
+        SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(REGION))
+            .endpoint_url(self.endpoint())
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+                "testing", "testing", None, None, "testbed",
+            )))
+            .build()
+    }
+
+    /// Forgets every resource (moto's `/moto-api/reset`).
+    pub async fn reset(&self) {
+        reqwest::Client::new()
+            .post(format!("{}/moto-api/reset", self.endpoint()))
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .expect("reset moto");
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

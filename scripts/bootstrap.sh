@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Installs every tool Sluice's build, tests and demo need, pinned, into git-ignored folders
+# under .tools/. Idempotent: a second run checks stamps and returns in seconds.
+#
+#   .tools/venv   Python: moto[server], cfn-lint, aws-sam-cli, cargo-lambda (brings zig),
+#                 aws-encryption-sdk
+#   .tools/node   npm: node@22 (the Node the ASL runner needs), aws-local-stepfunctions,
+#                 asl-validator
+#   Debian        postgresql, mariadb-server (apt, when missing and running as root)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS="$ROOT/.tools"
+mkdir -p "$TOOLS"
+
+# Pinned versions: bump deliberately, the stamps below make a bump reinstall.
+PY_PKGS=(
+  "moto[server]==5.2.5"
+  "cfn-lint==1.58.0"
+  "aws-sam-cli==1.170.0"
+  "cargo-lambda==1.9.2"
+  "aws-encryption-sdk==4.0.7"
+  "boto3"
+)
+NODE_PKGS=(
+  "node@22.23.3"
+  "aws-local-stepfunctions@3.0.0"
+  "asl-validator@4.0.0"
+)
+
+log() { printf '[bootstrap] %s\n' "$*" >&2; }
+
+stamp_ok() { [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; }
+
+# --- Python tools -----------------------------------------------------------------------
+py_want="${PY_PKGS[*]}"
+if ! stamp_ok "$TOOLS/venv/.stamp" "$py_want"; then
+  log "installing Python tools into .tools/venv"
+  python3 -m venv "$TOOLS/venv"
+  "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check --upgrade pip
+  "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check "${PY_PKGS[@]}"
+  printf '%s' "$py_want" >"$TOOLS/venv/.stamp"
+fi
+
+# --- Node tools -------------------------------------------------------------------------
+node_want="${NODE_PKGS[*]}"
+if ! stamp_ok "$TOOLS/node/.stamp" "$node_want"; then
+  log "installing Node tools into .tools/node"
+  mkdir -p "$TOOLS/node"
+  [ -f "$TOOLS/node/package.json" ] || printf '{"name":"sluice-tools","private":true}\n' >"$TOOLS/node/package.json"
+  (cd "$TOOLS/node" && npm install --silent --no-audit --no-fund --save-exact "${NODE_PKGS[@]}")
+  printf '%s' "$node_want" >"$TOOLS/node/.stamp"
+fi
+
+# --- Rust targets -----------------------------------------------------------------------
+if command -v rustup >/dev/null 2>&1; then
+  if ! rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu; then
+    log "adding the aarch64-unknown-linux-gnu target (for arm64 Lambda builds)"
+    rustup target add aarch64-unknown-linux-gnu
+  fi
+fi
+
+# --- Database engines (sanitizer tests) -------------------------------------------------
+need_apt=()
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1 || true)
+{ [ -n "$pg_bin" ] && [ -x "$pg_bin/initdb" ]; } || need_apt+=(postgresql)
+{ command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ]; } || need_apt+=(mariadb-server)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    log "installing ${need_apt[*]} with apt"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+    # The packages start system services; the tests run their own private servers.
+    for svc in postgresql mariadb; do
+      (service "$svc" stop >/dev/null 2>&1 || true)
+    done
+  else
+    log "missing Debian packages: ${need_apt[*]}"
+    log "install them with: sudo apt-get install ${need_apt[*]}"
+    exit 1
+  fi
+fi
+
+log "tools ready"

@@ -1,0 +1,42 @@
+//! `make demo`: runs each subsystem's scenario locally on the embedded AWS stand-in (moto),
+//! the local Lambda host and the ASL engine, then prints what ran, what was written where
+//! and which states each execution passed through. Everything it starts stops with it, also
+//! on Ctrl-C.
+
+mod foundation;
+mod report;
+
+use report::Report;
+use sluice_testbed::lambda::LambdaHost;
+use sluice_testbed::moto::Moto;
+
+/// What every scenario shares: one moto server and one Lambda host.
+pub struct Stage {
+    /// The AWS stand-in.
+    pub moto: Moto,
+    /// Runs the real function binaries.
+    pub host: LambdaHost,
+}
+
+async fn run_all(stage: &Stage, report: &mut Report) -> anyhow::Result<()> {
+    foundation::run(stage, report).await?;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let stage = Stage {
+        moto: Moto::start(),
+        host: LambdaHost::start(),
+    };
+    let mut report = Report::default();
+    let outcome = tokio::select! {
+        r = run_all(&stage, &mut report) => r,
+        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+    };
+    let mut out = std::io::stdout().lock();
+    use std::io::Write;
+    writeln!(out, "{}", report.render())?;
+    drop(stage); // stops moto and every function process
+    outcome
+}

@@ -1,0 +1,3 @@
+//! CloudWatch Logs export: log-subscriber (being built; see issue 4).
+
+fn main() {}

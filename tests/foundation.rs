@@ -191,3 +191,23 @@ async fn given_function_process_missing_handler_error_when_invoked_then_error_ty
     let missing = host.invoke("no-such-fn", &json!({})).await.unwrap_err();
     assert_eq!(missing.error_type, "ResourceNotFoundException");
 }
+
+#[test]
+fn given_postgres_and_mariadb_when_started_then_they_answer_sql_and_stop_on_drop() {
+    use sluice_testbed::db::DbServer;
+    let pg = DbServer::postgres();
+    assert_eq!(pg.sql("SELECT 'ü' || 1"), "ü1");
+    let pg_port = pg.port();
+    let maria = DbServer::mariadb();
+    assert_eq!(maria.sql("SELECT CONCAT('ü', 1)"), "ü1");
+    assert!(maria.url("app").starts_with("mysql://sluice:"));
+    let maria_port = maria.port();
+    drop(pg);
+    drop(maria);
+    for port in [pg_port, maria_port] {
+        assert!(
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+            "server on {port} still running after drop"
+        );
+    }
+}

@@ -15,3 +15,4 @@ pub mod db;
 pub mod lambda;
 pub mod moto;
 pub mod paths;
+pub mod template;

@@ -93,13 +93,23 @@ fn every_state_machine_placeholder_has_a_substitution_and_every_file_is_deployed
             .as_object()
             .map(|m| m.keys().cloned().collect())
             .unwrap_or_default();
-        assert_eq!(wanted, given, "{id}: placeholders in {uri} vs DefinitionSubstitutions");
+        assert_eq!(
+            wanted, given,
+            "{id}: placeholders in {uri} vs DefinitionSubstitutions"
+        );
         deployed.insert(uri.trim_start_matches("./").to_owned());
     }
     for file in asl_files() {
-        let rel = file.strip_prefix(workspace_root()).unwrap().to_string_lossy().into_owned();
+        let rel = file
+            .strip_prefix(workspace_root())
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         if rel.starts_with("statemachines/") {
-            assert!(deployed.contains(&rel), "{rel} is not deployed by any state machine");
+            assert!(
+                deployed.contains(&rel),
+                "{rel} is not deployed by any state machine"
+            );
         }
     }
 }
@@ -112,7 +122,10 @@ fn every_function_is_a_workspace_binary_built_by_cargo_lambda() {
         let bin = f["Metadata"]["BuildProperties"]["Binary"]
             .as_str()
             .unwrap_or_else(|| panic!("{id}: Metadata.BuildProperties.Binary is required"));
-        let manifest = workspace_root().join("functions").join(bin).join("Cargo.toml");
+        let manifest = workspace_root()
+            .join("functions")
+            .join(bin)
+            .join("Cargo.toml");
         assert!(
             manifest.exists(),
             "{id}: binary {bin} is not a package under functions/"

@@ -40,9 +40,7 @@ fn free_port() -> u16 {
 }
 
 fn run(cmd: &mut Command) -> Output {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("run {cmd:?}: {e}"));
+    let out = cmd.output().unwrap_or_else(|e| panic!("run {cmd:?}: {e}"));
     assert!(
         out.status.success(),
         "{cmd:?} failed: {}{}",
@@ -100,7 +98,10 @@ fn watchdog(server_cmd: &str, stop_signal: &str) -> Child {
 fn wait_for_port(port: u16, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "{what} did not start on port {port}");
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not start on port {port}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -117,7 +118,9 @@ impl DbServer {
         let pwfile = dir.path().join("pw");
         std::fs::write(&pwfile, PASSWORD).expect("write password file");
         let as_pg = if is_root() {
-            run(Command::new("chown").args(["-R", "postgres:postgres"]).arg(dir.path()));
+            run(Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(dir.path()));
             "setpriv --reuid=postgres --regid=postgres --init-groups --"
         } else {
             ""

@@ -67,12 +67,11 @@ fn pg_bin(tool: &str) -> PathBuf {
         .map(|d| d.flatten().map(|e| e.path().join("bin")).collect())
         .unwrap_or_default();
     versions.sort();
-    let bin = versions
+    versions
         .last()
         .map(|b| b.join(tool))
         .filter(|p| p.exists())
-        .unwrap_or_else(|| panic!("PostgreSQL's {tool} is missing: run `make tools`"));
-    bin
+        .unwrap_or_else(|| panic!("PostgreSQL's {tool} is missing: run `make tools`"))
 }
 
 /// Starts `server_cmd` under a watchdog shell that stops it when our end of its stdin closes.

@@ -201,3 +201,33 @@ fn every_subsystem_can_be_switched_off() {
         }
     }
 }
+
+/// The variables each function's `Config` reads, by binary name.
+fn config_vars(binary: &str) -> Vec<&'static str> {
+    match binary {
+        "das-transformer" => sluice_das::config::ALL_VARS.to_vec(),
+        "cloudwatch-processor" => cloudwatch_processor::config::ALL_VARS.to_vec(),
+        "log-subscriber" => log_subscriber::config::ALL_VARS.to_vec(),
+        "log-syncer" => log_syncer::config::ALL.to_vec(),
+        other => panic!("no config list for function {other}: add it here"),
+    }
+}
+
+#[test]
+fn every_function_environment_is_exactly_its_config_keys() {
+    let template = load();
+    let functions = resources_of(template, "AWS::Serverless::Function");
+    assert!(!functions.is_empty());
+    for (id, f) in functions {
+        let bin = f["Metadata"]["BuildProperties"]["Binary"].as_str().unwrap();
+        let set: BTreeSet<&str> = f["Properties"]["Environment"]["Variables"]
+            .as_object()
+            .map(|m| m.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        let read: BTreeSet<&str> = config_vars(bin).into_iter().collect();
+        assert_eq!(
+            set, read,
+            "{id} ({bin}): template environment vs the variables its Config reads"
+        );
+    }
+}

@@ -1,1 +1,26 @@
-//! Database Activity Stream records: decrypt pipeline, event model, filters and routing.
+//! Database Activity Stream records for the `das-transformer` Firehose transformation.
+//!
+//! Flow of one invocation ([`Transformer::transform`]): for each Firehose record, base64 →
+//! outer DAS record JSON ([`record`]) → the record's `key` decrypted by KMS under
+//! `{"aws:rds:dbc-id"|"aws:rds:db-id": <resource id>}` ([`kms`], [`source`]), cached per warm
+//! container ([`cache`]) → ESDK decrypt with provider `BC` / key `DataKey` → size-capped gunzip →
+//! events ([`event`]) filtered ([`filter`]) into NDJSON with partition keys ([`partition`]) →
+//! `Ok` / `Dropped` / `ProcessingFailed` within the 6 MB budget; optional per-command copies
+//! ([`copies`]). Everything but the two adapters (KMS, S3) is synchronous and pure.
+
+pub mod cache;
+pub mod config;
+pub mod copies;
+pub mod event;
+pub mod filter;
+pub mod kms;
+pub mod partition;
+pub mod record;
+pub mod source;
+pub mod time;
+pub mod transform;
+
+pub use config::DasConfig;
+pub use kms::{KeyDecryptor, KmsError, KmsKeyDecryptor};
+pub use record::RecordError;
+pub use transform::{InvocationError, Outcome, Stats, Transformer};

@@ -15,4 +15,5 @@ pub mod db;
 pub mod lambda;
 pub mod moto;
 pub mod paths;
+pub mod rds_logs;
 pub mod template;

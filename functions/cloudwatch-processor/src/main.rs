@@ -1,3 +1,23 @@
-//! CloudWatch Logs export: cloudwatch-processor (being built; see issue 4).
+//! Lambda entry point of the CloudWatch Logs Firehose transformation; logic is in the library.
 
-fn main() {}
+use cloudwatch_processor::aws::AwsReingest;
+use cloudwatch_processor::{Config, ProcessError, handle};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use sluice_firehose::{FirehoseEvent, FirehoseResponse};
+use sluice_runtime::config::Env;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    sluice_runtime::init_tracing();
+    let config = Config::from_env(&Env::from_process())?;
+    let reingest = AwsReingest::new(&sluice_runtime::aws::sdk_config().await);
+    let (config, reingest) = (&config, &reingest);
+    lambda_runtime::run(service_fn(
+        move |event: LambdaEvent<FirehoseEvent>| async move {
+            let done = handle(&event.payload, config, reingest).await?;
+            done.stats.emit();
+            Ok::<FirehoseResponse, ProcessError>(done.response)
+        },
+    ))
+    .await
+}

@@ -1,3 +1,22 @@
-//! CloudWatch Logs export: log-subscriber (being built; see issue 4).
+//! Lambda entry point of the CloudWatch Logs subscriber; logic is in the library.
 
-fn main() {}
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use log_subscriber::logs::AwsLogs;
+use log_subscriber::{Config, Report, SubscribeError, handle};
+use serde_json::Value;
+use sluice_runtime::config::Env;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    sluice_runtime::init_tracing();
+    let config = Config::from_env(&Env::from_process())?;
+    let sdk = sluice_runtime::aws::sdk_config().await;
+    let logs = AwsLogs::new(aws_sdk_cloudwatchlogs::Client::new(&sdk));
+    let (config, logs) = (&config, &logs);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let report = handle(&event.payload, config, logs).await?;
+        report.metrics().flush();
+        Ok::<Report, SubscribeError>(report)
+    }))
+    .await
+}

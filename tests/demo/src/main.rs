@@ -3,7 +3,10 @@
 //! and which states each execution passed through. Everything it starts stops with it, also
 //! on Ctrl-C.
 
+mod cwlogs;
+mod das;
 mod foundation;
+mod rdslogs;
 mod report;
 
 use report::Report;
@@ -20,6 +23,9 @@ pub struct Stage {
 
 async fn run_all(stage: &Stage, report: &mut Report) -> anyhow::Result<()> {
     foundation::run(stage, report).await?;
+    cwlogs::run(stage, report).await?;
+    das::run(stage, report).await?;
+    rdslogs::run(stage, report).await?;
     Ok(())
 }
 

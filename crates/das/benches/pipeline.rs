@@ -1,0 +1,176 @@
+//! `make bench`: one warm-container invocation of 500 DAS records × ~20 events (realistic
+//! Aurora PostgreSQL events, ~10 KB of JSON per record before gzip) against an in-process fake
+//! KMS, compared in the same run with a bare base64 + AES-GCM + gunzip pass over the same bytes.
+//! Prints records/s, events/s, the median ratio, and peak RSS (VmHWM).
+#![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::hint::black_box;
+use std::io::Read;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aes_gcm::aead::inout::InOutBuf;
+use aes_gcm::{AeadInOut, Aes256Gcm, KeyInit};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use criterion::{Criterion, Throughput};
+use sluice_das::{DasConfig, Transformer};
+use sluice_firehose::FirehoseEvent;
+use support::*;
+
+const RECORDS: usize = 500;
+const EVENTS: usize = 20;
+const WK: [u8; 32] = [0x42; 32];
+
+struct Fixture {
+    event: FirehoseEvent,
+    /// Per record: base64 of AES-256-GCM(gzip(payload)) in one shot, and its tag.
+    bare: Vec<(String, [u8; 16])>,
+    transformer: Transformer,
+}
+
+fn fixture() -> Fixture {
+    let kms = Arc::new(FakeKms::default());
+    let key = kms.encrypt(&WK, cluster_context());
+    let classes = [
+        ("READ", "SELECT"),
+        ("WRITE", "INSERT"),
+        ("WRITE", "UPDATE"),
+        ("DDL", "CREATE INDEX"),
+        ("MISC", "CONNECT"),
+    ];
+    let mut records = Vec::new();
+    let mut bare = Vec::new();
+    for r in 0..RECORDS {
+        let mut events = vec![heartbeat("2026-11-22 13:45:01.123456+00")];
+        events.extend((0..EVENTS - 1).map(|e| {
+            let (class, cmd) = classes[(r + e) % classes.len()];
+            pg_event(
+                class,
+                cmd,
+                "app",
+                &format!(
+                    "2026-11-22 13:{:02}:{:02}.{:06}+00",
+                    e % 60,
+                    r % 60,
+                    r * 7 + e
+                ),
+                r * EVENTS + e,
+            )
+        }));
+        let plain = payload(&events);
+        records.push(firehose_record(
+            &format!("rec-{r:04}"),
+            &das_record("1.1", &key, &WK, &plain, r as u8),
+        ));
+        let mut ct = gzip(&plain);
+        let tag: [u8; 16] = Aes256Gcm::new_from_slice(&WK)
+            .unwrap()
+            .encrypt_inout_detached((&[1u8; 12]).into(), b"", InOutBuf::from(&mut ct[..]))
+            .unwrap()
+            .into();
+        bare.push((STANDARD.encode(&ct), tag));
+    }
+    Fixture {
+        event: firehose_event(records),
+        bare,
+        transformer: Transformer::new(DasConfig::default(), kms),
+    }
+}
+
+fn bare_pass(f: &Fixture) -> usize {
+    let cipher = Aes256Gcm::new_from_slice(&WK).unwrap();
+    let mut total = 0;
+    for (rec, (b64, tag)) in f.event.records.iter().zip(&f.bare) {
+        total += STANDARD.decode(&rec.data).unwrap().len();
+        let mut buf = STANDARD.decode(b64).unwrap();
+        cipher
+            .decrypt_inout_detached(
+                (&[1u8; 12]).into(),
+                b"",
+                InOutBuf::from(&mut buf[..]),
+                tag.into(),
+            )
+            .unwrap();
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&buf[..])
+            .read_to_end(&mut out)
+            .unwrap();
+        total += out.len();
+    }
+    total
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort_unstable();
+    v[v.len() / 2]
+}
+
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let f = fixture();
+    let warm = rt.block_on(f.transformer.transform(&f.event)).unwrap();
+    assert_eq!(warm.stats.records_ok as usize, RECORDS);
+    let kept = warm.stats.events_kept;
+    let input_bytes: usize = f.event.records.iter().map(|r| r.data.len()).sum();
+
+    let mut c = Criterion::default()
+        .configure_from_args()
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(8));
+    let mut g = c.benchmark_group("das");
+    g.throughput(Throughput::Elements(RECORDS as u64));
+    g.bench_function("transform_500_records", |b| {
+        b.iter(|| {
+            rt.block_on(f.transformer.transform(black_box(&f.event)))
+                .unwrap()
+        })
+    });
+    g.bench_function("bare_base64_aesgcm_gunzip_500_records", |b| {
+        b.iter(|| bare_pass(black_box(&f)))
+    });
+    g.finish();
+
+    // Interleaved runs for the ratio, medians of each.
+    let (mut das, mut bare) = (Vec::new(), Vec::new());
+    for _ in 0..15 {
+        let t = Instant::now();
+        black_box(rt.block_on(f.transformer.transform(&f.event)).unwrap());
+        das.push(t.elapsed());
+        let t = Instant::now();
+        black_box(bare_pass(&f));
+        bare.push(t.elapsed());
+    }
+    let (das, bare) = (median(das), median(bare));
+    let secs = das.as_secs_f64();
+    println!(
+        "das pipeline: {RECORDS} records ({:.1} MB base64 in), {kept} events kept: median {:.1} ms = {:.0} records/s, {:.0} events/s",
+        input_bytes as f64 / 1e6,
+        secs * 1e3,
+        RECORDS as f64 / secs,
+        kept as f64 / secs
+    );
+    println!(
+        "bare base64 + AES-GCM + gunzip pass: median {:.1} ms",
+        bare.as_secs_f64() * 1e3
+    );
+    println!(
+        "RATIO das/bare throughput = {:.2} (target >= 0.50)",
+        bare.as_secs_f64() / secs
+    );
+    match peak_rss_kib() {
+        Some(kib) => println!("peak RSS (VmHWM): {:.1} MiB", kib as f64 / 1024.0),
+        None => println!("peak RSS: /proc/self/status unavailable"),
+    }
+}

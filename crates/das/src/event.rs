@@ -1,0 +1,210 @@
+//! The decrypted activity payload and a light view of each event.
+//!
+//! Plaintext shape (Aurora PostgreSQL / MySQL, RDS for Oracle / SQL Server, versions 1.1 and 1.2):
+//! `{"type":"DatabaseActivityMonitoringRecord","clusterId","instanceId","databaseActivityEventList":[…]}`
+//! (<https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/DBActivityStreams.Monitoring.html>).
+//! Events stay as the raw JSON text they arrived in ([`RawValue`]), so every field, known or not,
+//! is emitted exactly as received; [`EventView`] reads only what filtering and routing need.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, IgnoredAny, Visitor};
+use serde_json::value::RawValue;
+
+/// The decrypted, decompressed payload of one DAS record; events borrowed from the plaintext.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActivityPayload<'a> {
+    /// `DatabaseActivityMonitoringRecord`.
+    #[serde(rename = "type", default, borrow)]
+    pub kind: Text<'a>,
+    /// The Aurora cluster resource id (`cluster-…`), empty for RDS instances.
+    #[serde(default, borrow)]
+    pub cluster_id: Text<'a>,
+    /// The instance resource id (`db-…`).
+    #[serde(default, borrow)]
+    pub instance_id: Text<'a>,
+    /// The events, each its raw JSON text.
+    #[serde(borrow)]
+    pub database_activity_event_list: Vec<&'a RawValue>,
+}
+
+/// What filtering and routing read from one event; other fields are left in the raw text.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventView<'a> {
+    /// `record` or `heartbeat`.
+    #[serde(rename = "type", default, borrow)]
+    pub kind: Text<'a>,
+    /// Activity class, e.g. `READ`, `WRITE`, `DDL`, `MISC`.
+    #[serde(default, borrow)]
+    pub class: Text<'a>,
+    /// The command, e.g. `SELECT`, `CONNECT`, `CREATE INDEX`.
+    #[serde(default, borrow)]
+    pub command: Text<'a>,
+    /// The database the command ran in.
+    #[serde(default, borrow)]
+    pub database_name: Text<'a>,
+    /// The database user.
+    #[serde(default, borrow)]
+    pub db_user_name: Text<'a>,
+    /// When the event was logged (string or epoch number).
+    #[serde(default)]
+    pub log_time: Time,
+    /// When the statement started (string or epoch number).
+    #[serde(default)]
+    pub start_time: Time,
+}
+
+impl EventView<'_> {
+    /// Whether this is a heartbeat (always dropped).
+    pub fn is_heartbeat(&self) -> bool {
+        self.kind
+            .as_deref()
+            .is_some_and(|k| k.eq_ignore_ascii_case("heartbeat"))
+    }
+
+    /// The event's own time in UTC epoch ms: `logTime`, else `startTime`.
+    pub fn epoch_ms(&self) -> Option<i64> {
+        self.log_time.0.or(self.start_time.0)
+    }
+}
+
+/// A field that is a string when it is one; any other JSON value (null, number, object) reads as
+/// absent, so a type change in a new DAS version never fails the record.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Text<'a>(pub Option<Cow<'a, str>>);
+
+impl Text<'_> {
+    /// The string, if the field was one.
+    pub fn as_deref(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Text(Some(Cow::Borrowed(v))))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Text(Some(Cow::Owned(v.to_owned()))))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Text(Some(Cow::Owned(v))))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Text(None))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(Text(None))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(Text(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(Text(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Text(None))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, a: A) -> Result<Self::Value, A::Error> {
+                IgnoredAny.visit_seq(a).map(|_| Text(None))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, a: A) -> Result<Self::Value, A::Error> {
+                IgnoredAny.visit_map(a).map(|_| Text(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// An event time field read straight into UTC epoch ms; unparsable or absent reads as `None`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Time(pub Option<i64>);
+
+impl<'de> Deserialize<'de> for Time {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(d)?;
+        Ok(Time(crate::time::epoch_ms(&value)))
+    }
+}
+
+/// Appends an event's raw JSON text to `out` as one NDJSON line. Line breaks can only be
+/// insignificant white space in JSON text (inside strings they are escaped), so they become
+/// spaces and the line stays one event, its fields otherwise byte for byte as received.
+pub fn push_ndjson_line(out: &mut Vec<u8>, raw: &RawValue) {
+    let text = raw.get().as_bytes();
+    if text.iter().any(|&b| b == b'\n' || b == b'\r') {
+        out.extend(
+            text.iter()
+                .map(|&b| if b == b'\n' || b == b'\r' { b' ' } else { b }),
+        );
+    } else {
+        out.extend_from_slice(text);
+    }
+    out.push(b'\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn given_payload_with_unknown_fields_when_parsed_then_events_are_raw_text() {
+        let json = br#"{"type":"DatabaseActivityMonitoringRecord","clusterId":"cluster-1",
+            "instanceId":"db-1","newTopField":{"x":1},
+            "databaseActivityEventList":[{"type":"record","zeta":1,"alpha":"\u00e9"}, {"type":"heartbeat"}]}"#;
+        let p: ActivityPayload<'_> = serde_json::from_slice(json).expect("parses");
+        assert_eq!(p.cluster_id.as_deref(), Some("cluster-1"));
+        assert_eq!(p.database_activity_event_list.len(), 2);
+        let mut out = Vec::new();
+        push_ndjson_line(&mut out, p.database_activity_event_list[0]);
+        assert_eq!(
+            out,
+            br#"{"type":"record","zeta":1,"alpha":"\u00e9"}"#
+                .to_vec()
+                .into_iter()
+                .chain([b'\n'])
+                .collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn given_pretty_printed_event_when_written_then_one_line() {
+        let raw = RawValue::from_string("{\n  \"a\": \"x\\ny\"\r\n}".into()).expect("raw");
+        let mut out = Vec::new();
+        push_ndjson_line(&mut out, &raw);
+        assert_eq!(out, b"{   \"a\": \"x\\ny\"  }\n");
+        let back: serde_json::Value = serde_json::from_slice(&out).expect("valid json");
+        assert_eq!(back["a"], "x\ny");
+    }
+
+    #[test]
+    fn given_fields_of_unexpected_types_when_viewed_then_absent_not_error() {
+        let v: EventView<'_> = serde_json::from_str(
+            r#"{"type":"record","class":null,"command":42,"databaseName":["a"],"dbUserName":{"n":1},
+                "logTime":1795000000000,"startTime":"garbage"}"#,
+        )
+        .expect("parses");
+        assert_eq!(v.class.as_deref(), None);
+        assert_eq!(v.command.as_deref(), None);
+        assert_eq!(v.epoch_ms(), Some(1_795_000_000_000));
+        assert!(!v.is_heartbeat());
+    }
+
+    #[test]
+    fn given_no_log_time_then_start_time_is_used() {
+        let v: EventView<'_> =
+            serde_json::from_str(r#"{"startTime":"2021-06-04 02:12:04.649566+00"}"#).expect("ok");
+        assert!(v.epoch_ms().is_some());
+    }
+}

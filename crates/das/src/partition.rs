@@ -1,0 +1,128 @@
+//! Dynamic-partitioning keys of an `Ok` record: `resource`, `class`, `yyyy`, `mm`, `dd`, used in
+//! the delivery stream's prefix as `!{partitionKeyFromLambda:<name>}`.
+
+use std::collections::BTreeMap;
+
+use sluice_firehose::{date_keys, sanitize_partition_value};
+
+use crate::record::Routed;
+
+/// Partition-key names, as the template's S3 prefix uses them.
+pub const KEY_NAMES: [&str; 5] = ["resource", "class", "yyyy", "mm", "dd"];
+
+/// A UTC date as zero-padded strings, or `unknown` when no time could be read.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PartitionDate {
+    /// Year, e.g. `2026`.
+    pub yyyy: String,
+    /// Month, `01`–`12`.
+    pub mm: String,
+    /// Day, `01`–`31`.
+    pub dd: String,
+}
+
+impl PartitionDate {
+    /// The date of `epoch_ms`.
+    pub fn from_ms(epoch_ms: i64) -> Self {
+        let (yyyy, mm, dd) = date_keys(epoch_ms);
+        Self { yyyy, mm, dd }
+    }
+
+    /// `unknown/unknown/unknown`.
+    pub fn unknown() -> Self {
+        let u = || "unknown".to_owned();
+        Self {
+            yyyy: u(),
+            mm: u(),
+            dd: u(),
+        }
+    }
+
+    /// A record's date: its first kept event with a readable time, else `arrival_ms`, else
+    /// unknown. Events of one record that span dates all go under the first one's date.
+    pub fn of(routed: &Routed, arrival_ms: Option<i64>) -> Self {
+        routed
+            .kept
+            .iter()
+            .find_map(|e| e.epoch_ms)
+            .or(arrival_ms)
+            .map_or_else(Self::unknown, Self::from_ms)
+    }
+
+    /// An event's own date, else `fallback`.
+    pub fn of_event(epoch_ms: Option<i64>, fallback: &Self) -> Self {
+        epoch_ms.map_or_else(|| fallback.clone(), Self::from_ms)
+    }
+}
+
+/// The partition keys of a record from `resource_id`, with kept events of `class` on `date`.
+pub fn partition_keys(
+    resource_id: &str,
+    class: &str,
+    date: &PartitionDate,
+) -> BTreeMap<String, String> {
+    let values = [
+        sanitize_partition_value(resource_id),
+        sanitize_partition_value(class),
+        date.yyyy.clone(),
+        date.mm.clone(),
+        date.dd.clone(),
+    ];
+    KEY_NAMES
+        .iter()
+        .map(|k| (*k).to_owned())
+        .zip(values)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::KeptEvent;
+
+    fn kept(ms: Option<i64>) -> KeptEvent {
+        KeptEvent {
+            command: None,
+            epoch_ms: ms,
+            range: 0..0,
+        }
+    }
+
+    #[test]
+    fn given_events_spanning_dates_then_first_kept_event_date_wins() {
+        let day = 86_400_000;
+        let routed = Routed {
+            kept: vec![kept(None), kept(Some(3 * day)), kept(Some(4 * day))],
+            ..Routed::default()
+        };
+        assert_eq!(
+            PartitionDate::of(&routed, Some(0)),
+            PartitionDate::from_ms(3 * day)
+        );
+    }
+
+    #[test]
+    fn given_no_event_time_then_arrival_time_else_unknown() {
+        let routed = Routed {
+            kept: vec![kept(None)],
+            ..Routed::default()
+        };
+        assert_eq!(PartitionDate::of(&routed, Some(0)).yyyy, "1970");
+        assert_eq!(PartitionDate::of(&routed, None), PartitionDate::unknown());
+    }
+
+    #[test]
+    fn given_unsafe_class_then_keys_are_sanitized() {
+        let keys = partition_keys("cluster-ABC", "a/b c", &PartitionDate::from_ms(0));
+        assert_eq!(keys["class"], "a.b_c");
+        assert_eq!(keys["resource"], "cluster-ABC");
+        assert_eq!(
+            (
+                keys["yyyy"].as_str(),
+                keys["mm"].as_str(),
+                keys["dd"].as_str()
+            ),
+            ("1970", "01", "01")
+        );
+    }
+}

@@ -1,0 +1,311 @@
+//! One DAS record, synchronously: outer JSON → base64 fields → (keyring from the caller) →
+//! ESDK decrypt → size-capped gunzip → events filtered into NDJSON.
+//!
+//! Errors name the record and the stage, never plaintext: JSON errors keep only their category
+//! and position, because serde's messages may quote the input.
+
+use std::borrow::Cow;
+use std::io::Read;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use flate2::read::MultiGzDecoder;
+use serde::Deserialize;
+use sluice_esdk::RawAesKeyring;
+
+use crate::event::{ActivityPayload, EventView, Text, push_ndjson_line};
+use crate::filter::Filters;
+use crate::kms::KmsError;
+
+/// ESDK provider id of the DAS wrapping key.
+pub const PROVIDER_ID: &str = "BC";
+/// ESDK key name of the DAS wrapping key.
+pub const KEY_NAME: &str = "DataKey";
+
+/// The outer record on the Kinesis stream.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DasRecord<'a> {
+    /// `DatabaseActivityMonitoringRecords`.
+    #[serde(rename = "type", default, borrow)]
+    pub kind: Text<'a>,
+    /// Record format version, e.g. `1.1`, `1.2`.
+    #[serde(default, borrow)]
+    pub version: Text<'a>,
+    /// Base64 ESDK message holding the gzipped events.
+    #[serde(borrow)]
+    pub database_activity_events: Cow<'a, str>,
+    /// Base64 KMS ciphertext of the wrapping key.
+    #[serde(borrow)]
+    pub key: Cow<'a, str>,
+}
+
+/// Where a JSON document broke, without its content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonFault {
+    /// syntax, data (wrong shape), eof or io.
+    pub category: &'static str,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+}
+
+impl From<serde_json::Error> for JsonFault {
+    fn from(e: serde_json::Error) -> Self {
+        use serde_json::error::Category;
+        let category = match e.classify() {
+            Category::Io => "io",
+            Category::Syntax => "syntax",
+            Category::Data => "data",
+            Category::Eof => "eof",
+        };
+        Self {
+            category,
+            line: e.line(),
+            column: e.column(),
+        }
+    }
+}
+
+impl std::fmt::Display for JsonFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} error at line {} column {}",
+            self.category, self.line, self.column
+        )
+    }
+}
+
+/// Why one record is `ProcessingFailed`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RecordError {
+    /// The Firehose `data`, or a base64 field inside the record, is not valid base64.
+    #[error("record {record_id}: {field} is not valid base64")]
+    Base64 {
+        /// The record.
+        record_id: String,
+        /// Which field.
+        field: &'static str,
+    },
+    /// The record is not a DAS record's JSON.
+    #[error("record {record_id}: not a DAS record ({fault})")]
+    RecordJson {
+        /// The record.
+        record_id: String,
+        /// Where the JSON broke.
+        fault: JsonFault,
+    },
+    /// KMS refused the record's key (e.g. encrypted under another context).
+    #[error("record {record_id}: {source}")]
+    KeyRefused {
+        /// The record.
+        record_id: String,
+        /// What KMS said.
+        #[source]
+        source: KmsError,
+    },
+    /// The ESDK message could not be decrypted (bad key, tampering, unknown suite, …).
+    #[error("record {record_id}: decryption failed ({kind}): {source}")]
+    Decrypt {
+        /// The record.
+        record_id: String,
+        /// [`sluice_esdk::Error::kind`].
+        kind: &'static str,
+        /// The ESDK error.
+        #[source]
+        source: sluice_esdk::Error,
+    },
+    /// The plaintext is not gzip.
+    #[error("record {record_id}: gunzip failed: {reason}")]
+    Gzip {
+        /// The record.
+        record_id: String,
+        /// The decoder's message.
+        reason: String,
+    },
+    /// The decompressed payload is over the configured cap.
+    #[error("record {record_id}: decompressed payload exceeds {cap} bytes")]
+    TooLarge {
+        /// The record.
+        record_id: String,
+        /// The cap.
+        cap: usize,
+    },
+    /// The decompressed payload is not the DAS events document.
+    #[error("record {record_id}: activity payload is not valid ({fault})")]
+    PayloadJson {
+        /// The record.
+        record_id: String,
+        /// Where the JSON broke.
+        fault: JsonFault,
+    },
+    /// The kept events would make a record larger than Firehose accepts.
+    #[error("record {record_id}: transformed record of {len} bytes exceeds {max}")]
+    OutputTooLarge {
+        /// The record.
+        record_id: String,
+        /// Its NDJSON length.
+        len: usize,
+        /// [`sluice_firehose::MAX_RECORD_BYTES`].
+        max: usize,
+    },
+    /// The transformed record did not fit in the 6 MB response (see [`crate::transform`]).
+    #[error("record {record_id}: response budget exceeded")]
+    BudgetExceeded {
+        /// The record.
+        record_id: String,
+    },
+}
+
+impl RecordError {
+    /// A stable snake_case name of the failure, for logs and metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Base64 { .. } => "bad_base64",
+            Self::RecordJson { .. } => "bad_record_json",
+            Self::KeyRefused { .. } => "key_refused",
+            Self::Decrypt { .. } => "decrypt_failed",
+            Self::Gzip { .. } => "bad_gzip",
+            Self::TooLarge { .. } => "over_cap",
+            Self::PayloadJson { .. } => "bad_payload_json",
+            Self::OutputTooLarge { .. } => "output_too_large",
+            Self::BudgetExceeded { .. } => "response_budget_exceeded",
+        }
+    }
+}
+
+/// Parses the outer record from the Firehose record's decoded bytes.
+pub fn parse_record<'a>(record_id: &str, bytes: &'a [u8]) -> Result<DasRecord<'a>, RecordError> {
+    serde_json::from_slice(bytes).map_err(|e| RecordError::RecordJson {
+        record_id: record_id.to_owned(),
+        fault: e.into(),
+    })
+}
+
+/// Decodes a base64 field of the record.
+pub fn decode_field(
+    record_id: &str,
+    field: &'static str,
+    b64: &str,
+) -> Result<Vec<u8>, RecordError> {
+    STANDARD
+        .decode(b64.as_bytes())
+        .map_err(|_| RecordError::Base64 {
+            record_id: record_id.to_owned(),
+            field,
+        })
+}
+
+/// Decrypts the ESDK message and gunzips it, refusing more than `cap` decompressed bytes.
+pub fn open_events(
+    record_id: &str,
+    message: &[u8],
+    keyring: &RawAesKeyring,
+    cap: usize,
+) -> Result<Vec<u8>, RecordError> {
+    let decrypted =
+        sluice_esdk::decrypt(message, keyring).map_err(|source| RecordError::Decrypt {
+            record_id: record_id.to_owned(),
+            kind: source.kind(),
+            source,
+        })?;
+    gunzip_capped(record_id, &decrypted.plaintext, cap)
+}
+
+/// Gunzips `bytes` (all members), failing with [`RecordError::TooLarge`] past `cap` bytes.
+pub fn gunzip_capped(record_id: &str, bytes: &[u8], cap: usize) -> Result<Vec<u8>, RecordError> {
+    let mut out = Vec::with_capacity(bytes.len().saturating_mul(8).min(cap));
+    let limit = u64::try_from(cap).unwrap_or(u64::MAX).saturating_add(1);
+    MultiGzDecoder::new(bytes)
+        .take(limit)
+        .read_to_end(&mut out)
+        .map_err(|e| RecordError::Gzip {
+            record_id: record_id.to_owned(),
+            reason: e.to_string(),
+        })?;
+    if out.len() > cap {
+        return Err(RecordError::TooLarge {
+            record_id: record_id.to_owned(),
+            cap,
+        });
+    }
+    Ok(out)
+}
+
+/// One kept event's routing facts, pointing into [`Routed::ndjson`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptEvent {
+    /// The event's `command`, if it has one.
+    pub command: Option<String>,
+    /// The event's own time (`logTime`, else `startTime`), UTC epoch ms.
+    pub epoch_ms: Option<i64>,
+    /// Its line in the NDJSON, newline included.
+    pub range: std::ops::Range<usize>,
+}
+
+/// The filtered events of one record.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Routed {
+    /// Kept events, one per line, newline-terminated.
+    pub ndjson: Vec<u8>,
+    /// Facts per kept event, in order.
+    pub kept: Vec<KeptEvent>,
+    /// Events dropped (heartbeats and filtered).
+    pub dropped: usize,
+    /// The class all kept events share, `mixed` when they differ, `none` when absent.
+    pub class: String,
+    /// The payload's cluster id (else instance id), if any.
+    pub source_id: Option<String>,
+}
+
+/// Parses the decompressed payload and keeps the events `filters` allows.
+pub fn route_events(
+    record_id: &str,
+    plaintext: &[u8],
+    filters: &Filters,
+) -> Result<Routed, RecordError> {
+    let fault = |e: serde_json::Error| RecordError::PayloadJson {
+        record_id: record_id.to_owned(),
+        fault: e.into(),
+    };
+    let payload: ActivityPayload<'_> = serde_json::from_slice(plaintext).map_err(fault)?;
+    let mut routed = Routed {
+        ndjson: Vec::with_capacity(plaintext.len()),
+        source_id: payload
+            .cluster_id
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .or(payload.instance_id.as_deref())
+            .map(str::to_owned),
+        ..Routed::default()
+    };
+    let mut class: Option<Option<String>> = None;
+    for raw in payload.database_activity_event_list {
+        let view: EventView<'_> = serde_json::from_str(raw.get()).map_err(fault)?;
+        if !filters.keep(&view) {
+            routed.dropped += 1;
+            continue;
+        }
+        let this = view.class.as_deref().map(str::to_ascii_uppercase);
+        class = match class {
+            None => Some(this),
+            Some(c) if c == this => Some(c),
+            Some(_) => Some(Some("mixed".to_owned())),
+        };
+        let start = routed.ndjson.len();
+        push_ndjson_line(&mut routed.ndjson, raw);
+        routed.kept.push(KeptEvent {
+            command: view.command.as_deref().map(str::to_owned),
+            epoch_ms: view.epoch_ms(),
+            range: start..routed.ndjson.len(),
+        });
+    }
+    routed.class = class.flatten().unwrap_or_else(|| "none".to_owned());
+    Ok(routed)
+}
+
+#[cfg(test)]
+#[path = "record_tests.rs"]
+mod tests;

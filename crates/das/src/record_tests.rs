@@ -1,0 +1,92 @@
+use super::*;
+use proptest::prelude::*;
+
+use crate::filter::ListRule;
+
+fn keyring() -> RawAesKeyring {
+    RawAesKeyring::new(PROVIDER_ID, KEY_NAME, &[9u8; 32]).expect("valid key")
+}
+
+#[test]
+fn given_valid_outer_record_when_parsed_then_fields_borrowed() {
+    let r = parse_record("r1", br#"{"type":"DatabaseActivityMonitoringRecords","version":"1.2","databaseActivityEvents":"AAE=","key":"AQI=","extra":1}"#)
+        .expect("parses");
+    assert_eq!(r.version.as_deref(), Some("1.2"));
+    assert_eq!(decode_field("r1", "key", &r.key).expect("b64"), vec![1, 2]);
+}
+
+#[test]
+fn given_json_quoting_content_when_it_fails_then_error_has_no_content() {
+    let err = route_events(
+        "r9",
+        br#"{"databaseActivityEventList":"SECRET-TEXT"}"#,
+        &Filters::default(),
+    )
+    .expect_err("wrong shape");
+    let text = err.to_string();
+    assert!(text.contains("r9") && !text.contains("SECRET"), "{text}");
+    assert_eq!(err.kind(), "bad_payload_json");
+}
+
+#[test]
+fn given_gzip_over_cap_when_opened_then_too_large() {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(&[b'a'; 10_000]).expect("write");
+    let gz = enc.finish().expect("finish");
+    assert!(matches!(
+        gunzip_capped("r", &gz, 9_999),
+        Err(RecordError::TooLarge { cap: 9_999, .. })
+    ));
+    assert_eq!(
+        gunzip_capped("r", &gz, 10_000).expect("at cap").len(),
+        10_000
+    );
+    assert!(matches!(
+        gunzip_capped("r", b"not gzip", 10),
+        Err(RecordError::Gzip { .. })
+    ));
+}
+
+#[test]
+fn given_events_when_routed_then_heartbeats_and_filtered_dropped_and_class_summarised() {
+    let plain = br#"{"type":"DatabaseActivityMonitoringRecord","clusterId":"","instanceId":"db-1",
+        "databaseActivityEventList":[
+          {"type":"heartbeat"},
+          {"type":"record","class":"READ","command":"SELECT","dbUserName":"rdsadmin"},
+          {"type":"record","class":"read","command":"SELECT","dbUserName":"app","logTime":"2026-11-22 13:45:01.123+00"},
+          {"type":"record","class":"WRITE","command":"INSERT","dbUserName":"app"}]}"#;
+    let filters = Filters {
+        user: ListRule::new(vec!["RDSADMIN".into()], vec![]),
+        ..Filters::default()
+    };
+    let routed = route_events("r", plain, &filters).expect("routes");
+    assert_eq!(routed.kept.len(), 2);
+    assert_eq!(routed.dropped, 2);
+    assert_eq!(routed.class, "mixed");
+    assert_eq!(routed.source_id.as_deref(), Some("db-1"));
+    assert_eq!(routed.ndjson.iter().filter(|&&b| b == b'\n').count(), 2);
+    assert_eq!(routed.kept[0].command.as_deref(), Some("SELECT"));
+    assert!(routed.kept[0].epoch_ms.is_some());
+}
+
+#[test]
+fn given_message_that_is_not_esdk_when_opened_then_decrypt_error_with_kind() {
+    let err = open_events("r", &[0x01, 0x80, 0x99, 0x99], &keyring(), 100).expect_err("bad");
+    assert!(matches!(err, RecordError::Decrypt { .. }), "{err:?}");
+}
+
+proptest! {
+    #[test]
+    fn given_arbitrary_bytes_when_parsed_then_error_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let _ = parse_record("r", &bytes);
+        let _ = open_events("r", &bytes, &keyring(), 1 << 16);
+        let _ = gunzip_capped("r", &bytes, 1 << 16);
+        let _ = route_events("r", &bytes, &Filters::default());
+    }
+
+    #[test]
+    fn given_arbitrary_event_json_when_routed_then_no_panic(s in r#"\{"databaseActivityEventList":\[(\{"type":"(record|heartbeat)","class":("[A-Z]{0,4}"|1|null),"logTime":("[0-9 :+.-]{0,30}"|[0-9]{1,16})\},?){0,4}\]\}"#) {
+        let _ = route_events("r", s.as_bytes(), &Filters::default());
+    }
+}

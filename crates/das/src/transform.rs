@@ -1,0 +1,287 @@
+//! A whole Firehose invocation: every record through [`crate::record`], data keys through the
+//! cache and KMS, answers kept under the 6 MB budget, per-command copies grouped.
+//!
+//! Decisions the issue left open:
+//! - **Partition date**: a record whose kept events span several dates is partitioned by the
+//!   *first* kept event's date (`logTime`, else `startTime`); when no kept event has a readable
+//!   time, the record's Firehose arrival time; else `unknown`.
+//! - **Partition class**: the class all kept events share, `mixed` when they differ.
+//! - **Response budget**: when a record's NDJSON would push the response past the budget, that
+//!   record is answered `ProcessingFailed` with its original (still encrypted) data and the reason
+//!   `response budget exceeded`, so it lands under Firehose's error prefix for re-drive instead
+//!   of being lost; its events are not copied either.
+//! - **KMS outage** (throttling, 5xx, network) fails the invocation: Firehose retries the batch.
+
+use std::sync::Arc;
+
+use sluice_esdk::RawAesKeyring;
+use sluice_firehose::{
+    FirehoseEvent, FirehoseRecord, FirehoseResponse, ResponseBudget, ResponseRecord,
+};
+use tracing::{debug, warn};
+
+use crate::cache::KeyCache;
+use crate::config::DasConfig;
+use crate::copies::{CopyObject, CopySet};
+use crate::kms::{KeyDecryptor, KmsError};
+use crate::partition::{PartitionDate, partition_keys};
+use crate::record::{self, KEY_NAME, PROVIDER_ID, RecordError, Routed};
+use crate::source;
+
+/// Why the whole invocation fails (Firehose retries it).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvocationError {
+    /// KMS was unreachable or throttling while decrypting this record's key.
+    #[error("record {record_id}: {source}")]
+    KmsUnavailable {
+        /// The record whose key could not be decrypted.
+        record_id: String,
+        /// What KMS (or the network) said.
+        #[source]
+        source: KmsError,
+    },
+    /// No resource id: not configured and the source stream is not `aws-rds-das-…`.
+    #[error(
+        "no DAS resource id: set DAS_RESOURCE_ID or read from an aws-rds-das-* stream (source: {stream_arn:?})"
+    )]
+    UnknownResource {
+        /// The event's `sourceKinesisStreamArn`.
+        stream_arn: Option<String>,
+    },
+}
+
+/// Counters of one invocation, for metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Records answered `Ok`.
+    pub records_ok: u64,
+    /// Records answered `Dropped`.
+    pub records_dropped: u64,
+    /// Records answered `ProcessingFailed`.
+    pub records_failed: u64,
+    /// Events delivered.
+    pub events_kept: u64,
+    /// Events dropped (heartbeats and filters).
+    pub events_dropped: u64,
+    /// KMS Decrypt calls made.
+    pub kms_calls: u64,
+}
+
+/// The answer to Firehose, the per-command copies to write, and counters.
+#[derive(Debug, Clone, Default)]
+pub struct Outcome {
+    /// One answer per record, in order.
+    pub response: FirehoseResponse,
+    /// Objects to write when copies are enabled (at most one per command and date).
+    pub copies: Vec<CopyObject>,
+    /// Counters.
+    pub stats: Stats,
+}
+
+/// The DAS transformation, built once per container: config, KMS and the data-key cache.
+pub struct Transformer {
+    config: DasConfig,
+    kms: Arc<dyn KeyDecryptor>,
+    cache: KeyCache,
+}
+
+impl std::fmt::Debug for Transformer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transformer")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Resource id and encryption-context key of one invocation.
+struct Source {
+    resource_id: String,
+    context_key: String,
+}
+
+impl Transformer {
+    /// A transformer over `kms`, with a key cache sized from `config`.
+    pub fn new(config: DasConfig, kms: Arc<dyn KeyDecryptor>) -> Self {
+        let cache = KeyCache::new(config.key_cache_size);
+        Self { config, kms, cache }
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &DasConfig {
+        &self.config
+    }
+
+    /// Transforms one Firehose invocation.
+    pub async fn transform(&self, event: &FirehoseEvent) -> Result<Outcome, InvocationError> {
+        let source = self.source(event)?;
+        let mut budget = ResponseBudget::new().reserve_for(event);
+        let mut out = Outcome::default();
+        let mut copies = CopySet::default();
+        for rec in &event.records {
+            let answer = match self.process(rec, &source, &mut out.stats).await? {
+                Ok(routed) if routed.kept.is_empty() => {
+                    out.stats.events_dropped += routed.dropped as u64;
+                    ResponseRecord::dropped(&rec.record_id)
+                }
+                Ok(routed) => {
+                    let date = PartitionDate::of(&routed, rec.approximate_arrival_timestamp);
+                    let keys = partition_keys(&source.resource_id, &routed.class, &date);
+                    let ok = ResponseRecord::ok(&rec.record_id, &routed.ndjson, Some(keys));
+                    if budget.try_add(&ok) {
+                        out.stats.events_kept += routed.kept.len() as u64;
+                        out.stats.events_dropped += routed.dropped as u64;
+                        out.stats.records_ok += 1;
+                        if self.config.copies.is_some() {
+                            copies.add(&routed, &date);
+                        }
+                        out.response.records.push(ok);
+                        continue;
+                    }
+                    self.failed(
+                        rec,
+                        &RecordError::BudgetExceeded {
+                            record_id: rec.record_id.clone(),
+                        },
+                    )
+                }
+                Err(e) => self.failed(rec, &e),
+            };
+            if answer.result == sluice_firehose::RecordResult::ProcessingFailed {
+                out.stats.records_failed += 1;
+            } else {
+                out.stats.records_dropped += 1;
+            }
+            if !budget.add(&answer) {
+                warn!(record_id = %rec.record_id, "response over budget after a fallback answer");
+            }
+            out.response.records.push(answer);
+        }
+        if let Some(target) = &self.config.copies {
+            out.copies = copies.into_objects(target, &event.invocation_id);
+        }
+        Ok(out)
+    }
+
+    /// Logs the reason (never plaintext) and answers `ProcessingFailed` with the original data.
+    fn failed(&self, rec: &FirehoseRecord, error: &RecordError) -> ResponseRecord {
+        warn!(record_id = %rec.record_id, kind = error.kind(), %error, "record failed");
+        ResponseRecord::failed(rec)
+    }
+
+    fn source(&self, event: &FirehoseEvent) -> Result<Source, InvocationError> {
+        let resource_id = match &self.config.resource_id {
+            Some(id) => id.clone(),
+            None => event
+                .source_kinesis_stream_arn
+                .as_deref()
+                .and_then(source::resource_id_from_stream_arn)
+                .map(str::to_owned)
+                .ok_or_else(|| InvocationError::UnknownResource {
+                    stream_arn: event.source_kinesis_stream_arn.clone(),
+                })?,
+        };
+        let context_key = self
+            .config
+            .context_key
+            .clone()
+            .unwrap_or_else(|| source::context_key_for(&resource_id).to_owned());
+        Ok(Source {
+            resource_id,
+            context_key,
+        })
+    }
+
+    /// One record: `Ok(Err(_))` fails the record, `Err(_)` the invocation.
+    async fn process(
+        &self,
+        rec: &FirehoseRecord,
+        source: &Source,
+        stats: &mut Stats,
+    ) -> Result<Result<Routed, RecordError>, InvocationError> {
+        let id = rec.record_id.as_str();
+        let bytes = match record::decode_field(id, "data", &rec.data) {
+            Ok(b) => b,
+            Err(e) => return Ok(Err(e)),
+        };
+        let das = match record::parse_record(id, &bytes) {
+            Ok(r) => r,
+            Err(e) => return Ok(Err(e)),
+        };
+        let key = match record::decode_field(id, "key", &das.key) {
+            Ok(k) => k,
+            Err(e) => return Ok(Err(e)),
+        };
+        let keyring = match self.keyring(id, &key, source, stats).await? {
+            Ok(k) => k,
+            Err(e) => return Ok(Err(e)),
+        };
+        Ok(
+            record::decode_field(id, "databaseActivityEvents", &das.database_activity_events)
+                .and_then(|msg| {
+                    record::open_events(id, &msg, &keyring, self.config.max_plaintext_bytes)
+                })
+                .and_then(|plain| record::route_events(id, &plain, &self.config.filters))
+                .and_then(|routed| {
+                    if routed.ndjson.len() > sluice_firehose::MAX_RECORD_BYTES {
+                        return Err(RecordError::OutputTooLarge {
+                            record_id: id.to_owned(),
+                            len: routed.ndjson.len(),
+                            max: sluice_firehose::MAX_RECORD_BYTES,
+                        });
+                    }
+                    Ok(routed)
+                }),
+        )
+    }
+
+    /// The keyring for `key`: from the cache, else from KMS (then cached).
+    async fn keyring(
+        &self,
+        record_id: &str,
+        key: &[u8],
+        source: &Source,
+        stats: &mut Stats,
+    ) -> Result<Result<Arc<RawAesKeyring>, RecordError>, InvocationError> {
+        if let Some(k) = self
+            .cache
+            .get(&source.context_key, &source.resource_id, key)
+        {
+            return Ok(Ok(k));
+        }
+        let context = source::encryption_context(&source.context_key, &source.resource_id);
+        stats.kms_calls += 1;
+        debug!(record_id, "KMS Decrypt of a new data key");
+        let plain = match self.kms.decrypt_data_key(key, &context).await {
+            Ok(p) => p,
+            Err(source @ KmsError::Refused { .. }) => {
+                return Ok(Err(RecordError::KeyRefused {
+                    record_id: record_id.to_owned(),
+                    source,
+                }));
+            }
+            Err(source) => {
+                return Err(InvocationError::KmsUnavailable {
+                    record_id: record_id.to_owned(),
+                    source,
+                });
+            }
+        };
+        let keyring = match RawAesKeyring::new(PROVIDER_ID, KEY_NAME, &plain) {
+            Ok(k) => Arc::new(k),
+            Err(source) => {
+                return Ok(Err(RecordError::Decrypt {
+                    record_id: record_id.to_owned(),
+                    kind: source.kind(),
+                    source,
+                }));
+            }
+        };
+        self.cache.put(
+            &source.context_key,
+            &source.resource_id,
+            key,
+            Arc::clone(&keyring),
+        );
+        Ok(Ok(keyring))
+    }
+}

@@ -1,0 +1,185 @@
+//! The S3 adapter: objects under one bucket, through the SDK client.
+
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+
+use crate::error::StoreError;
+use crate::ports::{ObjectStore, Part};
+
+/// One bucket.
+#[derive(Debug, Clone)]
+pub struct S3Store {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+}
+
+impl S3Store {
+    /// The store for `bucket`.
+    pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
+        Self {
+            client,
+            bucket: bucket.into(),
+        }
+    }
+}
+
+fn err<E>(operation: &'static str, key: &str, error: E) -> StoreError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    StoreError {
+        operation,
+        key: key.to_owned(),
+        source: Box::new(error),
+    }
+}
+
+impl ObjectStore for S3Store {
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Bytes>, StoreError>> {
+        Box::pin(async move {
+            let out = match self
+                .client
+                .get_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .send()
+                .await
+            {
+                Ok(out) => out,
+                Err(e) => {
+                    let e = e.into_service_error();
+                    // Without s3:ListBucket (the function has none: least privilege), S3
+                    // answers a missing key with 403 AccessDenied instead of NoSuchKey.
+                    let missing = e.is_no_such_key() || e.code() == Some("AccessDenied");
+                    return if missing {
+                        Ok(None)
+                    } else {
+                        Err(err("GetObject", key, e))
+                    };
+                }
+            };
+            let body = out
+                .body
+                .collect()
+                .await
+                .map_err(|e| err("GetObject", key, e))?;
+            Ok(Some(body.into_bytes()))
+        })
+    }
+
+    fn put<'a>(&'a self, key: &'a str, body: Bytes) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            self.client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .body(ByteStream::from(body))
+                .send()
+                .await
+                .map_err(|e| err("PutObject", key, e.into_service_error()))?;
+            Ok(())
+        })
+    }
+
+    fn create_multipart<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<String, StoreError>> {
+        Box::pin(async move {
+            let out = self
+                .client
+                .create_multipart_upload()
+                .bucket(&self.bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(|e| err("CreateMultipartUpload", key, e.into_service_error()))?;
+            out.upload_id.ok_or_else(|| {
+                err(
+                    "CreateMultipartUpload",
+                    key,
+                    std::io::Error::other("no upload id"),
+                )
+            })
+        })
+    }
+
+    fn upload_part<'a>(
+        &'a self,
+        key: &'a str,
+        upload_id: &'a str,
+        number: i32,
+        body: Bytes,
+    ) -> BoxFuture<'a, Result<Part, StoreError>> {
+        Box::pin(async move {
+            let out = self
+                .client
+                .upload_part()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(upload_id)
+                .part_number(number)
+                .body(ByteStream::from(body))
+                .send()
+                .await
+                .map_err(|e| err("UploadPart", key, e.into_service_error()))?;
+            Ok(Part {
+                number,
+                etag: out.e_tag.unwrap_or_default(),
+                crc32: out.checksum_crc32,
+            })
+        })
+    }
+
+    fn complete_multipart<'a>(
+        &'a self,
+        key: &'a str,
+        upload_id: &'a str,
+        parts: Vec<Part>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let parts = parts
+                .into_iter()
+                .map(|p| {
+                    CompletedPart::builder()
+                        .part_number(p.number)
+                        .e_tag(p.etag)
+                        .set_checksum_crc32(p.crc32)
+                        .build()
+                })
+                .collect();
+            self.client
+                .complete_multipart_upload()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(upload_id)
+                .multipart_upload(
+                    CompletedMultipartUpload::builder()
+                        .set_parts(Some(parts))
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| err("CompleteMultipartUpload", key, e.into_service_error()))?;
+            Ok(())
+        })
+    }
+
+    fn abort_multipart<'a>(
+        &'a self,
+        key: &'a str,
+        upload_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            self.client
+                .abort_multipart_upload()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(upload_id)
+                .send()
+                .await
+                .map_err(|e| err("AbortMultipartUpload", key, e.into_service_error()))?;
+            Ok(())
+        })
+    }
+}

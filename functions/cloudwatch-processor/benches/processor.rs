@@ -1,0 +1,243 @@
+//! `make bench`: the processor over Firehose batches of ~1 MB and ~3 MB compressed input (~50
+//! events of 100–300 bytes per record), against a bare base64 + gunzip pass over the same records.
+//!
+//! Criterion reports each; a final interleaved run prints medians, MB/s of log text produced,
+//! the ratio (bare time / processor time, target ≥ 0.5) and peak RSS (VmHWM).
+//! The response limit is lifted so every record is formatted (no re-ingest in the timing).
+
+#![allow(missing_docs, clippy::print_stdout, clippy::unwrap_used)]
+
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use cloudwatch_processor::reingest::{BoxFuture, ReingestError};
+use cloudwatch_processor::{Config, Piece, Reingest, Target, handle};
+use criterion::{BenchmarkId, Criterion, Throughput};
+use sluice_cwlogs::{LogEvent, MessageType, Payload, encode};
+use sluice_firehose::{FirehoseEvent, FirehoseRecord};
+
+struct AcceptAll;
+
+impl Reingest for AcceptAll {
+    fn put_batch<'a>(
+        &'a self,
+        _: &'a Target,
+        pieces: &'a [Piece],
+    ) -> BoxFuture<'a, Result<Vec<Option<String>>, ReingestError>> {
+        Box::pin(async move { Ok(vec![None; pieces.len()]) })
+    }
+}
+
+const WORDS: &[&str] = &[
+    "INFO",
+    "WARN",
+    "request",
+    "user",
+    "latency_ms",
+    "GET",
+    "POST",
+    "/api/v1/orders",
+    "status",
+    "200",
+    "404",
+    "db",
+    "query",
+    "took",
+    "cache",
+    "miss",
+    "hit",
+    "session",
+    "token",
+    "refreshed",
+    "worker",
+    "job",
+    "completed",
+    "retry",
+    "upstream",
+    "timeout",
+    "bytes",
+    "sent",
+    "id",
+];
+
+/// A deterministic xorshift generator: log-like, moderately compressible text.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+fn message(rng: &mut Rng) -> String {
+    let target = 100 + (rng.next() % 201) as usize;
+    let mut m = format!("2026-11-22 13:45:{:02} ", rng.next() % 60);
+    while m.len() < target {
+        let w = WORDS[(rng.next() % WORDS.len() as u64) as usize];
+        m.push_str(w);
+        m.push(if rng.next().is_multiple_of(3) {
+            '='
+        } else {
+            ' '
+        });
+        if rng.next().is_multiple_of(4) {
+            m.push_str(&format!("{:x} ", rng.next() % 1_000_000));
+        }
+    }
+    m.truncate(target);
+    m
+}
+
+/// A Firehose event whose record data (gzip) adds up to about `compressed` bytes.
+fn batch(compressed: usize) -> FirehoseEvent {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut records = Vec::new();
+    let mut total = 0;
+    let mut id = 0u64;
+    while total < compressed {
+        let payload = Payload {
+            message_type: MessageType::Data,
+            owner: "123456789012".into(),
+            log_group: "/aws/lambda/bench".into(),
+            log_stream: "2026/11/22/[$LATEST]0123456789abcdef".into(),
+            subscription_filters: vec!["sluice-export".into()],
+            log_events: (0..50)
+                .map(|i| {
+                    id += 1;
+                    LogEvent {
+                        id: format!("{id:056}"),
+                        timestamp: 1_795_355_101_123 + i,
+                        message: message(&mut rng),
+                        extra: Default::default(),
+                    }
+                })
+                .collect(),
+            extra: Default::default(),
+        };
+        let gz = encode(&payload);
+        total += gz.len();
+        records.push(FirehoseRecord {
+            record_id: format!("r{}", records.len()),
+            approximate_arrival_timestamp: None,
+            data: STANDARD.encode(&gz),
+            kinesis_record_metadata: None,
+        });
+    }
+    FirehoseEvent {
+        invocation_id: "bench".into(),
+        delivery_stream_arn: "arn:aws:firehose:us-east-1:123456789012:deliverystream/b".into(),
+        source_kinesis_stream_arn: None,
+        region: "us-east-1".into(),
+        records,
+    }
+}
+
+fn config() -> Config {
+    Config {
+        response_limit: usize::MAX / 2,
+        ..Config::default()
+    }
+}
+
+/// The processor over `event`; returns bytes of log text produced.
+fn process(rt: &tokio::runtime::Runtime, event: &FirehoseEvent, config: &Config) -> u64 {
+    let done = rt.block_on(handle(event, config, &AcceptAll)).unwrap();
+    assert_eq!(done.stats.ok, event.records.len() as u64);
+    done.stats.bytes_delivered
+}
+
+/// The floor: base64 decode and gunzip of every record, nothing else.
+fn bare(event: &FirehoseEvent) -> u64 {
+    let mut out = Vec::new();
+    let mut total = 0;
+    for r in &event.records {
+        let gz = STANDARD.decode(r.data.as_bytes()).unwrap();
+        out.clear();
+        flate2::read::MultiGzDecoder::new(&gz[..])
+            .read_to_end(&mut out)
+            .unwrap();
+        total += out.len() as u64;
+    }
+    total
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(str::to_owned))
+        })
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    let config = config();
+    let sizes = [("1MB", 1usize << 20), ("3MB", 3 << 20)];
+    let events: Vec<(&str, FirehoseEvent)> = sizes.iter().map(|(n, s)| (*n, batch(*s))).collect();
+
+    let mut c = Criterion::default()
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_secs(1))
+        .configure_from_args();
+    let mut group = c.benchmark_group("cloudwatch-processor");
+    for (name, event) in &events {
+        let text = process(&rt, event, &config);
+        group.throughput(Throughput::Bytes(text));
+        group.bench_with_input(BenchmarkId::new("processor", name), event, |b, e| {
+            b.iter(|| process(&rt, e, &config))
+        });
+        group.bench_with_input(
+            BenchmarkId::new("bare-base64-gunzip", name),
+            event,
+            |b, e| b.iter(|| bare(e)),
+        );
+    }
+    group.finish();
+
+    for (name, event) in &events {
+        let input: usize = event.records.iter().map(|r| r.data.len() * 3 / 4).sum();
+        let (mut p, mut b) = (Vec::new(), Vec::new());
+        let mut text = 0;
+        for _ in 0..15 {
+            let t = Instant::now();
+            text = process(&rt, event, &config);
+            p.push(t.elapsed());
+            let t = Instant::now();
+            std::hint::black_box(bare(event));
+            b.push(t.elapsed());
+        }
+        let (pm, bm) = (median(p), median(b));
+        let mbps = text as f64 / 1e6 / pm.as_secs_f64();
+        println!(
+            "cloudwatch-processor {name}: {} records, {:.2} MB gzip in, {:.2} MB text out | processor median {:.1} ms = {mbps:.0} MB/s of log text | bare base64+gunzip median {:.1} ms | ratio (bare/processor) {:.2} (target >= 0.5)",
+            event.records.len(),
+            input as f64 / 1e6,
+            text as f64 / 1e6,
+            pm.as_secs_f64() * 1e3,
+            bm.as_secs_f64() * 1e3,
+            bm.as_secs_f64() / pm.as_secs_f64(),
+        );
+    }
+    println!(
+        "cloudwatch-processor peak RSS (VmHWM): {} KiB",
+        peak_rss_kib()
+    );
+}

@@ -1,0 +1,241 @@
+//! Handler tests: Firehose-shaped events (moto-made payloads among them) through `handle` with a
+//! fake re-ingest adapter.
+
+mod common;
+
+use std::time::Duration;
+
+use cloudwatch_processor::config::TargetChoice;
+use cloudwatch_processor::{Config, ProcessError, Target, handle};
+use common::*;
+use sluice_cwlogs::Format;
+use sluice_firehose::{RecordResult, check_contract};
+
+fn jsonl() -> Config {
+    Config {
+        format: Format::JsonLines,
+        backoff: Duration::ZERO,
+        ..Config::default()
+    }
+}
+
+#[tokio::test]
+async fn given_moto_payloads_control_and_garbage_then_ok_dropped_and_failed() {
+    let ev = event(&[
+        MOTO_APP.to_vec(),
+        gzip(CONTROL_JSON),
+        b"password=hunter2".to_vec(),
+        MOTO_MULTILINE.to_vec(),
+    ]);
+    let fake = FakeReingest::default();
+    let done = handle(&ev, &Config::default(), &fake)
+        .await
+        .expect("handled");
+    check_contract(&ev, &done.response).expect("contract");
+    let results: Vec<_> = done.response.records.iter().map(|r| r.result).collect();
+    assert_eq!(
+        results,
+        [
+            RecordResult::Ok,
+            RecordResult::Dropped,
+            RecordResult::ProcessingFailed,
+            RecordResult::Ok
+        ]
+    );
+    let out = ok_outputs(&done.response);
+    let text = String::from_utf8(out[0].clone()).expect("utf8");
+    assert!(text.starts_with("START RequestId: "), "{text}");
+    assert!(
+        text.contains("trailing newline\nwindows line end\r\nunicode: héllo"),
+        "{text}"
+    );
+    assert_eq!(text.matches('\n').count(), 7);
+    let keys = &done.response.records[0]
+        .metadata
+        .as_ref()
+        .expect("keys")
+        .partition_keys;
+    assert_eq!(keys["logGroup"], ".aws.lambda.sluice-demo");
+    assert_eq!(
+        (&*keys["year"], &*keys["month"], &*keys["day"]),
+        ("2026", "11", "22")
+    );
+    assert_eq!(done.stats.control, 1);
+    assert_eq!(done.stats.failed, 1);
+    assert!(fake.calls.lock().expect("lock").is_empty());
+}
+
+#[tokio::test]
+async fn given_timestamp_prefix_format_then_each_line_starts_with_iso_time() {
+    let config = Config {
+        format: Format::Raw {
+            timestamp_prefix: true,
+        },
+        ..Config::default()
+    };
+    let done = handle(
+        &event(&[MOTO_MULTILINE.to_vec()]),
+        &config,
+        &FakeReingest::default(),
+    )
+    .await
+    .expect("handled");
+    let text = String::from_utf8(ok_outputs(&done.response)[0].clone()).expect("utf8");
+    assert!(
+        text.starts_with("2026-11-22T13:45:01.123Z Traceback"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn given_response_full_when_handled_then_overflow_reingested_whole_and_dropped() {
+    let records: Vec<Vec<u8>> = (0..6).map(|_| gz_payload("/app", 50, 200)).collect();
+    let ev = event(&records);
+    let config = Config {
+        response_limit: 40_000,
+        ..jsonl()
+    };
+    let fake = FakeReingest::default();
+    let done = handle(&ev, &config, &fake).await.expect("handled");
+    check_contract(&ev, &done.response).expect("contract");
+    let dropped = done
+        .response
+        .records
+        .iter()
+        .filter(|r| r.result == RecordResult::Dropped)
+        .count();
+    assert!((1..6).contains(&dropped), "{dropped}");
+    let accepted = fake.accepted.lock().expect("lock").clone();
+    assert_eq!(accepted.len(), dropped);
+    // The original record bytes go back untouched.
+    assert!(accepted.iter().all(|p| p.data == records[0]));
+    assert_eq!(ok_lines(&done.response) + fake.accepted_events(), 300);
+    assert_eq!(
+        fake.calls.lock().expect("lock")[0].0,
+        Target::DeliveryStream("cw-export".into())
+    );
+}
+
+#[tokio::test]
+async fn given_record_output_over_record_limit_then_split_pieces_reingested() {
+    let ev = event(&[gz_payload("/big", 400, 250)]);
+    let config = Config {
+        max_record: 20_000,
+        ..jsonl()
+    };
+    let fake = FakeReingest::default();
+    let done = handle(&ev, &config, &fake).await.expect("handled");
+    assert_eq!(done.response.records[0].result, RecordResult::Dropped);
+    let pieces = fake.accepted.lock().expect("lock").len();
+    assert!(pieces >= 8, "{pieces}");
+    assert_eq!(fake.accepted_events(), 400);
+    assert_eq!(done.stats.split, 1);
+}
+
+#[tokio::test]
+async fn given_source_kinesis_stream_when_auto_then_put_records_target() {
+    let mut ev = event(&[gz_payload("/k", 30, 100), gz_payload("/k", 30, 100)]);
+    ev.source_kinesis_stream_arn =
+        Some("arn:aws:kinesis:us-east-1:123456789012:stream/cw-source".into());
+    let config = Config {
+        response_limit: 5_000,
+        ..jsonl()
+    };
+    let fake = FakeReingest::default();
+    handle(&ev, &config, &fake).await.expect("handled");
+    assert_eq!(
+        fake.calls.lock().expect("lock")[0].0,
+        Target::KinesisStream("cw-source".into())
+    );
+}
+
+#[tokio::test]
+async fn given_kinesis_target_without_source_stream_then_invocation_fails() {
+    let config = Config {
+        response_limit: 1_000,
+        target: TargetChoice::Kinesis,
+        ..jsonl()
+    };
+    let err = handle(
+        &event(&[gz_payload("/k", 30, 100)]),
+        &config,
+        &FakeReingest::default(),
+    )
+    .await
+    .expect_err("no source");
+    assert!(err.to_string().contains("sourceKinesisStreamArn"), "{err}");
+}
+
+#[tokio::test]
+async fn given_partial_failures_and_a_throttled_call_then_retried_until_all_accepted() {
+    let ev = event(&[gz_payload("/p", 400, 250)]);
+    let config = Config {
+        max_record: 20_000,
+        ..jsonl()
+    };
+    let fake = FakeReingest::scripted([
+        common::Behaviour::RefuseEven,
+        common::Behaviour::CallError,
+        common::Behaviour::RefuseEven,
+    ]);
+    let done = handle(&ev, &config, &fake).await.expect("handled");
+    assert_eq!(fake.accepted_events(), 400);
+    assert_eq!(fake.calls.lock().expect("lock").len(), 4);
+    assert!(done.stats.reingest_retried_pieces > 0);
+    // Pieces were sent again only while refused: each event accepted exactly once.
+    let mut ids: Vec<String> = fake
+        .accepted
+        .lock()
+        .expect("lock")
+        .iter()
+        .flat_map(|p| {
+            sluice_cwlogs::decode(&p.data, 1 << 26)
+                .expect("ok")
+                .log_events
+        })
+        .map(|e| e.id)
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 400);
+}
+
+#[tokio::test]
+async fn given_reingest_refused_every_attempt_then_invocation_fails_naming_the_record() {
+    let config = Config {
+        max_record: 20_000,
+        max_attempts: 3,
+        ..jsonl()
+    };
+    let fake = FakeReingest {
+        always_fail: true,
+        ..FakeReingest::default()
+    };
+    let err = handle(&event(&[gz_payload("/p", 400, 250)]), &config, &fake)
+        .await
+        .expect_err("fails");
+    assert!(matches!(err, ProcessError::Reingest(_)));
+    let text = err.to_string();
+    assert!(
+        text.contains("record-0") && text.contains("after 3 attempts"),
+        "{text}"
+    );
+    assert_eq!(fake.calls.lock().expect("lock").len(), 3);
+    let d: lambda_runtime::Diagnostic = err.into();
+    assert_eq!(d.error_type, "AwsError");
+}
+
+#[tokio::test]
+async fn given_single_event_over_record_limit_then_processing_failed_keeps_original() {
+    let ev = event(&[gz_payload("/huge", 2, 30_000)]);
+    let config = Config {
+        max_record: 20_000,
+        ..jsonl()
+    };
+    let done = handle(&ev, &config, &FakeReingest::default())
+        .await
+        .expect("handled");
+    let r = &done.response.records[0];
+    assert_eq!(r.result, RecordResult::ProcessingFailed);
+    assert_eq!(r.data, ev.records[0].data);
+}

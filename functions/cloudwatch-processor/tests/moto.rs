@@ -1,0 +1,235 @@
+//! The real adapters and the real binary against moto: re-ingested payloads read back from where
+//! moto delivered them (S3 behind a delivery stream; GetRecords on a Kinesis stream).
+
+mod common;
+
+use std::time::Duration;
+
+use aws_sdk_firehose::types::{DeliveryStreamType, ExtendedS3DestinationConfiguration};
+use cloudwatch_processor::aws::AwsReingest;
+use cloudwatch_processor::reingest::reingest_all;
+use cloudwatch_processor::{Config, Piece, Target};
+use common::*;
+use serde_json::Value;
+use sluice_cwlogs::{Payload, decode_all};
+use sluice_firehose::{FirehoseResponse, RecordResult};
+use sluice_runtime::config::Env;
+use sluice_testbed::lambda::{FunctionSpec, LambdaHost};
+use sluice_testbed::moto::Moto;
+use sluice_testbed::paths;
+
+const PROCESSOR: &str = "cloudwatch-processor";
+
+fn s3(moto: &Moto) -> aws_sdk_s3::Client {
+    sluice_runtime::aws::s3_client(
+        &moto.sdk_config(),
+        &Env::from_pairs([("AWS_ENDPOINT_URL", moto.endpoint().as_str())]),
+    )
+}
+
+/// A Direct PUT delivery stream writing into a new bucket of the same name.
+async fn delivery_stream(moto: &Moto, name: &str) {
+    s3(moto)
+        .create_bucket()
+        .bucket(name)
+        .send()
+        .await
+        .expect("bucket");
+    aws_sdk_firehose::Client::new(&moto.sdk_config())
+        .create_delivery_stream()
+        .delivery_stream_name(name)
+        .delivery_stream_type(DeliveryStreamType::DirectPut)
+        .extended_s3_destination_configuration(
+            ExtendedS3DestinationConfiguration::builder()
+                .role_arn("arn:aws:iam::123456789012:role/firehose")
+                .bucket_arn(format!("arn:aws:s3:::{name}"))
+                .prefix("reingested/")
+                .build()
+                .expect("config"),
+        )
+        .send()
+        .await
+        .expect("delivery stream");
+}
+
+/// Every subscription payload moto wrote into `bucket`.
+async fn delivered(moto: &Moto, bucket: &str) -> Vec<Payload> {
+    let s3 = s3(moto);
+    let listed = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .send()
+        .await
+        .expect("list");
+    let mut out = Vec::new();
+    for obj in listed.contents() {
+        let body = s3
+            .get_object()
+            .bucket(bucket)
+            .key(obj.key().expect("key"))
+            .send()
+            .await
+            .expect("get")
+            .body
+            .collect()
+            .await
+            .expect("body")
+            .into_bytes();
+        out.extend(decode_all(&body, 1 << 28).expect("payloads"));
+    }
+    out
+}
+
+fn pieces(n: usize) -> Vec<Piece> {
+    (0..n)
+        .map(|i| Piece {
+            record_id: format!("r{i}"),
+            data: gz_payload(&format!("/g{i}"), 20 + i, 120),
+            partition_key: format!("{i}-r{i}"),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn given_delivery_stream_in_moto_when_reingested_then_s3_holds_every_event() {
+    let moto = Moto::shared();
+    delivery_stream(moto, "reingest-firehose").await;
+    let adapter = AwsReingest::new(&moto.sdk_config());
+    let target = Target::DeliveryStream("reingest-firehose".into());
+    let stats = reingest_all(&adapter, &target, pieces(12), &Config::default())
+        .await
+        .expect("accepted");
+    assert_eq!(stats.calls, 1);
+    let payloads = delivered(moto, "reingest-firehose").await;
+    assert_eq!(payloads.len(), 12);
+    let events: usize = payloads.iter().map(|p| p.log_events.len()).sum();
+    assert_eq!(events, (0..12).map(|i| 20 + i).sum::<usize>());
+}
+
+#[tokio::test]
+async fn given_missing_delivery_stream_when_reingested_then_error_keeps_the_service_code() {
+    let moto = Moto::shared();
+    let adapter = AwsReingest::new(&moto.sdk_config());
+    let target = Target::DeliveryStream("no-such-stream".into());
+    let config = Config {
+        max_attempts: 2,
+        backoff: Duration::ZERO,
+        ..Config::default()
+    };
+    let err = reingest_all(&adapter, &target, pieces(1), &config)
+        .await
+        .expect_err("missing");
+    assert!(
+        err.to_string().contains("ResourceNotFoundException"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn given_kinesis_stream_in_moto_when_reingested_then_get_records_returns_every_piece() {
+    let moto = Moto::shared();
+    let kinesis = aws_sdk_kinesis::Client::new(&moto.sdk_config());
+    kinesis
+        .create_stream()
+        .stream_name("reingest-kinesis")
+        .shard_count(1)
+        .send()
+        .await
+        .expect("stream");
+    let adapter = AwsReingest::new(&moto.sdk_config());
+    let sent = pieces(7);
+    reingest_all(
+        &adapter,
+        &Target::KinesisStream("reingest-kinesis".into()),
+        sent.clone(),
+        &Config::default(),
+    )
+    .await
+    .expect("accepted");
+    let shard = kinesis
+        .list_shards()
+        .stream_name("reingest-kinesis")
+        .send()
+        .await
+        .expect("shards")
+        .shards()[0]
+        .shard_id()
+        .to_owned();
+    let iterator = kinesis
+        .get_shard_iterator()
+        .stream_name("reingest-kinesis")
+        .shard_id(shard)
+        .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon)
+        .send()
+        .await
+        .expect("iterator")
+        .shard_iterator()
+        .expect("some")
+        .to_owned();
+    let got = kinesis
+        .get_records()
+        .shard_iterator(iterator)
+        .send()
+        .await
+        .expect("records");
+    let datas: Vec<Vec<u8>> = got
+        .records()
+        .iter()
+        .map(|r| r.data().as_ref().to_vec())
+        .collect();
+    let keys: Vec<&str> = got
+        .records()
+        .iter()
+        .filter_map(|r| r.partition_key())
+        .collect();
+    assert_eq!(
+        datas,
+        sent.iter().map(|p| p.data.clone()).collect::<Vec<_>>()
+    );
+    assert_eq!(keys[3], "3-r3");
+}
+
+#[tokio::test]
+async fn given_real_binary_on_lambda_host_when_record_too_big_then_pieces_land_in_s3_and_rest_ok() {
+    let moto = Moto::shared();
+    delivery_stream(moto, "binary-export").await;
+    let host = LambdaHost::start();
+    let mut env = moto.env();
+    env.push(("OUTPUT_FORMAT".into(), "jsonl".into()));
+    host.add_function(
+        PROCESSOR,
+        &paths::bin_path(PROCESSOR),
+        FunctionSpec {
+            env,
+            ..FunctionSpec::default()
+        },
+    );
+    // 6,000 events of ~250 bytes format to ~2.6 MB of JSON lines: over the 1,000 KiB record limit.
+    let big = gz_payload("/aws/lambda/big", 6_000, 250);
+    let mut ev = event(&[MOTO_APP.to_vec(), big, gzip(CONTROL_JSON)]);
+    ev.delivery_stream_arn =
+        "arn:aws:firehose:us-east-1:123456789012:deliverystream/binary-export".into();
+    let out: Value = host
+        .invoke(PROCESSOR, &serde_json::to_value(&ev).expect("json"))
+        .await
+        .expect("invoked");
+    let response: FirehoseResponse = serde_json::from_value(out).expect("response");
+    let results: Vec<_> = response.records.iter().map(|r| r.result).collect();
+    assert_eq!(
+        results,
+        [
+            RecordResult::Ok,
+            RecordResult::Dropped,
+            RecordResult::Dropped
+        ]
+    );
+    assert_eq!(ok_lines(&response), 7);
+    let payloads = delivered(moto, "binary-export").await;
+    assert!(payloads.len() >= 3, "{}", payloads.len());
+    assert_eq!(
+        payloads.iter().map(|p| p.log_events.len()).sum::<usize>(),
+        6_000
+    );
+    let logs = host.logs(PROCESSOR);
+    assert!(logs.contains("\"EventsReingested\":6000"), "{logs}");
+}

@@ -1,0 +1,215 @@
+//! The handler and the real binary on records made by the Python aws-encryption-sdk
+//! (`crates/das/fixtures/make_event.py`) with wrapping keys KMS-encrypted by moto under the
+//! cluster's encryption context, exactly as RDS does.
+#![allow(clippy::unwrap_used)]
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use das_transformer::Handler;
+use serde_json::{Value, json};
+use sluice_das::DasConfig;
+use sluice_firehose::{FirehoseEvent, FirehoseResponse, RecordResult, check_contract};
+use sluice_runtime::config::Env;
+use sluice_testbed::lambda::{FunctionSpec, LambdaHost};
+use sluice_testbed::moto::Moto;
+use sluice_testbed::paths;
+
+const RID: &str = "cluster-MOTO7TEST";
+const T1: &str = "2026-11-22 13:45:01.123456+00";
+
+/// Runs the Python generator against moto.
+fn make_event(moto: &Moto, spec: &Value) -> FirehoseEvent {
+    let mut child = Command::new(paths::python())
+        .arg(paths::workspace_root().join("crates/das/fixtures/make_event.py"))
+        .envs(moto.env())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(spec.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn pg(class: &str, command: &str, n: u32) -> Value {
+    json!({"logTime": T1, "statementId": n, "substatementId": 1, "objectType": null, "command": command,
+        "objectName": null, "databaseName": "billing", "dbUserName": "app", "remoteHost": "10.0.1.108",
+        "remotePort": "42216", "sessionId": "60b98a86.4f64", "rowCount": null,
+        "commandText": format!("{command} -- plaintext-secret-{n}"), "paramList": [], "pid": 20324,
+        "clientApplication": "psql", "exitCode": null, "class": class, "serverVersion": "2.7.2",
+        "serverType": "PostgreSQL", "serviceName": "Amazon Aurora PostgreSQL-Compatible edition",
+        "serverHost": "10.0.4.153", "netProtocol": "TCP", "dbProtocol": "Postgres 3.0", "type": "record",
+        "startTime": T1, "errorMessage": null})
+}
+
+fn mysql(n: u32) -> Value {
+    json!({"class": "MAIN", "clientApplication": null, "command": "QUERY",
+        "commandText": format!("select 1 -- plaintext-secret-{n}"), "databaseName": "shop", "dbProtocol": "MySQL",
+        "dbUserName": "app", "endTime": null, "errorMessage": null, "exitCode": 0, "logTime": T1,
+        "netProtocol": "TCP", "objectName": "", "objectType": "TABLE", "paramList": null, "pid": 2830,
+        "remoteHost": "10.0.2.11", "remotePort": "11054", "rowCount": 0, "serverHost": "master",
+        "serverType": "MySQL", "serverVersion": "MySQL 8.0.39", "serviceName": "Amazon Aurora MySQL",
+        "sessionId": 114, "startTime": T1, "statementId": n, "substatementId": 1, "transactionId": "0",
+        "type": "record", "newFieldFromTheFuture": [1, {"a": null}]})
+}
+
+fn doc(events: Vec<Value>) -> Value {
+    json!({"type": "DatabaseActivityMonitoringRecord", "clusterId": RID, "instanceId": "db-ABC",
+           "databaseActivityEventList": events})
+}
+
+fn batch(moto: &Moto, invocation_id: &str) -> FirehoseEvent {
+    make_event(
+        moto,
+        &json!({"resource_id": RID, "invocation_id": invocation_id, "records": [
+            {"record_id": "pg", "version": "1.1", "payload": doc(vec![json!({"type": "heartbeat", "logTime": T1}), pg("DDL", "CREATE INDEX", 1), pg("READ", "SELECT", 2)])},
+            {"record_id": "my", "version": "1.2", "payload": doc(vec![mysql(3)])},
+            {"record_id": "hb", "version": "1.2", "payload": doc(vec![json!({"type": "heartbeat", "logTime": T1})])},
+            {"record_id": "wrong-ctx", "payload": doc(vec![pg("READ", "SELECT", 4)]), "context": {"aws:rds:dbc-id": "cluster-SOMEONEELSE"}},
+            {"record_id": "junk", "raw": "{\"type\":\"DatabaseActivityMonitoringRecords\""},
+        ]}),
+    )
+}
+
+fn assert_batch(event: &FirehoseEvent, response: &FirehoseResponse) {
+    check_contract(event, response).unwrap();
+    let results: Vec<_> = response.records.iter().map(|r| r.result).collect();
+    use RecordResult::*;
+    assert_eq!(
+        results,
+        [Ok, Ok, Dropped, ProcessingFailed, ProcessingFailed]
+    );
+    let pg = String::from_utf8(STANDARD.decode(&response.records[0].data).unwrap()).unwrap();
+    assert_eq!(pg.lines().count(), 2);
+    assert!(pg.contains("CREATE INDEX") && pg.ends_with('\n'));
+    let my: Value =
+        serde_json::from_slice(&STANDARD.decode(&response.records[1].data).unwrap()[..]).unwrap();
+    assert_eq!(my["newFieldFromTheFuture"][1], json!({"a": null}));
+    assert_eq!(response.records[3].data, event.records[3].data);
+}
+
+#[tokio::test]
+async fn given_python_made_records_when_handled_then_results_per_record_and_copies_batched() {
+    let moto = Moto::shared();
+    let sdk = moto.sdk_config();
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    s3.create_bucket()
+        .bucket("das-copies")
+        .send()
+        .await
+        .unwrap();
+    let env = Env::from_pairs([
+        ("DAS_COPIES_ENABLED", "true"),
+        ("DAS_COPIES_BUCKET", "das-copies"),
+        ("AWS_ENDPOINT_URL", "x"),
+    ]);
+    let handler = Handler::from_sdk(DasConfig::from_env(&env).unwrap(), &sdk, &env);
+    let event = batch(moto, "inv-direct");
+    let response = handler.handle(&event).await.unwrap();
+    assert_batch(&event, &response);
+    let listed = s3
+        .list_objects_v2()
+        .bucket("das-copies")
+        .send()
+        .await
+        .unwrap();
+    let mut keys: Vec<_> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    keys.sort_unstable();
+    assert_eq!(
+        keys,
+        [
+            "parsed/CREATE_INDEX/2026/11/22/inv-direct.jsonl",
+            "parsed/QUERY/2026/11/22/inv-direct.jsonl",
+            "parsed/SELECT/2026/11/22/inv-direct.jsonl",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn given_real_binary_when_firehose_invokes_then_contract_holds_and_logs_have_no_plaintext() {
+    let moto = Moto::shared();
+    let host = LambdaHost::start();
+    host.add_function(
+        "das-transformer",
+        &paths::bin_path("das-transformer"),
+        FunctionSpec {
+            env: moto
+                .env()
+                .into_iter()
+                .chain([("RUST_LOG".to_owned(), "debug".to_owned())])
+                .collect(),
+            ..FunctionSpec::default()
+        },
+    );
+    let event = batch(moto, "inv-binary");
+    let out = host
+        .invoke("das-transformer", &serde_json::to_value(&event).unwrap())
+        .await
+        .unwrap();
+    let response: FirehoseResponse = serde_json::from_value(out).unwrap();
+    assert_batch(&event, &response);
+    let logs = host.logs("das-transformer");
+    assert!(
+        logs.contains("wrong-ctx") && logs.contains("InvalidCiphertextException"),
+        "{logs}"
+    );
+    assert!(
+        !logs.contains("plaintext-secret"),
+        "plaintext leaked into logs: {logs}"
+    );
+    assert!(logs.contains("\"RecordsOk\":2"), "EMF line: {logs}");
+}
+
+#[tokio::test]
+async fn given_kms_unreachable_when_invoked_then_invocation_fails_for_retry() {
+    let moto = Moto::shared();
+    let host = LambdaHost::start();
+    let env: Vec<(String, String)> = moto
+        .env()
+        .into_iter()
+        .chain([
+            (
+                "AWS_ENDPOINT_URL_KMS".to_owned(),
+                "http://127.0.0.1:9".to_owned(),
+            ),
+            ("AWS_MAX_ATTEMPTS".to_owned(), "1".to_owned()),
+        ])
+        .collect();
+    host.add_function(
+        "das-transformer",
+        &paths::bin_path("das-transformer"),
+        FunctionSpec {
+            env,
+            ..FunctionSpec::default()
+        },
+    );
+    let event = batch(moto, "inv-outage");
+    let err = host
+        .invoke("das-transformer", &serde_json::to_value(&event).unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type, "AwsError");
+    assert!(
+        err.error_message.contains("KMS unavailable"),
+        "{}",
+        err.error_message
+    );
+}

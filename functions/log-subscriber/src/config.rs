@@ -1,0 +1,207 @@
+//! The subscriber's settings, read once at cold start from environment variables.
+//!
+//! | variable | meaning |
+//! |---|---|
+//! | `DESTINATION_ARN` | required: a Logs Destination ARN (cross-account, no role) or a Kinesis / Firehose ARN |
+//! | `ROLE_ARN` | role CloudWatch Logs assumes to write to a Kinesis / Firehose target (required for those, unused for a Destination) |
+//! | `FILTER_NAME` | our filter's name (default `sluice-export`); only a filter of this name is ever changed or deleted |
+//! | `FILTER_PATTERN` | filter pattern (default empty: every event) |
+//! | `LOG_GROUP_PREFIXES` | comma-separated name prefixes to subscribe (empty: every group) |
+//! | `INCLUDE_REGEX` / `EXCLUDE_REGEX` | optional: a group's name must match / must not match |
+//! | `LOG_GROUP_TAG` | optional `key` or `key=value` a group must carry |
+//! | `OWN_LOG_GROUP_PREFIXES` | Sluice's own groups (never subscribed: no feedback loop); the function's own group (`AWS_LAMBDA_LOG_GROUP_NAME`) is always added |
+
+use regex::Regex;
+use sluice_runtime::config::{ConfigError, Env};
+
+/// Env var: target of our subscription filter.
+pub const DESTINATION_ARN: &str = "DESTINATION_ARN";
+/// Env var: role for a Kinesis/Firehose target.
+pub const ROLE_ARN: &str = "ROLE_ARN";
+/// Env var: our filter's name.
+pub const FILTER_NAME: &str = "FILTER_NAME";
+/// Env var: our filter's pattern.
+pub const FILTER_PATTERN: &str = "FILTER_PATTERN";
+/// Env var: name prefixes to subscribe.
+pub const LOG_GROUP_PREFIXES: &str = "LOG_GROUP_PREFIXES";
+/// Env var: regex a group name must match.
+pub const INCLUDE_REGEX: &str = "INCLUDE_REGEX";
+/// Env var: regex excluding group names.
+pub const EXCLUDE_REGEX: &str = "EXCLUDE_REGEX";
+/// Env var: tag a group must carry.
+pub const LOG_GROUP_TAG: &str = "LOG_GROUP_TAG";
+/// Env var: prefixes of Sluice's own log groups.
+pub const OWN_LOG_GROUP_PREFIXES: &str = "OWN_LOG_GROUP_PREFIXES";
+/// Set by Lambda: the function's own log group.
+pub const AWS_LAMBDA_LOG_GROUP_NAME: &str = "AWS_LAMBDA_LOG_GROUP_NAME";
+
+/// Every variable [`Config`] reads from the function's environment that the template sets
+/// (the template test holds the two to each other; `AWS_LAMBDA_LOG_GROUP_NAME` comes from Lambda).
+pub const ALL_VARS: [&str; 9] = [
+    DESTINATION_ARN,
+    ROLE_ARN,
+    FILTER_NAME,
+    FILTER_PATTERN,
+    LOG_GROUP_PREFIXES,
+    INCLUDE_REGEX,
+    EXCLUDE_REGEX,
+    LOG_GROUP_TAG,
+    OWN_LOG_GROUP_PREFIXES,
+];
+
+/// The documented default name of Sluice's subscription filter.
+pub const DEFAULT_FILTER_NAME: &str = "sluice-export";
+
+/// What our filter points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilterSpec {
+    /// Our filter's name.
+    pub name: String,
+    /// Its pattern (empty: all events).
+    pub pattern: String,
+    /// The target ARN.
+    pub destination_arn: String,
+    /// The role for a Kinesis/Firehose target; `None` for a Logs Destination.
+    pub role_arn: Option<String>,
+}
+
+/// A tag a log group must carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TagRule {
+    /// The tag key.
+    pub key: String,
+    /// The value it must have; any value when `None`.
+    pub value: Option<String>,
+}
+
+/// The subscriber's configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The filter we put.
+    pub filter: FilterSpec,
+    /// Name prefixes to list (empty: all groups).
+    pub prefixes: Vec<String>,
+    /// A group's name must match this.
+    pub include: Option<Regex>,
+    /// A group matching this is excluded.
+    pub exclude: Option<Regex>,
+    /// A group must carry this tag.
+    pub tag: Option<TagRule>,
+    /// Prefixes (and exact names) of Sluice's own log groups.
+    pub own_prefixes: Vec<String>,
+}
+
+impl Config {
+    /// Reads the configuration; errors name the variable.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let destination_arn = env.required(DESTINATION_ARN)?;
+        let is_destination = destination_arn.contains(":destination:");
+        let known = is_destination
+            || destination_arn.contains(":kinesis:")
+            || destination_arn.contains(":firehose:");
+        if !destination_arn.starts_with("arn:") || !known {
+            return Err(ConfigError::invalid(
+                DESTINATION_ARN,
+                &destination_arn,
+                "expected a Logs Destination, Kinesis stream or Firehose delivery stream ARN",
+            ));
+        }
+        let role_arn = if is_destination {
+            None
+        } else {
+            Some(env.required(ROLE_ARN)?)
+        };
+        let regex = |var: &str| {
+            env.optional(var)
+                .map(|v| Regex::new(&v).map_err(|e| ConfigError::invalid(var, &v, e)))
+                .transpose()
+        };
+        let tag = env
+            .optional(LOG_GROUP_TAG)
+            .map(|t| match t.split_once('=') {
+                Some((k, v)) => TagRule {
+                    key: k.trim().to_owned(),
+                    value: Some(v.trim().to_owned()),
+                },
+                None => TagRule {
+                    key: t,
+                    value: None,
+                },
+            });
+        let mut own_prefixes = env.list(OWN_LOG_GROUP_PREFIXES);
+        own_prefixes.extend(env.optional(AWS_LAMBDA_LOG_GROUP_NAME));
+        Ok(Self {
+            filter: FilterSpec {
+                name: env
+                    .optional(FILTER_NAME)
+                    .unwrap_or_else(|| DEFAULT_FILTER_NAME.to_owned()),
+                pattern: env.optional(FILTER_PATTERN).unwrap_or_default(),
+                destination_arn,
+                role_arn,
+            },
+            prefixes: env.list(LOG_GROUP_PREFIXES),
+            include: regex(INCLUDE_REGEX)?,
+            exclude: regex(EXCLUDE_REGEX)?,
+            tag,
+            own_prefixes,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KINESIS: &str = "arn:aws:kinesis:us-east-1:123456789012:stream/s";
+    const DEST: &str = "arn:aws:logs:us-east-1:123456789012:destination:sluice-cwlogs";
+
+    #[test]
+    fn given_logs_destination_then_no_role_even_if_set() {
+        let c = Config::from_env(&Env::from_pairs([
+            (DESTINATION_ARN, DEST),
+            (ROLE_ARN, "arn:aws:iam::1:role/r"),
+        ]))
+        .expect("ok");
+        assert_eq!(c.filter.role_arn, None);
+        assert_eq!(c.filter.name, DEFAULT_FILTER_NAME);
+    }
+
+    #[test]
+    fn given_kinesis_target_without_role_then_error_names_role_arn() {
+        let err = Config::from_env(&Env::from_pairs([(DESTINATION_ARN, KINESIS)]))
+            .expect_err("role needed");
+        assert!(err.to_string().contains(ROLE_ARN), "{err}");
+    }
+
+    #[test]
+    fn given_bad_regex_or_arn_then_error_names_the_variable() {
+        let err = Config::from_env(&Env::from_pairs([
+            (DESTINATION_ARN, DEST),
+            (EXCLUDE_REGEX, "("),
+        ]))
+        .expect_err("bad regex");
+        assert!(err.to_string().contains(EXCLUDE_REGEX), "{err}");
+        let err = Config::from_env(&Env::from_pairs([(DESTINATION_ARN, "arn:aws:s3:::b")]))
+            .expect_err("bad arn");
+        assert!(err.to_string().contains(DESTINATION_ARN), "{err}");
+    }
+
+    #[test]
+    fn given_tag_and_own_group_then_parsed() {
+        let c = Config::from_env(&Env::from_pairs([
+            (DESTINATION_ARN, DEST),
+            (LOG_GROUP_TAG, "export = yes"),
+            (OWN_LOG_GROUP_PREFIXES, "/aws/lambda/sluice-"),
+            (AWS_LAMBDA_LOG_GROUP_NAME, "/aws/lambda/sub"),
+        ]))
+        .expect("ok");
+        assert_eq!(
+            c.tag,
+            Some(TagRule {
+                key: "export".into(),
+                value: Some("yes".into())
+            })
+        );
+        assert_eq!(c.own_prefixes, ["/aws/lambda/sluice-", "/aws/lambda/sub"]);
+    }
+}

@@ -1,0 +1,238 @@
+//! The CloudWatch Logs calls the subscriber needs, behind a small trait, and the real adapter
+//! over `aws-sdk-cloudwatchlogs`.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+
+use aws_sdk_cloudwatchlogs::Client;
+use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata;
+
+use crate::config::FilterSpec;
+use crate::plan::ExistingFilter;
+
+/// A boxed, sendable future, so [`Logs`] works as `&dyn Logs`.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A log group as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogGroup {
+    /// Its name.
+    pub name: String,
+    /// Its ARN without the trailing `:*` (what `ListTagsForResource` takes).
+    pub arn: String,
+}
+
+/// One page of `DescribeLogGroups`.
+#[derive(Debug, Clone, Default)]
+pub struct GroupPage {
+    /// The groups on this page.
+    pub groups: Vec<LogGroup>,
+    /// Token for the next page; `None` on the last.
+    pub next_token: Option<String>,
+}
+
+/// A failed CloudWatch Logs call.
+#[derive(Debug, thiserror::Error)]
+#[error("{operation} on {resource} failed ({code})")]
+pub struct LogsError {
+    /// The API operation.
+    pub operation: &'static str,
+    /// The log group (or prefix) it was about.
+    pub resource: String,
+    /// The service's error code, or `unknown`.
+    pub code: String,
+    /// The SDK error.
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+/// The CloudWatch Logs capability the subscriber needs.
+pub trait Logs: Send + Sync {
+    /// One page of log groups, optionally under a name prefix.
+    fn describe_groups<'a>(
+        &'a self,
+        prefix: Option<&'a str>,
+        token: Option<String>,
+    ) -> BoxFuture<'a, Result<GroupPage, LogsError>>;
+    /// The subscription filters of a group.
+    fn filters<'a>(
+        &'a self,
+        group: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<ExistingFilter>, LogsError>>;
+    /// The tags of a group.
+    fn tags<'a>(
+        &'a self,
+        group: &'a LogGroup,
+    ) -> BoxFuture<'a, Result<HashMap<String, String>, LogsError>>;
+    /// Puts (creates or replaces) our filter on a group.
+    fn put_filter<'a>(
+        &'a self,
+        group: &'a str,
+        filter: &'a FilterSpec,
+    ) -> BoxFuture<'a, Result<(), LogsError>>;
+    /// Deletes the named filter from a group.
+    fn delete_filter<'a>(
+        &'a self,
+        group: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<(), LogsError>>;
+}
+
+/// The real adapter.
+#[derive(Debug, Clone)]
+pub struct AwsLogs {
+    client: Client,
+}
+
+impl AwsLogs {
+    /// Wraps a client built once at cold start.
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+}
+
+fn error<E>(
+    operation: &'static str,
+    resource: &str,
+    e: aws_sdk_cloudwatchlogs::error::SdkError<E>,
+) -> LogsError
+where
+    aws_sdk_cloudwatchlogs::error::SdkError<E>:
+        ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    LogsError {
+        operation,
+        resource: resource.to_owned(),
+        code: e.code().unwrap_or("unknown").to_owned(),
+        source: Box::new(e),
+    }
+}
+
+impl Logs for AwsLogs {
+    fn describe_groups<'a>(
+        &'a self,
+        prefix: Option<&'a str>,
+        token: Option<String>,
+    ) -> BoxFuture<'a, Result<GroupPage, LogsError>> {
+        Box::pin(async move {
+            let out = self
+                .client
+                .describe_log_groups()
+                .set_log_group_name_prefix(prefix.map(str::to_owned))
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| error("DescribeLogGroups", prefix.unwrap_or("*"), e))?;
+            let groups = out
+                .log_groups()
+                .iter()
+                .filter_map(|g| {
+                    let name = g.log_group_name()?.to_owned();
+                    let arn = g
+                        .log_group_arn()
+                        .map(str::to_owned)
+                        .or_else(|| g.arn().map(|a| a.trim_end_matches(":*").to_owned()))
+                        .unwrap_or_default();
+                    Some(LogGroup { name, arn })
+                })
+                .collect();
+            Ok(GroupPage {
+                groups,
+                next_token: out.next_token().map(str::to_owned),
+            })
+        })
+    }
+
+    fn filters<'a>(
+        &'a self,
+        group: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<ExistingFilter>, LogsError>> {
+        Box::pin(async move {
+            let out = self
+                .client
+                .describe_subscription_filters()
+                .log_group_name(group)
+                .send()
+                .await
+                .map_err(|e| error("DescribeSubscriptionFilters", group, e))?;
+            Ok(out
+                .subscription_filters()
+                .iter()
+                .map(|f| ExistingFilter {
+                    name: f.filter_name().unwrap_or_default().to_owned(),
+                    destination_arn: f.destination_arn().unwrap_or_default().to_owned(),
+                    pattern: f.filter_pattern().unwrap_or_default().to_owned(),
+                    role_arn: f.role_arn().map(str::to_owned),
+                })
+                .collect())
+        })
+    }
+
+    fn tags<'a>(
+        &'a self,
+        group: &'a LogGroup,
+    ) -> BoxFuture<'a, Result<HashMap<String, String>, LogsError>> {
+        Box::pin(async move {
+            match self
+                .client
+                .list_tags_for_resource()
+                .resource_arn(&group.arn)
+                .send()
+                .await
+            {
+                Ok(out) => Ok(out.tags().cloned().unwrap_or_default()),
+                // Older partitions / stand-ins: fall back to the log-group call.
+                Err(first) => {
+                    tracing::debug!(group = group.name, error = %first, "ListTagsForResource failed, trying ListTagsLogGroup");
+                    #[allow(deprecated)]
+                    let out = self
+                        .client
+                        .list_tags_log_group()
+                        .log_group_name(&group.name)
+                        .send()
+                        .await
+                        .map_err(|e| error("ListTagsLogGroup", &group.name, e))?;
+                    Ok(out.tags().cloned().unwrap_or_default())
+                }
+            }
+        })
+    }
+
+    fn put_filter<'a>(
+        &'a self,
+        group: &'a str,
+        filter: &'a FilterSpec,
+    ) -> BoxFuture<'a, Result<(), LogsError>> {
+        Box::pin(async move {
+            self.client
+                .put_subscription_filter()
+                .log_group_name(group)
+                .filter_name(&filter.name)
+                .filter_pattern(&filter.pattern)
+                .destination_arn(&filter.destination_arn)
+                .set_role_arn(filter.role_arn.clone())
+                .send()
+                .await
+                .map_err(|e| error("PutSubscriptionFilter", group, e))?;
+            Ok(())
+        })
+    }
+
+    fn delete_filter<'a>(
+        &'a self,
+        group: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<(), LogsError>> {
+        Box::pin(async move {
+            self.client
+                .delete_subscription_filter()
+                .log_group_name(group)
+                .filter_name(name)
+                .send()
+                .await
+                .map_err(|e| error("DeleteSubscriptionFilter", group, e))?;
+            Ok(())
+        })
+    }
+}

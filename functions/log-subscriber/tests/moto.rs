@@ -1,0 +1,129 @@
+//! The subscriber against moto: 60 log groups (two DescribeLogGroups pages), some already
+//! subscribed by us, some holding two foreign filters, some excluded, Sluice's own skipped.
+
+use aws_sdk_firehose::types::{DeliveryStreamType, ExtendedS3DestinationConfiguration};
+use log_subscriber::logs::AwsLogs;
+use log_subscriber::{Config, handle};
+use serde_json::json;
+use sluice_runtime::config::Env;
+use sluice_testbed::moto::Moto;
+
+const ROLE: &str = "arn:aws:iam::123456789012:role/cwl-to-firehose";
+
+async fn firehose_arn(moto: &Moto, name: &str) -> String {
+    let s3 = sluice_runtime::aws::s3_client(
+        &moto.sdk_config(),
+        &Env::from_pairs([("AWS_ENDPOINT_URL", moto.endpoint().as_str())]),
+    );
+    s3.create_bucket()
+        .bucket(name)
+        .send()
+        .await
+        .expect("bucket");
+    aws_sdk_firehose::Client::new(&moto.sdk_config())
+        .create_delivery_stream()
+        .delivery_stream_name(name)
+        .delivery_stream_type(DeliveryStreamType::DirectPut)
+        .extended_s3_destination_configuration(
+            ExtendedS3DestinationConfiguration::builder()
+                .role_arn("arn:aws:iam::123456789012:role/firehose")
+                .bucket_arn(format!("arn:aws:s3:::{name}"))
+                .build()
+                .expect("config"),
+        )
+        .send()
+        .await
+        .expect("stream")
+        .delivery_stream_arn()
+        .expect("arn")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn given_60_groups_in_moto_when_subscribed_then_counts_match_and_second_run_is_a_no_op() {
+    let moto = Moto::start();
+    let target = firehose_arn(&moto, "subscriber-target").await;
+    let other = firehose_arn(&moto, "foreign-target").await;
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&moto.sdk_config());
+    let put = |group: String, name: &'static str, dest: String| {
+        let logs = logs.clone();
+        async move {
+            logs.put_subscription_filter()
+                .log_group_name(group)
+                .filter_name(name)
+                .filter_pattern("")
+                .destination_arn(dest)
+                .role_arn(ROLE)
+                .send()
+                .await
+                .expect("filter");
+        }
+    };
+    let mut names = Vec::new();
+    names.extend((0..40).map(|i| format!("/app/new-{i:02}")));
+    names.extend((0..6).map(|i| format!("/app/ours-{i}")));
+    names.extend((0..4).map(|i| format!("/app/stale-{i}")));
+    names.extend((0..5).map(|i| format!("/app/full-{i}")));
+    names.extend((0..3).map(|i| format!("/app/noisy-{i}-debug")));
+    names.extend((0..2).map(|i| format!("/aws/lambda/sluice-fn{i}")));
+    for n in &names {
+        logs.create_log_group()
+            .log_group_name(n)
+            .send()
+            .await
+            .expect("group");
+    }
+    for i in 0..6 {
+        put(format!("/app/ours-{i}"), "sluice-export", target.clone()).await;
+    }
+    for i in 0..4 {
+        put(format!("/app/stale-{i}"), "sluice-export", other.clone()).await;
+    }
+    for i in 0..5 {
+        put(format!("/app/full-{i}"), "team-a", other.clone()).await;
+        put(format!("/app/full-{i}"), "team-b", other.clone()).await;
+    }
+
+    let config = Config::from_env(&Env::from_pairs([
+        ("DESTINATION_ARN", target.as_str()),
+        ("ROLE_ARN", ROLE),
+        ("EXCLUDE_REGEX", "-debug$"),
+        ("OWN_LOG_GROUP_PREFIXES", "/aws/lambda/sluice-"),
+    ]))
+    .expect("config");
+    let adapter = AwsLogs::new(logs.clone());
+    let report = handle(&json!({}), &config, &adapter).await.expect("ran");
+    assert_eq!(report.groups, 60);
+    assert_eq!(report.subscribed, 40);
+    assert_eq!(report.already, 6);
+    assert_eq!(report.updated, 4);
+    assert_eq!(report.skipped_two_filters, 5);
+    assert_eq!((report.excluded, report.own), (3, 2));
+    assert_eq!(report.failed, 0);
+
+    let filters = logs
+        .describe_subscription_filters()
+        .log_group_name("/app/stale-0")
+        .send()
+        .await
+        .expect("filters");
+    assert_eq!(
+        filters.subscription_filters()[0].destination_arn(),
+        Some(target.as_str())
+    );
+
+    let again = handle(&json!({}), &config, &adapter).await.expect("ran");
+    assert_eq!((again.subscribed, again.updated, again.already), (0, 0, 50));
+
+    let removed = handle(&json!({"mode": "remove"}), &config, &adapter)
+        .await
+        .expect("ran");
+    assert_eq!(removed.removed, 50);
+    let full = logs
+        .describe_subscription_filters()
+        .log_group_name("/app/full-0")
+        .send()
+        .await
+        .expect("filters");
+    assert_eq!(full.subscription_filters().len(), 2);
+}

@@ -1,0 +1,189 @@
+//! The log-syncer's settings, from environment variables read once at cold start.
+
+use sluice_rdslogs::copy::{CopyOptions, MIN_PART_SIZE};
+use sluice_rdslogs::{ListFilter, Selection, SyncOptions};
+use sluice_runtime::config::{ConfigError, Env};
+
+/// Bucket the copies go to (required).
+pub const LOG_BUCKET: &str = "LOG_BUCKET";
+/// Key prefix (default `rds-logs`).
+pub const LOG_PREFIX: &str = "LOG_PREFIX";
+/// Comma-separated instance ids.
+pub const RDS_INSTANCES: &str = "RDS_INSTANCES";
+/// `key=value`: every instance carrying this tag.
+pub const RDS_INSTANCE_TAG: &str = "RDS_INSTANCE_TAG";
+/// Comma-separated engines (`postgres,mysql`): every instance of these engines.
+pub const RDS_ENGINES: &str = "RDS_ENGINES";
+/// Only log files whose name contains this (`FilenameContains`).
+pub const LOG_FILENAME_CONTAINS: &str = "LOG_FILENAME_CONTAINS";
+/// Only log files written in the last this many hours (`FileLastWritten`).
+pub const LOG_MAX_AGE_HOURS: &str = "LOG_MAX_AGE_HOURS";
+/// Multipart part size in MiB (default 8, at least 5).
+pub const PART_SIZE_MIB: &str = "PART_SIZE_MIB";
+/// Files copied at once across instances (default 4); memory ≈ this × part size.
+pub const FILE_CONCURRENCY: &str = "FILE_CONCURRENCY";
+/// Instances synced at once (default 4).
+pub const INSTANCE_CONCURRENCY: &str = "INSTANCE_CONCURRENCY";
+/// `true` to gzip copies (`.gz` keys).
+pub const GZIP: &str = "GZIP";
+/// Every variable this function reads (the template test holds the template to it).
+pub const ALL: [&str; 11] = [
+    LOG_BUCKET,
+    LOG_PREFIX,
+    RDS_INSTANCES,
+    RDS_INSTANCE_TAG,
+    RDS_ENGINES,
+    LOG_FILENAME_CONTAINS,
+    LOG_MAX_AGE_HOURS,
+    PART_SIZE_MIB,
+    FILE_CONCURRENCY,
+    INSTANCE_CONCURRENCY,
+    GZIP,
+];
+
+/// Everything the handler needs to know.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Destination bucket.
+    pub bucket: String,
+    /// Which instances.
+    pub selection: Selection,
+    /// Sync settings (prefix, parts, filters, concurrency).
+    pub sync: SyncOptions,
+    /// `LOG_MAX_AGE_HOURS`, turned into `FileLastWritten` at each run.
+    pub max_age_hours: Option<u64>,
+}
+
+impl Config {
+    /// Reads and checks the settings; errors name the variable.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let bucket = env.required(LOG_BUCKET)?;
+        let tag = match env.optional(RDS_INSTANCE_TAG) {
+            None => None,
+            Some(v) => match v.split_once('=') {
+                Some((k, val)) if !k.trim().is_empty() => {
+                    Some((k.trim().to_owned(), val.trim().to_owned()))
+                }
+                _ => {
+                    return Err(ConfigError::invalid(
+                        RDS_INSTANCE_TAG,
+                        &v,
+                        "expected key=value",
+                    ));
+                }
+            },
+        };
+        let selection = Selection {
+            explicit: env.list(RDS_INSTANCES),
+            tag,
+            engines: env.list(RDS_ENGINES),
+        };
+        if selection.explicit.is_empty() && !selection.needs_discovery() {
+            return Err(ConfigError::Missing {
+                var: format!("{RDS_INSTANCES} (or {RDS_INSTANCE_TAG} / {RDS_ENGINES})"),
+            });
+        }
+        let part_mib: usize = env.parse_or(PART_SIZE_MIB, 8)?;
+        if part_mib * 1024 * 1024 < MIN_PART_SIZE || part_mib > 512 {
+            return Err(ConfigError::invalid(
+                PART_SIZE_MIB,
+                &part_mib.to_string(),
+                "must be 5..=512",
+            ));
+        }
+        let positive = |var: &str, default: usize| -> Result<usize, ConfigError> {
+            let n: usize = env.parse_or(var, default)?;
+            if n == 0 {
+                return Err(ConfigError::invalid(var, "0", "must be at least 1"));
+            }
+            Ok(n)
+        };
+        let sync = SyncOptions {
+            prefix: env
+                .optional(LOG_PREFIX)
+                .unwrap_or_else(|| "rds-logs".into()),
+            copy: CopyOptions {
+                part_size: part_mib * 1024 * 1024,
+                gzip: env.bool_or(GZIP, false)?,
+            },
+            filter: ListFilter {
+                filename_contains: env.optional(LOG_FILENAME_CONTAINS),
+                last_written_since: None,
+            },
+            file_concurrency: positive(FILE_CONCURRENCY, 4)?,
+            instance_concurrency: positive(INSTANCE_CONCURRENCY, 4)?,
+        };
+        let max_age_hours = match env.optional(LOG_MAX_AGE_HOURS) {
+            None => None,
+            Some(_) => Some(env.parse_required(LOG_MAX_AGE_HOURS)?),
+        };
+        Ok(Self {
+            bucket,
+            selection,
+            sync,
+            max_age_hours,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn given_minimal_env_then_defaults_apply() {
+        let c = Config::from_env(&Env::from_pairs([
+            (LOG_BUCKET, "b"),
+            (RDS_INSTANCES, "db1, db2"),
+        ]))
+        .expect("config");
+        assert_eq!(
+            c.selection.explicit,
+            vec!["db1".to_owned(), "db2".to_owned()]
+        );
+        assert_eq!(c.sync.prefix, "rds-logs");
+        assert_eq!(c.sync.copy.part_size, 8 * 1024 * 1024);
+        assert!(!c.sync.copy.gzip);
+    }
+
+    #[test]
+    fn given_no_bucket_or_no_instances_then_error_names_the_variable() {
+        let e =
+            Config::from_env(&Env::from_pairs([(RDS_INSTANCES, "db1")])).expect_err("no bucket");
+        assert!(e.to_string().contains(LOG_BUCKET));
+        let e = Config::from_env(&Env::from_pairs([(LOG_BUCKET, "b")])).expect_err("no instances");
+        assert!(e.to_string().contains(RDS_INSTANCES));
+    }
+
+    #[test]
+    fn given_tag_engines_and_tuning_then_parsed() {
+        let env = Env::from_pairs([
+            (LOG_BUCKET, "b"),
+            (RDS_INSTANCE_TAG, "logsync = on"),
+            (RDS_ENGINES, "postgres,mysql"),
+            (PART_SIZE_MIB, "16"),
+            (GZIP, "true"),
+            (LOG_MAX_AGE_HOURS, "24"),
+        ]);
+        let c = Config::from_env(&env).expect("config");
+        assert_eq!(c.selection.tag, Some(("logsync".into(), "on".into())));
+        assert_eq!(c.selection.engines.len(), 2);
+        assert_eq!(c.sync.copy.part_size, 16 << 20);
+        assert!(c.sync.copy.gzip);
+        assert_eq!(c.max_age_hours, Some(24));
+    }
+
+    #[test]
+    fn given_bad_values_then_errors_name_them() {
+        for (var, value) in [
+            (PART_SIZE_MIB, "4"),
+            (RDS_INSTANCE_TAG, "novalue"),
+            (FILE_CONCURRENCY, "0"),
+            (GZIP, "yes"),
+        ] {
+            let env = Env::from_pairs([(LOG_BUCKET, "b"), (RDS_INSTANCES, "db1"), (var, value)]);
+            let e = Config::from_env(&env).expect_err(var);
+            assert!(e.to_string().contains(var), "{e}");
+        }
+    }
+}

@@ -1,0 +1,139 @@
+//! `log-syncer`: on a schedule, copies the RDS log files that changed since the last run to
+//! `s3://<bucket>/<prefix>/<instance>/<yyyy>/<mm>/<dd>/<file>`.
+//!
+//! The scheduled event is ignored except an optional override `{"instances": ["db-1", …]}`.
+//! Each instance is synced independently; the answer lists each instance's result and one EMF
+//! metric line per instance reports it. The invocation fails only when the instances cannot be
+//! determined; per-instance failures are reported (ERROR log + `InstanceFailed` metric).
+
+pub mod config;
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use serde_json::Value;
+use sluice_rdslogs::download::{RdsDownloader, RetryPolicy};
+use sluice_rdslogs::rds::{RdsSource, resolve_endpoint};
+use sluice_rdslogs::s3::S3Store;
+use sluice_rdslogs::{InstanceReport, LogSource, ObjectStore, Selection, sync_all};
+use sluice_runtime::aws::SdkConfig;
+use sluice_runtime::config::Env;
+use sluice_runtime::metrics::Metrics;
+use sluice_runtime::{ErrorKind, StepError};
+
+pub use config::Config;
+
+/// What the handler works with, built once at cold start.
+pub struct Deps {
+    /// RDS (listing and downloads).
+    pub source: Arc<dyn LogSource>,
+    /// The log bucket.
+    pub store: Arc<dyn ObjectStore>,
+    /// Settings.
+    pub config: Config,
+}
+
+impl Deps {
+    /// Real adapters from the shared SDK config. The download endpoint is `AWS_ENDPOINT_URL_RDS`
+    /// (or `AWS_ENDPOINT_URL`) when set, else the RDS client's resolved endpoint for the region.
+    pub async fn from_sdk(sdk: &SdkConfig, env: &Env, config: Config) -> Result<Self, StepError> {
+        let override_url = env
+            .optional("AWS_ENDPOINT_URL_RDS")
+            .or_else(|| env.optional("AWS_ENDPOINT_URL"));
+        let endpoint = resolve_endpoint(sdk, override_url.as_deref())
+            .await
+            .map_err(|e| StepError::config(format!("RDS endpoint: {e}")))?;
+        let credentials = sdk
+            .credentials_provider()
+            .ok_or_else(|| StepError::config("no AWS credentials provider"))?;
+        let region = sdk.region().map(ToString::to_string).unwrap_or_default();
+        let http = sluice_rdslogs::download::http_client()
+            .map_err(|e| StepError::config(format!("HTTP client: {e}")))?;
+        let downloader =
+            RdsDownloader::new(http, endpoint, region, credentials, RetryPolicy::default());
+        let source = RdsSource::new(aws_sdk_rds::Client::new(sdk), downloader);
+        let store = S3Store::new(
+            sluice_runtime::aws::s3_client(sdk, env),
+            config.bucket.clone(),
+        );
+        Ok(Self {
+            source: Arc::new(source),
+            store: Arc::new(store),
+            config,
+        })
+    }
+}
+
+/// The handler's answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Output {
+    /// Instances synced without any failure.
+    pub instances_ok: usize,
+    /// Instances with an error or a failed file.
+    pub instances_failed: usize,
+    /// Files copied completely, over all instances.
+    pub files_copied: usize,
+    /// Files skipped as unchanged.
+    pub files_unchanged: usize,
+    /// Per instance.
+    pub instances: Vec<InstanceReport>,
+}
+
+/// Runs one sync. `event` is the scheduled event (ignored) or `{"instances": [...]}`.
+pub async fn handler(event: Value, deps: &Deps) -> Result<Output, StepError> {
+    let selection = match event.get("instances") {
+        None | Some(Value::Null) => deps.config.selection.clone(),
+        Some(Value::Array(items)) => {
+            let explicit: Option<Vec<String>> = items
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned))
+                .collect();
+            let explicit =
+                explicit.ok_or_else(|| StepError::invalid_input("instances must be strings"))?;
+            Selection {
+                explicit,
+                ..Selection::default()
+            }
+        }
+        Some(_) => return Err(StepError::invalid_input("instances must be a list of ids")),
+    };
+    let instances = deps
+        .source
+        .instances(&selection)
+        .await
+        .map_err(|e| StepError::new(ErrorKind::Aws, format!("listing instances: {e}")))?;
+    let mut opts = deps.config.sync.clone();
+    if let Some(hours) = deps.config.max_age_hours {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO);
+        let since = now.saturating_sub(Duration::from_secs(hours * 3600));
+        opts.filter.last_written_since = i64::try_from(since.as_millis()).ok();
+    }
+    let reports = sync_all(deps.source.as_ref(), deps.store.as_ref(), &opts, &instances).await;
+    for r in &reports {
+        emit_metrics(r);
+    }
+    let failed = reports.iter().filter(|r| !r.is_ok()).count();
+    Ok(Output {
+        instances_ok: reports.len() - failed,
+        instances_failed: failed,
+        files_copied: reports.iter().map(InstanceReport::copied).sum(),
+        files_unchanged: reports.iter().map(|r| r.unchanged).sum(),
+        instances: reports,
+    })
+}
+
+/// One EMF line for an instance's result.
+fn emit_metrics(r: &InstanceReport) {
+    let mut m = Metrics::new("Sluice")
+        .dimension("Function", "log-syncer")
+        .dimension("Instance", r.instance.clone());
+    m.count("FilesCopied", r.copied() as u64)
+        .count("FilesUnchanged", r.unchanged as u64)
+        .count("FilesFailed", r.failed() as u64)
+        .count("InstanceFailed", u64::from(r.error.is_some()))
+        .bytes("BytesCopied", r.source_bytes());
+    m.flush();
+}

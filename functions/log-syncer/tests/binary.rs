@@ -1,0 +1,89 @@
+//! The real `log-syncer` binary on the local Lambda host: moto for S3 and the other RDS
+//! actions, the test-bed endpoint for log files (`AWS_ENDPOINT_URL_RDS`). Build it first:
+//! `cargo build --bin log-syncer` (`make test` does).
+
+use serde_json::{Value, json};
+use sluice_testbed::lambda::{FunctionSpec, LambdaHost};
+use sluice_testbed::moto::Moto;
+use sluice_testbed::paths;
+use sluice_testbed::rds_logs::RdsLogs;
+
+const PG: &str = "error/postgresql.log.2026-11-22-13";
+
+async fn s3() -> aws_sdk_s3::Client {
+    let conf = aws_sdk_s3::config::Builder::from(&Moto::shared().sdk_config())
+        .force_path_style(true)
+        .build();
+    aws_sdk_s3::Client::from_conf(conf)
+}
+
+#[tokio::test]
+async fn given_binary_with_env_when_invoked_twice_then_first_copies_and_second_skips() {
+    let moto = Moto::shared();
+    let rds = RdsLogs::with_moto(&moto.endpoint());
+    let text = "naïve café — 日本語 ✓\n".repeat(100);
+    rds.write("db1", PG, text.as_bytes());
+    rds.write("db2", "log/ERROR", b"\xff\xfe sql server\n");
+    let bucket = format!("syncer-{}", std::process::id());
+    let s3 = s3().await;
+    s3.create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("bucket");
+
+    let host = LambdaHost::start();
+    let mut env = moto.env();
+    env.push(rds.env());
+    env.extend([
+        ("LOG_BUCKET".to_owned(), bucket.clone()),
+        ("RDS_INSTANCES".to_owned(), "db1,db2".to_owned()),
+    ]);
+    host.add_function(
+        "log-syncer",
+        &paths::bin_path("log-syncer"),
+        FunctionSpec {
+            env,
+            ..FunctionSpec::default()
+        },
+    );
+    let scheduled = json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}});
+    let first = host.invoke("log-syncer", &scheduled).await;
+    let first: Value =
+        first.unwrap_or_else(|e| panic!("first run: {e:?}\n{}", host.logs("log-syncer")));
+    assert_eq!(first["files_copied"], 2, "{first}");
+    assert_eq!(first["instances_failed"], 0, "{first}");
+    let key = format!("rds-logs/db1/2026/11/22/{PG}");
+    let body = s3
+        .get_object()
+        .bucket(&bucket)
+        .key(&key)
+        .send()
+        .await
+        .expect("object");
+    let bytes = body.body.collect().await.expect("bytes").into_bytes();
+    assert_eq!(bytes.as_ref(), text.as_bytes());
+
+    let second: Value = host
+        .invoke("log-syncer", &scheduled)
+        .await
+        .expect("second run");
+    assert_eq!(
+        (
+            second["files_copied"].clone(),
+            second["files_unchanged"].clone()
+        ),
+        (json!(0), json!(2))
+    );
+
+    let only: Value = host
+        .invoke("log-syncer", &json!({"instances": ["nope"]}))
+        .await
+        .expect("override");
+    assert_eq!(only["instances_failed"], 1, "{only}");
+    assert_eq!(rds.counts().rejected, 0);
+    assert!(
+        host.logs("log-syncer").contains("\"FilesCopied\""),
+        "EMF metric lines"
+    );
+}

@@ -28,12 +28,7 @@ impl AwsReingest {
         pieces: &[Piece],
     ) -> Result<Vec<Option<String>>, ReingestError> {
         let fail =
-            |code: Option<&str>, source: Box<dyn std::error::Error + Send + Sync>| ReingestError {
-                operation: "PutRecordBatch",
-                target: name.to_owned(),
-                code: code.unwrap_or("unknown").to_owned(),
-                source,
-            };
+            |code: Option<&str>, source| ReingestError::new("PutRecordBatch", name, code, source);
         let records = pieces
             .iter()
             .map(|p| {
@@ -68,12 +63,7 @@ impl AwsReingest {
         pieces: &[Piece],
     ) -> Result<Vec<Option<String>>, ReingestError> {
         let fail =
-            |code: Option<&str>, source: Box<dyn std::error::Error + Send + Sync>| ReingestError {
-                operation: "PutRecords",
-                target: name.to_owned(),
-                code: code.unwrap_or("unknown").to_owned(),
-                source,
-            };
+            |code: Option<&str>, source| ReingestError::new("PutRecords", name, code, source);
         let records = pieces
             .iter()
             .map(|p| {

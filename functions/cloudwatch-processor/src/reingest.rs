@@ -59,6 +59,23 @@ pub struct ReingestError {
     pub source: Box<dyn std::error::Error + Send + Sync>,
 }
 
+impl ReingestError {
+    /// Builds the error for `operation` on `target`, with the service's code when it gave one.
+    pub fn new(
+        operation: &'static str,
+        target: &str,
+        code: Option<&str>,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    ) -> Self {
+        Self {
+            operation,
+            target: target.to_owned(),
+            code: code.unwrap_or("unknown").to_owned(),
+            source,
+        }
+    }
+}
+
 /// Puts gzipped payloads on a stream: the one capability re-ingest needs from AWS.
 pub trait Reingest: Send + Sync {
     /// Puts `pieces` in ONE call; returns, per piece in order, `None` when accepted or the

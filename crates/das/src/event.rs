@@ -133,8 +133,39 @@ pub struct Time(pub Option<i64>);
 
 impl<'de> Deserialize<'de> for Time {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let value = serde_json::Value::deserialize(d)?;
-        Ok(Time(crate::time::epoch_ms(&value)))
+        use crate::time::{from_f64, from_i64, parse_str};
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Time;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Time, E> {
+                Ok(Time(parse_str(v)))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Time, E> {
+                Ok(Time(from_i64(v)))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Time, E> {
+                Ok(Time(i64::try_from(v).ok().and_then(from_i64)))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Time, E> {
+                Ok(Time(from_f64(v)))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Time, E> {
+                Ok(Time(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Time, E> {
+                Ok(Time(None))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, a: A) -> Result<Time, A::Error> {
+                IgnoredAny.visit_seq(a).map(|_| Time(None))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, a: A) -> Result<Time, A::Error> {
+                IgnoredAny.visit_map(a).map(|_| Time(None))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
@@ -143,7 +174,7 @@ impl<'de> Deserialize<'de> for Time {
 /// spaces and the line stays one event, its fields otherwise byte for byte as received.
 pub fn push_ndjson_line(out: &mut Vec<u8>, raw: &RawValue) {
     let text = raw.get().as_bytes();
-    if text.iter().any(|&b| b == b'\n' || b == b'\r') {
+    if memchr::memchr2(b'\n', b'\r', text).is_some() {
         out.extend(
             text.iter()
                 .map(|&b| if b == b'\n' || b == b'\r' { b' ' } else { b }),

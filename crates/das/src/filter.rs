@@ -25,8 +25,20 @@ impl ListRule {
     /// Whether an event whose field is `value` passes. An absent field passes drop lists but fails
     /// a keep-only list (it cannot be one of the listed values).
     pub fn allows(&self, value: Option<&str>) -> bool {
-        let value = value.map(str::to_lowercase);
-        let listed = |list: &[String]| value.as_ref().is_some_and(|v| list.contains(v));
+        if self.is_open() {
+            return true;
+        }
+        let listed = |list: &[String]| {
+            value.is_some_and(|v| {
+                if v.is_ascii() {
+                    // Lists are lower-cased already; an ASCII value matches without allocating.
+                    list.iter().any(|l| l.eq_ignore_ascii_case(v))
+                } else {
+                    let v = v.to_lowercase();
+                    list.contains(&v)
+                }
+            })
+        };
         !listed(&self.drop) && (self.keep_only.is_empty() || listed(&self.keep_only))
     }
 

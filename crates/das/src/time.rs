@@ -13,10 +13,20 @@ pub fn epoch_ms(value: &Value) -> Option<i64> {
         Value::String(s) => parse_str(s),
         Value::Number(n) => n
             .as_i64()
-            .or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64))
-            .map(scale_epoch),
+            .map(scale_epoch)
+            .or_else(|| from_f64(n.as_f64()?)),
         _ => None,
     }
+}
+
+/// [`epoch_ms`] of an integer epoch (seconds, milliseconds or microseconds by magnitude).
+pub(crate) fn from_i64(n: i64) -> Option<i64> {
+    Some(scale_epoch(n))
+}
+
+/// [`epoch_ms`] of a fractional epoch; `None` when not finite.
+pub(crate) fn from_f64(f: f64) -> Option<i64> {
+    f.is_finite().then(|| scale_epoch(f as i64))
 }
 
 /// Interprets an epoch number by magnitude: µs above 10^14, ms above 10^11, else seconds.
@@ -32,7 +42,7 @@ fn scale_epoch(n: i64) -> i64 {
 }
 
 /// Parses `YYYY-MM-DD[( |T)HH:MM[:SS[.frac]]][Z|±HH[[:]MM]]`, or an all-digit epoch string.
-fn parse_str(s: &str) -> Option<i64> {
+pub(crate) fn parse_str(s: &str) -> Option<i64> {
     let s = s.trim();
     if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
         return s.parse::<i64>().ok().map(scale_epoch);
@@ -68,9 +78,11 @@ fn parse_str(s: &str) -> Option<i64> {
                 while b.get(i).is_some_and(u8::is_ascii_digit) {
                     i += 1;
                 }
-                let frac = &s[start..i];
-                let millis: String = frac.chars().chain("000".chars()).take(3).collect();
-                ms += millis.parse::<i64>().ok()?;
+                // The first three fraction digits are the milliseconds ("5" is 500 ms).
+                let digits = &b[start..i];
+                ms += (0..3).fold(0, |acc, k| {
+                    acc * 10 + digits.get(k).map_or(0, |d| i64::from(d - b'0'))
+                });
             }
         }
     }

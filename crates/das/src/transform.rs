@@ -9,7 +9,8 @@
 //! - **Response budget**: when a record's NDJSON would push the response past the budget, that
 //!   record is answered `ProcessingFailed` with its original (still encrypted) data and the reason
 //!   `response budget exceeded`, so it lands under Firehose's error prefix for re-drive instead
-//!   of being lost; its events are not copied either.
+//!   of being lost; its events are not copied either. The budget reserves that echo for every
+//!   record up front, so the response never passes 6 MB however many records overflow.
 //! - **KMS outage** (throttling, 5xx, network) fails the invocation: Firehose retries the batch.
 
 use std::sync::Arc;
@@ -114,7 +115,7 @@ impl Transformer {
     /// Transforms one Firehose invocation.
     pub async fn transform(&self, event: &FirehoseEvent) -> Result<Outcome, InvocationError> {
         let source = self.source(event)?;
-        let mut budget = ResponseBudget::new().reserve_for(event);
+        let mut budget = ResponseBudget::new().reserve_failed_for(event);
         let mut out = Outcome::default();
         let mut copies = CopySet::default();
         for rec in &event.records {
@@ -126,8 +127,13 @@ impl Transformer {
                 Ok(routed) => {
                     let date = PartitionDate::of(&routed, rec.approximate_arrival_timestamp);
                     let keys = partition_keys(&source.resource_id, &routed.class, &date);
-                    let ok = ResponseRecord::ok(&rec.record_id, &routed.ndjson, Some(keys));
-                    if budget.try_add(&ok) {
+                    // Skip base64-encoding output that cannot fit even once this record's own
+                    // reservation is released.
+                    let b64_len = routed.ndjson.len().div_ceil(3) * 4;
+                    let room = budget.remaining() + ResponseRecord::failed_len(rec) + 1;
+                    let ok = (b64_len < room)
+                        .then(|| ResponseRecord::ok(&rec.record_id, &routed.ndjson, Some(keys)));
+                    if let Some(ok) = ok.filter(|ok| budget.try_add(ok)) {
                         out.stats.events_kept += routed.kept.len() as u64;
                         out.stats.events_dropped += routed.dropped as u64;
                         out.stats.records_ok += 1;

@@ -270,3 +270,42 @@ async fn given_batch_over_response_budget_then_overflow_records_fail_and_contrac
     assert!(out.response.encoded_len() <= sluice_firehose::MAX_RESPONSE_BYTES);
     assert!(out.response.records[0].result == RecordResult::Ok);
 }
+
+#[tokio::test]
+async fn given_many_records_overflowing_then_failed_echoes_still_fit_the_response() {
+    let (_, key, t) = setup(DasConfig::default());
+    // 500 records × 20 events ≈ 10 MB of base64 NDJSON: about a third cannot be answered Ok,
+    // and their ProcessingFailed echoes (original data) must fit beside the Ok ones.
+    let events: Vec<Value> = (0..20)
+        .map(|n| pg_event("READ", "SELECT", "app", DAY1, n))
+        .collect();
+    let plain = payload(&events);
+    let records: Vec<_> = (0..500)
+        .map(|i| {
+            firehose_record(
+                &format!("r{i:03}"),
+                &das_record("1.1", &key, &WK, &plain, i as u8),
+            )
+        })
+        .collect();
+    let event = firehose_event(records);
+    let out = t.transform(&event).await.unwrap();
+    check_contract(&event, &out.response).unwrap();
+    let failed: Vec<_> = out
+        .response
+        .records
+        .iter()
+        .filter(|r| r.result == RecordResult::ProcessingFailed)
+        .collect();
+    assert!(failed.len() > 100, "{} failed", failed.len());
+    for f in &failed {
+        let original = event.records.iter().find(|r| r.record_id == f.record_id);
+        assert_eq!(Some(&f.data), original.map(|r| &r.data));
+    }
+    let json = serde_json::to_vec(&out.response).unwrap();
+    assert!(
+        json.len() <= sluice_firehose::MAX_RESPONSE_BYTES,
+        "{} bytes",
+        json.len()
+    );
+}

@@ -4,7 +4,9 @@
 //! does not fit, the handler answers that record some cheaper way (typically `Dropped` after
 //! re-ingesting the original with `PutRecordBatch`). Because *every* record must be answered, a
 //! budget made with [`ResponseBudget::reserve_for`] sets aside the cost of a `Dropped` answer for
-//! each record up front, so that fallback always fits.
+//! each record up front, so that fallback always fits; [`ResponseBudget::reserve_failed_for`] sets
+//! aside a `ProcessingFailed` answer echoing the original data, for handlers whose fallback is to
+//! fail the record back to Firehose.
 
 use crate::response::EMPTY_RESPONSE_LEN;
 use crate::{FirehoseEvent, MAX_RESPONSE_BYTES, ResponseRecord};
@@ -19,6 +21,8 @@ pub struct ResponseBudget {
     limit: usize,
     used: usize,
     reserved: usize,
+    /// Per record, in event order: what its fallback answer was reserved at.
+    reservations: Vec<usize>,
     count: usize,
 }
 
@@ -40,18 +44,37 @@ impl ResponseBudget {
             limit,
             used: EMPTY_RESPONSE_LEN,
             reserved: 0,
+            reservations: Vec::new(),
             count: 0,
         }
     }
 
     /// Sets aside the cost of a `Dropped` answer for every record of `event`. Records must then be
     /// added in event order, once each: adding one releases its own reservation.
-    pub fn reserve_for(mut self, event: &FirehoseEvent) -> Self {
-        self.reserved = event
-            .records
-            .iter()
-            .map(|r| reservation(&r.record_id))
-            .sum();
+    pub fn reserve_for(self, event: &FirehoseEvent) -> Self {
+        self.reserve(
+            event
+                .records
+                .iter()
+                .map(|r| ResponseRecord::dropped_len(&r.record_id) + 1),
+        )
+    }
+
+    /// Sets aside, for every record of `event`, a `ProcessingFailed` answer echoing its original
+    /// data ([`ResponseRecord::failed`]), so a record whose output no longer fits can always be
+    /// failed back to Firehose. Same ordering rule as [`Self::reserve_for`].
+    pub fn reserve_failed_for(self, event: &FirehoseEvent) -> Self {
+        self.reserve(
+            event
+                .records
+                .iter()
+                .map(|r| ResponseRecord::failed_len(r) + 1),
+        )
+    }
+
+    fn reserve(mut self, reservations: impl Iterator<Item = usize>) -> Self {
+        self.reservations = reservations.collect();
+        self.reserved = self.reservations.iter().sum();
         self
     }
 
@@ -112,7 +135,8 @@ impl ResponseBudget {
     /// (bytes `rec` adds, reservation left after it is added).
     fn cost(&self, rec: &ResponseRecord) -> (usize, usize) {
         let comma = usize::from(self.count > 0);
-        let reserved = self.reserved.saturating_sub(reservation(&rec.record_id));
+        let own = self.reservations.get(self.count).copied().unwrap_or(0);
+        let reserved = self.reserved.saturating_sub(own);
         (rec.encoded_len() + comma, reserved)
     }
 
@@ -121,11 +145,6 @@ impl ResponseBudget {
         self.reserved = reserved;
         self.count += 1;
     }
-}
-
-/// What a `Dropped` answer for `record_id` may cost, comma included.
-fn reservation(record_id: &str) -> usize {
-    ResponseRecord::dropped_len(record_id) + 1
 }
 
 #[cfg(test)]
@@ -189,6 +208,32 @@ mod tests {
         assert!(budget.add(&ResponseRecord::dropped("c")));
         assert_eq!(budget.reserved(), 0);
         assert!(!budget.is_over());
+    }
+
+    #[test]
+    fn given_failed_reservation_when_outputs_fill_budget_then_failed_echo_still_fits() {
+        let mut ev = event(&["a", "b", "c"]);
+        for r in &mut ev.records {
+            r.data = "QUJD".repeat(100);
+        }
+        let failed_cost: usize = ev
+            .records
+            .iter()
+            .map(|r| ResponseRecord::failed(r).encoded_len() + 1)
+            .sum();
+        let limit = EMPTY_RESPONSE_LEN + failed_cost + 50;
+        let mut budget = ResponseBudget::with_limit(limit).reserve_failed_for(&ev);
+        assert_eq!(budget.reserved(), failed_cost);
+        assert!(!budget.try_add(&ResponseRecord::ok("a", &[7u8; 600], None)));
+        for r in &ev.records {
+            assert!(budget.add(&ResponseRecord::failed(r)), "{}", r.record_id);
+        }
+        assert!(!budget.is_over());
+        let json = serde_json::to_vec(&FirehoseResponse {
+            records: ev.records.iter().map(ResponseRecord::failed).collect(),
+        })
+        .expect("serialises");
+        assert!(json.len() <= limit);
     }
 
     #[test]

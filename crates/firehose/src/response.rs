@@ -111,6 +111,13 @@ impl ResponseRecord {
         len
     }
 
+    /// Size of the [`Self::failed`] answer for `record`, computed without copying its data.
+    pub fn failed_len(record: &FirehoseRecord) -> usize {
+        r#"{"recordId":,"result":"ProcessingFailed","data":}"#.len()
+            + json_str_len(&record.record_id)
+            + json_str_len(&record.data)
+    }
+
     /// Size of the dropped answer for `record_id`: the least any record costs in a response.
     pub fn dropped_len(record_id: &str) -> usize {
         r#"{"recordId":,"result":"Dropped","data":""}"#.len() + json_str_len(record_id)
@@ -143,6 +150,16 @@ pub(crate) const EMPTY_RESPONSE_LEN: usize = r#"{"records":[]}"#.len();
 /// Length of `s` as a JSON string literal written by serde_json (quotes included): `"` and `\`
 /// and `\b \t \n \f \r` take two bytes, other control characters six (`\u00XX`), the rest as is.
 pub(crate) fn json_str_len(s: &str) -> usize {
+    // A branch-free check per 64-byte chunk first (it vectorises; base64 data never needs
+    // escaping), the exact cost only for strings that need it.
+    let plain = s.as_bytes().chunks(64).all(|chunk| {
+        !chunk.iter().fold(false, |acc, &b| {
+            acc | (b < 0x20) | (b == b'"') | (b == b'\\')
+        })
+    });
+    if plain {
+        return 2 + s.len();
+    }
     2 + s
         .bytes()
         .map(|b| match b {

@@ -172,8 +172,7 @@ impl<'de> Deserialize<'de> for Time {
 /// Appends an event's raw JSON text to `out` as one NDJSON line. Line breaks can only be
 /// insignificant white space in JSON text (inside strings they are escaped), so they become
 /// spaces and the line stays one event, its fields otherwise byte for byte as received.
-pub fn push_ndjson_line(out: &mut Vec<u8>, raw: &RawValue) {
-    let text = raw.get().as_bytes();
+pub fn push_ndjson_line(out: &mut Vec<u8>, text: &[u8]) {
     if memchr::memchr2(b'\n', b'\r', text).is_some() {
         out.extend(
             text.iter()
@@ -198,7 +197,7 @@ mod tests {
         assert_eq!(p.cluster_id.as_deref(), Some("cluster-1"));
         assert_eq!(p.database_activity_event_list.len(), 2);
         let mut out = Vec::new();
-        push_ndjson_line(&mut out, p.database_activity_event_list[0]);
+        push_ndjson_line(&mut out, p.database_activity_event_list[0].get().as_bytes());
         assert_eq!(
             out,
             br#"{"type":"record","zeta":1,"alpha":"\u00e9"}"#
@@ -213,7 +212,7 @@ mod tests {
     fn given_pretty_printed_event_when_written_then_one_line() {
         let raw = RawValue::from_string("{\n  \"a\": \"x\\ny\"\r\n}".into()).expect("raw");
         let mut out = Vec::new();
-        push_ndjson_line(&mut out, &raw);
+        push_ndjson_line(&mut out, raw.get().as_bytes());
         assert_eq!(out, b"{   \"a\": \"x\\ny\"  }\n");
         let back: serde_json::Value = serde_json::from_slice(&out).expect("valid json");
         assert_eq!(back["a"], "x\ny");

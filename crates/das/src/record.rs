@@ -266,11 +266,7 @@ pub fn route_events(
     plaintext: &[u8],
     filters: &Filters,
 ) -> Result<Routed, RecordError> {
-    let fault = |e: serde_json::Error| RecordError::PayloadJson {
-        record_id: record_id.to_owned(),
-        fault: e.into(),
-    };
-    let payload: ActivityPayload<'_> = serde_json::from_slice(plaintext).map_err(fault)?;
+    let payload = parse_payload(record_id, plaintext)?;
     let mut routed = Routed {
         ndjson: Vec::with_capacity(plaintext.len()),
         source_id: payload
@@ -281,19 +277,13 @@ pub fn route_events(
             .map(str::to_owned),
         ..Routed::default()
     };
-    let mut class: Option<Option<String>> = None;
-    for raw in payload.database_activity_event_list {
-        let view: EventView<'_> = serde_json::from_str(raw.get()).map_err(fault)?;
+    let mut class = Class::Unset;
+    for (raw, view) in payload.events {
         if !filters.keep(&view) {
             routed.dropped += 1;
             continue;
         }
-        let this = view.class.as_deref().map(str::to_ascii_uppercase);
-        class = match class {
-            None => Some(this),
-            Some(c) if c == this => Some(c),
-            Some(_) => Some(Some("mixed".to_owned())),
-        };
+        class.add(view.class.as_deref());
         let start = routed.ndjson.len();
         push_ndjson_line(&mut routed.ndjson, raw);
         routed.kept.push(KeptEvent {
@@ -302,8 +292,61 @@ pub fn route_events(
             range: start..routed.ndjson.len(),
         });
     }
-    routed.class = class.flatten().unwrap_or_else(|| "none".to_owned());
+    routed.class = match class {
+        Class::One(Some(c)) => c,
+        Class::Mixed => "mixed".to_owned(),
+        Class::Unset | Class::One(None) => "none".to_owned(),
+    };
     Ok(routed)
+}
+
+/// The payload's ids, and each event's raw text with the view of it.
+struct Payload<'a> {
+    cluster_id: Text<'a>,
+    instance_id: Text<'a>,
+    events: Vec<(&'a [u8], EventView<'a>)>,
+}
+
+/// Parses the payload (validating all of it) and each event's view.
+fn parse_payload<'a>(record_id: &str, plaintext: &'a [u8]) -> Result<Payload<'a>, RecordError> {
+    let fault = |e: serde_json::Error| RecordError::PayloadJson {
+        record_id: record_id.to_owned(),
+        fault: e.into(),
+    };
+    let payload: ActivityPayload<'a> = serde_json::from_slice(plaintext).map_err(fault)?;
+    let events = payload
+        .database_activity_event_list
+        .into_iter()
+        .map(|raw| {
+            let view: EventView<'a> = serde_json::from_str(raw.get()).map_err(fault)?;
+            Ok((raw.get().as_bytes(), view))
+        })
+        .collect::<Result<_, RecordError>>()?;
+    Ok(Payload {
+        cluster_id: payload.cluster_id,
+        instance_id: payload.instance_id,
+        events,
+    })
+}
+
+/// The class kept events share so far (upper-cased), or that they differ.
+enum Class {
+    Unset,
+    One(Option<String>),
+    Mixed,
+}
+
+impl Class {
+    fn add(&mut self, class: Option<&str>) {
+        *self = match std::mem::replace(self, Class::Mixed) {
+            Class::Unset => Class::One(class.map(str::to_ascii_uppercase)),
+            Class::One(Some(c)) if class.is_some_and(|n| n.eq_ignore_ascii_case(&c)) => {
+                Class::One(Some(c))
+            }
+            Class::One(None) if class.is_none() => Class::One(None),
+            _ => Class::Mixed,
+        };
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,158 @@
+//! `das-decrypt`, the operator CLI, as a user runs it: DAS records made by the Python
+//! aws-encryption-sdk with wrapping keys KMS-encrypted by moto, decrypted through KMS (file
+//! argument) and offline with the wrapping key in hex (stdin).
+#![allow(clippy::unwrap_used)]
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+use sluice_testbed::moto::Moto;
+use sluice_testbed::paths;
+
+const RID: &str = "cluster-CLI7TEST";
+const T1: &str = "2026-11-22 13:45:01.123456+00";
+
+fn event(n: u32, command: &str) -> Value {
+    json!({"type": "record", "class": "READ", "command": command, "logTime": T1,
+           "commandText": format!("{command} -- cli-{n}"), "databaseName": "billing",
+           "dbUserName": "app", "statementId": n, "futureField": {"x": [n]}})
+}
+
+/// The DAS records (Kinesis payloads) of a Python-made batch, one JSON document per line.
+fn das_records(moto: &Moto, context: Option<Value>) -> Vec<Vec<u8>> {
+    let doc = |events: Vec<Value>| {
+        json!({"type": "DatabaseActivityMonitoringRecord", "clusterId": RID,
+               "instanceId": "db-CLI", "databaseActivityEventList": events})
+    };
+    let mut records = vec![
+        json!({"record_id": "a", "payload": doc(vec![json!({"type": "heartbeat", "logTime": T1}), event(1, "SELECT"), event(2, "INSERT")])}),
+        json!({"record_id": "b", "version": "1.2", "payload": doc(vec![event(3, "UPDATE")])}),
+    ];
+    if let Some(context) = context {
+        for r in &mut records {
+            r["context"] = context.clone();
+        }
+    }
+    let mut child = Command::new(paths::python())
+        .arg(paths::workspace_root().join("crates/das/fixtures/make_event.py"))
+        .envs(moto.env())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let spec = json!({"resource_id": RID, "records": records});
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(spec.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let firehose: Value = serde_json::from_slice(&out.stdout).unwrap();
+    firehose["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| STANDARD.decode(r["data"].as_str().unwrap()).unwrap())
+        .collect()
+}
+
+fn run(moto: &Moto, args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(paths::bin_path("das-decrypt"))
+        .args(args)
+        .envs(moto.env())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn lines(out: &Output) -> Vec<Value> {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout.clone()).unwrap();
+    assert!(text.ends_with('\n'));
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn given_record_file_when_decrypted_with_kms_then_ndjson_events_without_heartbeats() {
+    let moto = Moto::shared();
+    let records = das_records(moto, None);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("records.jsonl");
+    std::fs::write(&file, records.join(&b'\n')).unwrap();
+    let out = run(moto, &[file.to_str().unwrap(), "--resource-id", RID], b"");
+    let events = lines(&out);
+    let commands: Vec<_> = events
+        .iter()
+        .map(|e| e["command"].as_str().unwrap())
+        .collect();
+    assert_eq!(commands, ["SELECT", "INSERT", "UPDATE"]);
+    assert_eq!(events[2]["futureField"], json!({"x": [3]}));
+}
+
+#[test]
+fn given_wrapping_key_hex_when_decrypted_offline_from_stdin_then_same_events() {
+    let moto = Moto::shared();
+    let records = das_records(moto, None);
+    // The wrapping key an operator would have: KMS Decrypt of the record's `key` under the
+    // cluster's encryption context.
+    let first: Value = serde_json::from_slice(&records[0]).unwrap();
+    let blob = STANDARD.decode(first["key"].as_str().unwrap()).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let wrapping = rt.block_on(async {
+        let kms = aws_sdk_kms::Client::new(&moto.sdk_config());
+        kms.decrypt()
+            .ciphertext_blob(aws_sdk_kms::primitives::Blob::new(blob))
+            .encryption_context("aws:rds:dbc-id", RID)
+            .send()
+            .await
+            .unwrap()
+            .plaintext()
+            .unwrap()
+            .as_ref()
+            .to_vec()
+    });
+    let hex: String = wrapping.iter().map(|b| format!("{b:02x}")).collect();
+    let out = run(moto, &["--wrapping-key-hex", &hex], &records.concat());
+    let events = lines(&out);
+    assert_eq!(events.len(), 3);
+    assert_eq!(events[0]["commandText"], "SELECT -- cli-1");
+}
+
+#[test]
+fn given_key_under_another_context_or_bad_args_then_clear_error_and_no_output() {
+    let moto = Moto::shared();
+    let records = das_records(moto, Some(json!({"aws:rds:dbc-id": "cluster-SOMEONEELSE"})));
+    let out = run(moto, &["--resource-id", RID], &records[0]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("input-1: KMS Decrypt"), "{err}");
+    assert!(out.stdout.is_empty());
+
+    let out = run(
+        moto,
+        &["--resource-id", RID, "--wrapping-key-hex", "00"],
+        b"",
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("exactly one of"));
+}

@@ -3,7 +3,7 @@
 //!
 //! The object appears at its key only through `PutObject` or `CompleteMultipartUpload`, after
 //! the whole stream was read and its length checked; any error aborts the multipart upload.
-//! Memory: one part buffer (plus the chunk in flight) per copy.
+//! Memory: one part buffer (plus the chunk in flight) per copy, reused from part to part.
 
 use std::io::Write;
 
@@ -57,7 +57,19 @@ pub struct Source<'a> {
     pub listed: u64,
 }
 
+/// Uncompressed bytes handed to the gzip encoder at a time, so a compressed part overshoots
+/// `part_size` by less than [`GZIP_SLACK`] and its buffer never grows.
+const GZIP_STEP: usize = 64 * 1024;
+
+/// Room past `part_size` in a gzip part buffer: one step of (at worst incompressible) input
+/// plus the encoder's own output buffer, with margin.
+const GZIP_SLACK: usize = 256 * 1024;
+
 /// Bytes waiting to become a part: plain, or behind a gzip encoder.
+///
+/// A copy owns one part buffer for its whole life: it is allocated at the first byte, at
+/// full size, never grows, and is taken back after each part's upload (when the store kept
+/// no reference to it), so memory is one part per copy and the allocator sees no churn.
 enum Buffer {
     Plain(Vec<u8>),
     Gzip(GzEncoder<Vec<u8>>),
@@ -72,24 +84,38 @@ impl Buffer {
         }
     }
 
-    /// Appends a chunk; the part buffer is allocated once, at its first byte, at full size, so
-    /// a copy never holds two part buffers and never reallocates one.
-    fn write(&mut self, chunk: &[u8], part_size: usize) -> std::io::Result<()> {
-        let reserve = |v: &mut Vec<u8>| {
-            if v.capacity() == 0 {
-                v.reserve_exact(part_size + 256 * 1024);
-            }
+    fn vec(&mut self) -> &mut Vec<u8> {
+        match self {
+            Self::Plain(v) => v,
+            Self::Gzip(g) => g.get_mut(),
+        }
+    }
+
+    /// How many more source bytes to write before the next length check: plain parts are
+    /// cut at exactly `part_size`; gzip input goes in small steps.
+    fn room(&self, part_size: usize) -> usize {
+        match self {
+            Self::Plain(v) => part_size.saturating_sub(v.len()).max(1),
+            Self::Gzip(_) => GZIP_STEP,
+        }
+    }
+
+    /// Appends (at most [`Self::room`]) bytes.
+    fn write(&mut self, bytes: &[u8], part_size: usize) -> std::io::Result<()> {
+        let capacity = match self {
+            Self::Plain(_) => part_size,
+            Self::Gzip(_) => part_size + GZIP_SLACK,
         };
+        let v = self.vec();
+        if v.capacity() == 0 {
+            v.reserve_exact(capacity);
+        }
         match self {
             Self::Plain(v) => {
-                reserve(v);
-                v.extend_from_slice(chunk);
+                v.extend_from_slice(bytes);
                 Ok(())
             }
-            Self::Gzip(g) => {
-                reserve(g.get_mut());
-                g.write_all(chunk)
-            }
+            Self::Gzip(g) => g.write_all(bytes),
         }
     }
 
@@ -102,9 +128,18 @@ impl Buffer {
 
     /// Takes the buffered bytes, keeping the encoder (if any) for more.
     fn take(&mut self) -> Bytes {
-        match self {
-            Self::Plain(v) => Bytes::from(std::mem::take(v)),
-            Self::Gzip(g) => Bytes::from(std::mem::take(g.get_mut())),
+        Bytes::from(std::mem::take(self.vec()))
+    }
+
+    /// Takes back a part's buffer once its upload is done, when nothing else holds it.
+    fn recycle(&mut self, part: Bytes) {
+        let own = self.vec();
+        if own.capacity() == 0
+            && let Ok(buf) = part.try_into_mut()
+        {
+            let mut v = Vec::from(buf);
+            v.clear();
+            *own = v;
         }
     }
 
@@ -152,10 +187,14 @@ async fn copy_inner(
     };
     let mut buffer = Buffer::new(opts);
     let (mut source_bytes, mut object_bytes) = (0u64, 0u64);
-    while let Some(chunk) = stream.next_chunk().await? {
+    while let Some(mut chunk) = stream.next_chunk().await? {
         source_bytes += chunk.len() as u64;
-        buffer.write(&chunk, part_size).map_err(gzip_err)?;
-        if buffer.len() >= part_size {
+        while !chunk.is_empty() {
+            let piece = chunk.split_to(buffer.room(part_size).min(chunk.len()));
+            buffer.write(&piece, part_size).map_err(gzip_err)?;
+            if buffer.len() < part_size {
+                continue;
+            }
             let body = buffer.take();
             object_bytes += body.len() as u64;
             if upload.is_none() {
@@ -163,8 +202,9 @@ async fn copy_inner(
             }
             if let Some((id, parts)) = upload.as_mut() {
                 let number = parts.len() as i32 + 1;
-                parts.push(store.upload_part(key, id, number, body).await?);
+                parts.push(store.upload_part(key, id, number, body.clone()).await?);
             }
+            buffer.recycle(body);
         }
     }
     let last = buffer.finish().map_err(gzip_err)?;

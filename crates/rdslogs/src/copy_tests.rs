@@ -171,3 +171,29 @@ async fn given_more_bytes_than_listed_when_copied_then_everything_is_kept() {
     assert_eq!(out.source_bytes, 1000);
     assert_eq!(store.objects()["k"].len(), 1000);
 }
+
+#[tokio::test]
+async fn given_chunks_straddling_part_boundaries_when_copied_then_parts_are_cut_at_part_size() {
+    let store = MemoryStore::default();
+    let bytes = data(15 * MIB);
+    let opts = CopyOptions {
+        part_size: 5 * MIB,
+        gzip: false,
+    };
+    let out = copy(
+        &mut chunks(&bytes, 4 * MIB),
+        &store,
+        "k",
+        source(bytes.len()),
+        opts,
+    )
+    .await
+    .expect("copy");
+    assert_eq!(
+        out.parts, 3,
+        "three exact 5 MiB parts, not two overgrown ones"
+    );
+    assert_eq!(out.object_bytes, bytes.len() as u64);
+    assert_eq!(store.objects()["k"].as_ref(), bytes.as_slice());
+    assert_eq!(store.open_uploads(), 0);
+}

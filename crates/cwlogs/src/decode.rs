@@ -6,7 +6,7 @@
 
 use std::io::Read;
 
-use flate2::read::MultiGzDecoder;
+use flate2::bufread::MultiGzDecoder;
 
 use crate::Payload;
 
@@ -55,7 +55,7 @@ pub enum DecodeError {
 /// Gunzips `gz` (at most `max_decompressed` bytes, one or more gzip members) and parses the
 /// subscription JSON.
 pub fn decode(gz: &[u8], max_decompressed: usize) -> Result<Payload, DecodeError> {
-    let json = gunzip_capped(gz, max_decompressed)?;
+    let json = decompress(gz, max_decompressed)?;
     serde_json::from_slice(&json).map_err(json_error)
 }
 
@@ -63,14 +63,14 @@ pub fn decode(gz: &[u8], max_decompressed: usize) -> Result<Payload, DecodeError
 /// in an S3 object Firehose wrote from several untransformed records. Empty input JSON gives an
 /// empty list.
 pub fn decode_all(gz: &[u8], max_decompressed: usize) -> Result<Vec<Payload>, DecodeError> {
-    let json = gunzip_capped(gz, max_decompressed)?;
+    let json = decompress(gz, max_decompressed)?;
     serde_json::Deserializer::from_slice(&json)
         .into_iter::<Payload>()
         .map(|r| r.map_err(json_error))
         .collect()
 }
 
-fn json_error(source: serde_json::Error) -> DecodeError {
+pub(crate) fn json_error(source: serde_json::Error) -> DecodeError {
     DecodeError::Json {
         line: source.line(),
         column: source.column(),
@@ -78,8 +78,9 @@ fn json_error(source: serde_json::Error) -> DecodeError {
     }
 }
 
-/// Decompresses all gzip members of `gz`, failing once more than `cap` bytes come out.
-fn gunzip_capped(gz: &[u8], cap: usize) -> Result<Vec<u8>, DecodeError> {
+/// Decompresses all gzip members of `gz`, failing once more than `cap` bytes come out: the JSON
+/// that [`crate::PayloadView::parse`] borrows from.
+pub fn decompress(gz: &[u8], cap: usize) -> Result<Vec<u8>, DecodeError> {
     if !gz.starts_with(&GZIP_MAGIC) {
         return Err(DecodeError::NotGzip {
             len: gz.len(),
@@ -87,6 +88,7 @@ fn gunzip_capped(gz: &[u8], cap: usize) -> Result<Vec<u8>, DecodeError> {
         });
     }
     let limit = u64::try_from(cap).unwrap_or(u64::MAX).saturating_add(1);
+    // `bufread`: the input is already in memory, so no intermediate copy through a read buffer.
     // Typical ratio for log text is 5–15x; start there, never beyond the cap.
     let mut out = Vec::with_capacity(gz.len().saturating_mul(8).min(cap));
     MultiGzDecoder::new(gz)

@@ -7,8 +7,8 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use proptest::prelude::*;
 use sluice_cwlogs::{
-    Format, LogEvent, MessageType, Payload, decode, decode_all, encode, format_into, formatted_len,
-    split_in_halves,
+    Format, LogEvent, MessageType, Payload, PayloadView, decode, decode_all, decompress, encode,
+    format_into, formatted_len, split_in_halves,
 };
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
@@ -151,5 +151,37 @@ proptest! {
         let i = flip.index(gz.len());
         gz[i] ^= 0x5a;
         let _ = decode(&gz, 1 << 16);
+    }
+
+    #[test]
+    fn borrowed_view_formats_exactly_like_the_owned_payload(
+        p in payload_with(any::<String>()),
+        f in prop_oneof![
+            Just(Format::Raw { timestamp_prefix: false }),
+            Just(Format::Raw { timestamp_prefix: true }),
+            Just(Format::JsonLines),
+        ],
+    ) {
+        let json = decompress(&encode(&p), usize::MAX).expect("gunzips");
+        let view = PayloadView::parse(&json).expect("parses");
+        prop_assert_eq!(view.formatted_len(f), formatted_len(&p, f));
+        let mut out = Vec::new();
+        view.format_into(f, &mut out);
+        prop_assert_eq!(out, format(&p, f));
+    }
+
+    #[test]
+    fn borrowed_view_and_owned_parse_accept_the_same_documents(
+        p in payload_with(any::<String>()),
+        cut in any::<prop::sample::Index>(),
+        flip in any::<prop::sample::Index>(),
+        byte in any::<u8>(),
+    ) {
+        let mut json = serde_json::to_vec(&p).expect("serialises");
+        let i = flip.index(json.len());
+        json[i] = byte;
+        json.truncate(cut.index(json.len() + 1).max(i + 1));
+        let owned = serde_json::from_slice::<Payload>(&json);
+        prop_assert_eq!(PayloadView::parse(&json).is_ok(), owned.is_ok(), "{:?}", owned.err());
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use sluice_cwlogs::{DecodeError, MessageType, Payload, decode, format_into, formatted_len};
+use sluice_cwlogs::{DecodeError, MessageType, Payload, PayloadView, decompress};
 use sluice_firehose::{FirehoseRecord, date_keys, sanitize_partition_value};
 
 use crate::config::Config;
@@ -51,38 +51,59 @@ pub enum Decision {
 }
 
 /// Decides what to do with `record`.
+///
+/// The decompressed JSON is parsed into a borrowed [`PayloadView`] and formatted from it; only a
+/// record whose output is over the record limit is parsed again, into an owned [`Payload`] (unknown
+/// fields kept), to be split for re-ingest.
 pub fn decide(record: &FirehoseRecord, config: &Config) -> Decision {
     let max_record = config.max_record;
     let original = match record.decode_data() {
         Ok(bytes) => bytes,
         Err(_) => return Decision::Failed("data is not valid base64".into()),
     };
-    let payload = match decode(&original, config.max_decompressed) {
-        Ok(p) => p,
+    let json = match decompress(&original, config.max_decompressed) {
+        Ok(json) => json,
         Err(e) => return Decision::Failed(reason(&e)),
     };
-    match &payload.message_type {
+    let view = match PayloadView::parse(&json) {
+        Ok(v) => v,
+        Err(e) => return Decision::Failed(reason(&e)),
+    };
+    match &view.message_type {
         MessageType::Control => return Decision::Control,
         MessageType::Other(t) => {
             return Decision::Failed(format!("unknown messageType of {} bytes", t.len()));
         }
         MessageType::Data => {}
     }
-    let events = payload.log_events.len();
+    let events = view.log_events.len();
     if events == 0 {
         return Decision::Empty;
     }
-    if formatted_len(&payload, config.format) > max_record {
+    let len = view.formatted_len(config.format);
+    if len > max_record {
+        drop(view);
+        // The view parsed, so the owned parse (same fields, same types) does too.
+        let payload: Payload = match serde_json::from_slice(&json) {
+            Ok(p) => p,
+            Err(e) => {
+                return Decision::Failed(reason(&DecodeError::Json {
+                    line: e.line(),
+                    column: e.column(),
+                    source: e,
+                }));
+            }
+        };
         return match split_for_reingest(&payload, config.format, max_record) {
             Ok(pieces) => Decision::Split { pieces, events },
             Err(e) => Decision::Failed(e.to_string()),
         };
     }
-    let mut data = Vec::new();
-    format_into(&payload, config.format, &mut data);
+    let mut data = Vec::with_capacity(len);
+    view.format_into(config.format, &mut data);
     Decision::Deliver {
         data,
-        keys: partition_keys(&payload),
+        keys: partition_keys(&view),
         original,
         events,
     }
@@ -94,7 +115,7 @@ pub fn decide(record: &FirehoseRecord, config: &Config) -> Decision {
 /// batches events seconds apart, and splitting a record by day would cost a re-ingest round trip
 /// for the rare batch that crosses midnight. Events keep their own timestamps in the
 /// `raw-timestamp` and `jsonl` formats.
-pub fn partition_keys(payload: &Payload) -> BTreeMap<String, String> {
+pub fn partition_keys(payload: &PayloadView<'_>) -> BTreeMap<String, String> {
     let first = payload.log_events.first().map_or(0, |e| e.timestamp);
     let (year, month, day) = date_keys(first);
     BTreeMap::from([

@@ -2,11 +2,15 @@
 //! them (prefixes, include/exclude regex, tag; never Sluice's own groups), reads each group's
 //! subscription filters and puts ours (`sluice-export` by default) only where it is missing or
 //! different, never as a third filter. Invoked with `{"mode":"remove"}` it deletes only our
-//! filter, from every group that has it.
+//! filter, from every group that has it. With the optional `CreateLogGroup` rule (CloudTrail via
+//! EventBridge), it also subscribes each new group as it is created, by the same rules; the
+//! schedule stays the source of truth, so CloudTrail is never required.
 //!
-//! Flow: [`handle`] → [`plan::select`] / [`plan::decide`] (pure) → [`logs::Logs`] (adapter).
+//! Flow: [`handle`] → [`event::request_of`] → [`plan::select`] / [`plan::decide`] (pure) →
+//! [`logs::Logs`] (adapter).
 
 pub mod config;
+pub mod event;
 pub mod logs;
 pub mod plan;
 
@@ -18,18 +22,9 @@ use sluice_runtime::metrics::Metrics;
 use sluice_runtime::{ErrorKind, StepError};
 
 pub use config::Config;
+pub use event::{EventError, Mode, Request, request_of};
 use logs::{LogGroup, Logs, LogsError};
 use plan::{Action, Selection};
-
-/// What an invocation does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    /// Put our filter where it is missing or different (the schedule's default).
-    Subscribe,
-    /// Delete our filter (only ours) wherever it is.
-    Remove,
-}
 
 /// The invocation's result, also emitted as EMF metrics.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -37,7 +32,7 @@ pub enum Mode {
 pub struct Report {
     /// The mode that ran.
     pub mode: Option<Mode>,
-    /// Log groups listed.
+    /// Log groups listed (for a new group: 1 once found, 0 when it is already gone).
     pub groups: u64,
     /// Groups our filter was put on.
     pub subscribed: u64,
@@ -76,9 +71,9 @@ impl Report {
 /// Why an invocation failed as a whole.
 #[derive(Debug, thiserror::Error)]
 pub enum SubscribeError {
-    /// The payload asked for an unknown mode.
-    #[error("unknown mode {0:?}: expected \"subscribe\" or \"remove\"")]
-    UnknownMode(String),
+    /// The event is not a request this function understands.
+    #[error(transparent)]
+    Event(#[from] EventError),
     /// Listing log groups failed.
     #[error("listing log groups failed")]
     List(#[source] LogsError),
@@ -87,7 +82,7 @@ pub enum SubscribeError {
 impl From<SubscribeError> for lambda_runtime::Diagnostic {
     fn from(e: SubscribeError) -> Self {
         let kind = match e {
-            SubscribeError::UnknownMode(_) => ErrorKind::InvalidInput,
+            SubscribeError::Event(_) => ErrorKind::InvalidInput,
             SubscribeError::List(_) => ErrorKind::Aws,
         };
         let mut message = e.to_string();
@@ -98,26 +93,30 @@ impl From<SubscribeError> for lambda_runtime::Diagnostic {
     }
 }
 
-/// The mode an event asks for: `{"mode":"remove"}`; anything else (a schedule event) subscribes.
-pub fn mode_of(event: &Value) -> Result<Mode, SubscribeError> {
-    match event.get("mode").and_then(Value::as_str) {
-        None | Some("subscribe") => Ok(Mode::Subscribe),
-        Some("remove") => Ok(Mode::Remove),
-        Some(other) => Err(SubscribeError::UnknownMode(other.to_owned())),
-    }
-}
-
-/// Runs one subscribe or remove pass.
+/// Runs one subscribe or remove pass, or subscribes one new group (see [`event`]).
 pub async fn handle(
     event: &Value,
     config: &Config,
     logs: &dyn Logs,
 ) -> Result<Report, SubscribeError> {
-    let mode = mode_of(event)?;
+    let mode = match request_of(event)? {
+        Request::Pass(mode) => mode,
+        Request::NewGroup(name) => return new_group(&name, config, logs).await,
+        Request::FailedCall { error_code } => {
+            tracing::info!(
+                error_code,
+                "CreateLogGroup call failed; nothing to subscribe"
+            );
+            return Ok(Report {
+                mode: Some(Mode::NewGroup),
+                ..Report::default()
+            });
+        }
+    };
     // Remove lists every group: the selection may have changed since our filter was put.
     let prefixes = match mode {
+        Mode::Subscribe | Mode::NewGroup => config.prefixes.clone(),
         Mode::Remove => Vec::new(),
-        Mode::Subscribe => config.prefixes.clone(),
     };
     let groups = list_groups(logs, &prefixes).await?;
     let mut report = Report {
@@ -127,7 +126,7 @@ pub async fn handle(
     };
     for group in &groups {
         let step = match mode {
-            Mode::Subscribe => subscribe(group, config, logs, &mut report).await,
+            Mode::Subscribe | Mode::NewGroup => subscribe(group, config, logs, &mut report).await,
             Mode::Remove => remove(group, config, logs, &mut report).await,
         };
         if let Err(e) = step {
@@ -137,6 +136,51 @@ pub async fn handle(
     }
     tracing::info!(?report, "done");
     Ok(report)
+}
+
+/// Subscribes the group a `CreateLogGroup` event named, by the same rules as a pass: name rules
+/// first (no call for an own or excluded group), then the tag, then its existing filters.
+async fn new_group(name: &str, config: &Config, logs: &dyn Logs) -> Result<Report, SubscribeError> {
+    let mut report = Report {
+        mode: Some(Mode::NewGroup),
+        ..Report::default()
+    };
+    match plan::select(name, config) {
+        Selection::Own => report.own += 1,
+        Selection::Excluded => report.excluded += 1,
+        Selection::Selected => match find_group(logs, name).await? {
+            None => tracing::info!(group = name, "new log group is already gone"),
+            Some(group) => {
+                report.groups = 1;
+                if let Err(e) = subscribe(&group, config, logs, &mut report).await {
+                    // Recovered: the next scheduled pass tries this group again.
+                    report.failed += 1;
+                    tracing::warn!(group = name, error = %e, "new log group not handled");
+                }
+            }
+        },
+    }
+    tracing::info!(?report, "done");
+    Ok(report)
+}
+
+/// The group named exactly `name`, listed with `name` as the prefix (it sorts first among the
+/// groups that prefix matches, so this is usually one page).
+pub async fn find_group(logs: &dyn Logs, name: &str) -> Result<Option<LogGroup>, SubscribeError> {
+    let mut token = None;
+    loop {
+        let page = logs
+            .describe_groups(Some(name), token.take())
+            .await
+            .map_err(SubscribeError::List)?;
+        if let Some(g) = page.groups.into_iter().find(|g| g.name == name) {
+            return Ok(Some(g));
+        }
+        match page.next_token {
+            Some(t) => token = Some(t),
+            None => return Ok(None),
+        }
+    }
 }
 
 /// Every log group under `prefixes` (all groups when empty), each once, following next tokens.

@@ -3,7 +3,7 @@
 
 use aws_sdk_firehose::types::{DeliveryStreamType, ExtendedS3DestinationConfiguration};
 use log_subscriber::logs::AwsLogs;
-use log_subscriber::{Config, handle};
+use log_subscriber::{Config, Mode, handle};
 use serde_json::json;
 use sluice_runtime::config::Env;
 use sluice_testbed::moto::Moto;
@@ -126,4 +126,100 @@ async fn given_60_groups_in_moto_when_subscribed_then_counts_match_and_second_ru
         .await
         .expect("filters");
     assert_eq!(full.subscription_filters().len(), 2);
+}
+
+/// The sample CloudTrail `CreateLogGroup` event (`events/create-log-group.json`), for `group`.
+fn create_log_group_event(group: &str) -> serde_json::Value {
+    let mut event: serde_json::Value =
+        serde_json::from_str(include_str!("../../../events/create-log-group.json"))
+            .expect("sample event");
+    event["detail"]["requestParameters"]["logGroupName"] = json!(group);
+    event
+}
+
+#[tokio::test]
+async fn given_create_log_group_events_in_moto_then_only_the_named_selected_group_is_subscribed() {
+    let moto = Moto::start();
+    let target = firehose_arn(&moto, "new-group-target").await;
+    let other = firehose_arn(&moto, "new-group-foreign").await;
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&moto.sdk_config());
+    // `/app/new-1` sorts after `/app/new` under the same prefix: the exact name must be picked.
+    for n in [
+        "/app/new",
+        "/app/new-1",
+        "/app/full",
+        "/app/noisy-debug",
+        "/aws/lambda/sluice-fn",
+    ] {
+        logs.create_log_group()
+            .log_group_name(n)
+            .send()
+            .await
+            .expect("group");
+    }
+    for name in ["team-a", "team-b"] {
+        logs.put_subscription_filter()
+            .log_group_name("/app/full")
+            .filter_name(name)
+            .filter_pattern("")
+            .destination_arn(&other)
+            .role_arn(ROLE)
+            .send()
+            .await
+            .expect("foreign filter");
+    }
+    let config = Config::from_env(&Env::from_pairs([
+        ("DESTINATION_ARN", target.as_str()),
+        ("ROLE_ARN", ROLE),
+        ("EXCLUDE_REGEX", "-debug$"),
+        ("OWN_LOG_GROUP_PREFIXES", "/aws/lambda/sluice-"),
+    ]))
+    .expect("config");
+    let adapter = AwsLogs::new(logs.clone());
+    let run = |group: &'static str| {
+        let (config, adapter) = (&config, &adapter);
+        async move {
+            handle(&create_log_group_event(group), config, adapter)
+                .await
+                .expect("ran")
+        }
+    };
+    let filters = |group: &'static str| {
+        let logs = logs.clone();
+        async move {
+            logs.describe_subscription_filters()
+                .log_group_name(group)
+                .send()
+                .await
+                .expect("filters")
+                .subscription_filters()
+                .iter()
+                .map(|f| f.filter_name().unwrap_or_default().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+
+    let new = run("/app/new").await;
+    assert_eq!(new.mode, Some(Mode::NewGroup));
+    assert_eq!((new.groups, new.subscribed, new.failed), (1, 1, 0));
+    assert_eq!(filters("/app/new").await, ["sluice-export"]);
+    assert!(
+        filters("/app/new-1").await.is_empty(),
+        "only the named group"
+    );
+
+    let again = run("/app/new").await;
+    assert_eq!((again.subscribed, again.already), (0, 1));
+
+    let full = run("/app/full").await;
+    assert_eq!(full.skipped_two_filters, 1);
+    assert_eq!(filters("/app/full").await, ["team-a", "team-b"]);
+
+    assert_eq!(run("/app/noisy-debug").await.excluded, 1);
+    assert_eq!(run("/aws/lambda/sluice-fn").await.own, 1);
+    assert!(filters("/app/noisy-debug").await.is_empty());
+    assert!(filters("/aws/lambda/sluice-fn").await.is_empty());
+
+    let gone = run("/app/deleted-since").await;
+    assert_eq!((gone.groups, gone.subscribed, gone.failed), (0, 0, 0));
 }

@@ -3,6 +3,8 @@
 //! argument) and offline with the wrapping key in hex (stdin).
 #![allow(clippy::unwrap_used)]
 
+mod support;
+
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
@@ -36,28 +38,7 @@ fn das_records(moto: &Moto, context: Option<Value>) -> Vec<Vec<u8>> {
             r["context"] = context.clone();
         }
     }
-    let mut child = Command::new(paths::python())
-        .arg(paths::workspace_root().join("crates/das/fixtures/make_event.py"))
-        .envs(moto.env())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let spec = json!({"resource_id": RID, "records": records});
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(spec.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let firehose: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let firehose = support::make_event(moto, &json!({"resource_id": RID, "records": records}));
     firehose["records"]
         .as_array()
         .unwrap()

@@ -3,8 +3,8 @@
 //! cluster's encryption context, exactly as RDS does.
 #![allow(clippy::unwrap_used)]
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+mod support;
+
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -22,27 +22,7 @@ const T1: &str = "2026-11-22 13:45:01.123456+00";
 
 /// Runs the Python generator against moto.
 fn make_event(moto: &Moto, spec: &Value) -> FirehoseEvent {
-    let mut child = Command::new(paths::python())
-        .arg(paths::workspace_root().join("crates/das/fixtures/make_event.py"))
-        .envs(moto.env())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(spec.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    serde_json::from_value(support::make_event(moto, spec)).unwrap()
 }
 
 fn pg(class: &str, command: &str, n: u32) -> Value {

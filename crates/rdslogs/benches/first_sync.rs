@@ -23,7 +23,8 @@ use sluice_testbed::rds_logs::RdsLogs;
 
 const MIB: usize = 1024 * 1024;
 const CONCURRENCY: usize = 4;
-const PART_MIB: usize = 8;
+/// The default part size, as the log-syncer runs it.
+const PART_MIB: usize = sluice_rdslogs::copy::MIN_PART_SIZE / MIB;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

@@ -3,24 +3,38 @@
 //!
 //! The object appears at its key only through `PutObject` or `CompleteMultipartUpload`, after
 //! the whole stream was read and its length checked; any error aborts the multipart upload.
-//! Memory: one part buffer (plus the chunk in flight) per copy, reused from part to part.
+//!
+//! Reading and uploading overlap: while part N uploads, part N + 1 is read. At most one
+//! `UploadPart` is in flight per copy, so memory is two part buffers (plus the chunk in
+//! flight) per copy, reused from part to part.
 
 use std::io::Write;
 
 use bytes::Bytes;
 use flate2::Compression;
 use flate2::write::GzEncoder;
+use futures_util::future::{BoxFuture, Either, select};
 
-use crate::error::CopyError;
+use crate::error::{CopyError, StoreError};
 use crate::ports::{LogStream, ObjectStore, Part};
 
-/// S3's smallest part size (except the last).
-pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
+const MIB: usize = 1024 * 1024;
+
+/// S3's smallest part size (except the last), and the default part size.
+pub const MIN_PART_SIZE: usize = 5 * MIB;
+
+/// S3's largest number of parts in one multipart upload.
+pub const MAX_PARTS: u64 = 10_000;
+
+/// Parts a copy plans for when it has to grow its part size: the rest of [`MAX_PARTS`] is
+/// room for a file that grows while it is copied.
+const PLANNED_PARTS: u64 = 9_000;
 
 /// How to write a copy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CopyOptions {
-    /// Part size in bytes, at least [`MIN_PART_SIZE`].
+    /// Part size in bytes, at least [`MIN_PART_SIZE`] (the default); a copy of a file too
+    /// large for [`MAX_PARTS`] parts of this size uses larger parts (see [`part_size_for`]).
     pub part_size: usize,
     /// Gzip the object.
     pub gzip: bool,
@@ -29,7 +43,7 @@ pub struct CopyOptions {
 impl Default for CopyOptions {
     fn default() -> Self {
         Self {
-            part_size: 8 * 1024 * 1024,
+            part_size: MIN_PART_SIZE,
             gzip: false,
         }
     }
@@ -57,6 +71,19 @@ pub struct Source<'a> {
     pub listed: u64,
 }
 
+/// The part size a copy of a `listed`-byte file uses: `part_size` (at least
+/// [`MIN_PART_SIZE`]), unless that would take more than 9,000 parts; then `listed / 9,000`
+/// rounded up to a whole MiB. The last 1,000 of S3's [`MAX_PARTS`] are room for the file to
+/// grow while it is copied.
+pub fn part_size_for(part_size: usize, listed: u64) -> usize {
+    let part_size = part_size.max(MIN_PART_SIZE);
+    if listed.div_ceil(part_size as u64) <= PLANNED_PARTS {
+        return part_size;
+    }
+    let grown = listed.div_ceil(PLANNED_PARTS).next_multiple_of(MIB as u64);
+    usize::try_from(grown).map_or(usize::MAX, |g| g.max(part_size))
+}
+
 /// Uncompressed bytes handed to the gzip encoder at a time, so a compressed part overshoots
 /// `part_size` by less than [`GZIP_SLACK`] and its buffer never grows.
 const GZIP_STEP: usize = 64 * 1024;
@@ -67,9 +94,10 @@ const GZIP_SLACK: usize = 256 * 1024;
 
 /// Bytes waiting to become a part: plain, or behind a gzip encoder.
 ///
-/// A copy owns one part buffer for its whole life: it is allocated at the first byte, at
-/// full size, never grows, and is taken back after each part's upload (when the store kept
-/// no reference to it), so memory is one part per copy and the allocator sees no churn.
+/// A copy fills one part buffer while the previous part uploads from another: each is
+/// allocated at full size, never grows, and is taken back after its part's upload (when the
+/// store kept no reference to it), so memory is two parts per copy and the allocator sees no
+/// churn.
 enum Buffer {
     Plain(Vec<u8>),
     Gzip(GzEncoder<Vec<u8>>),
@@ -172,6 +200,24 @@ pub async fn copy(
     result
 }
 
+/// An `UploadPart` in flight; yields the part's body back for recycling.
+type InFlight<'a> = BoxFuture<'a, (Result<Part, StoreError>, Bytes)>;
+
+/// Records a finished part upload (parts finish in part-number order: one is in flight at a
+/// time) and keeps its body as the spare buffer.
+fn finish_part(
+    upload: &mut Option<(String, Vec<Part>)>,
+    (result, body): (Result<Part, StoreError>, Bytes),
+    spare: &mut Option<Bytes>,
+) -> Result<(), CopyError> {
+    let part = result?;
+    if let Some((_, parts)) = upload.as_mut() {
+        parts.push(part);
+    }
+    *spare = Some(body);
+    Ok(())
+}
+
 async fn copy_inner(
     stream: &mut dyn LogStream,
     store: &dyn ObjectStore,
@@ -180,14 +226,34 @@ async fn copy_inner(
     opts: CopyOptions,
     upload: &mut Option<(String, Vec<Part>)>,
 ) -> Result<Copied, CopyError> {
-    let part_size = opts.part_size.max(MIN_PART_SIZE);
+    let part_size = part_size_for(opts.part_size, source.listed);
     let gzip_err = |source| CopyError::Gzip {
         key: key.to_owned(),
         source,
     };
     let mut buffer = Buffer::new(opts);
     let (mut source_bytes, mut object_bytes) = (0u64, 0u64);
-    while let Some(mut chunk) = stream.next_chunk().await? {
+    // The previous part's upload, running while the next part is read; at most one.
+    let mut in_flight: Option<InFlight<'_>> = None;
+    // The last uploaded part's body, to become the next part's buffer.
+    let mut spare: Option<Bytes> = None;
+    loop {
+        // The read is never cancelled: if the upload finishes first, the same read goes on.
+        let next = stream.next_chunk();
+        let chunk = match in_flight.take() {
+            None => next.await?,
+            Some(running) => match select(next, running).await {
+                Either::Left((chunk, running)) => {
+                    in_flight = Some(running);
+                    chunk?
+                }
+                Either::Right((done, next)) => {
+                    finish_part(upload, done, &mut spare)?;
+                    next.await?
+                }
+            },
+        };
+        let Some(mut chunk) = chunk else { break };
         source_bytes += chunk.len() as u64;
         while !chunk.is_empty() {
             let piece = chunk.split_to(buffer.room(part_size).min(chunk.len()));
@@ -197,14 +263,23 @@ async fn copy_inner(
             }
             let body = buffer.take();
             object_bytes += body.len() as u64;
+            if let Some(running) = in_flight.take() {
+                finish_part(upload, running.await, &mut spare)?;
+            }
+            if let Some(old) = spare.take() {
+                buffer.recycle(old);
+            }
             if upload.is_none() {
                 *upload = Some((store.create_multipart(key).await?, Vec::new()));
             }
-            if let Some((id, parts)) = upload.as_mut() {
+            if let Some((id, parts)) = upload.as_ref() {
                 let number = parts.len() as i32 + 1;
-                parts.push(store.upload_part(key, id, number, body.clone()).await?);
+                let id = id.clone();
+                in_flight = Some(Box::pin(async move {
+                    let result = store.upload_part(key, &id, number, body.clone()).await;
+                    (result, body)
+                }));
             }
-            buffer.recycle(body);
         }
     }
     let last = buffer.finish().map_err(gzip_err)?;
@@ -217,27 +292,23 @@ async fn copy_inner(
             listed: source.listed,
         });
     }
-    let parts = match upload.take() {
+    if let Some(running) = in_flight.take() {
+        finish_part(upload, running.await, &mut spare)?;
+    }
+    drop(spare);
+    let parts = match upload.as_mut() {
         None => {
             store.put(key, last).await?;
             1
         }
-        Some((id, mut parts)) => {
+        Some((id, parts)) => {
             if !last.is_empty() {
                 let number = parts.len() as i32 + 1;
-                match store.upload_part(key, &id, number, last).await {
-                    Ok(part) => parts.push(part),
-                    Err(e) => {
-                        *upload = Some((id, parts));
-                        return Err(e.into());
-                    }
-                }
+                parts.push(store.upload_part(key, id, number, last).await?);
             }
+            let parts = std::mem::take(parts);
             let count = parts.len();
-            if let Err(e) = store.complete_multipart(key, &id, parts).await {
-                *upload = Some((id, Vec::new()));
-                return Err(e.into());
-            }
+            store.complete_multipart(key, id, parts).await?;
             count
         }
     };

@@ -3,9 +3,10 @@
 use std::io::Read;
 
 use bytes::Bytes;
+use futures_util::future::BoxFuture;
 
 use super::*;
-use crate::error::DownloadError;
+use crate::error::{DownloadError, StoreError};
 use crate::memory::{ChunkStream, MemoryStore};
 
 const MIB: usize = 1024 * 1024;
@@ -196,4 +197,200 @@ async fn given_chunks_straddling_part_boundaries_when_copied_then_parts_are_cut_
     assert_eq!(out.object_bytes, bytes.len() as u64);
     assert_eq!(store.objects()["k"].as_ref(), bytes.as_slice());
     assert_eq!(store.open_uploads(), 0);
+}
+
+/// A stream of `MIB` chunks that signals `read_past` once it has delivered chunk `signal_at`.
+struct SignallingStream {
+    chunks: std::vec::IntoIter<Bytes>,
+    delivered: usize,
+    signal_at: usize,
+    read_past: std::sync::Arc<tokio::sync::Notify>,
+}
+
+impl LogStream for SignallingStream {
+    fn next_chunk(&mut self) -> BoxFuture<'_, Result<Option<Bytes>, DownloadError>> {
+        Box::pin(async move {
+            tokio::task::yield_now().await;
+            let next = self.chunks.next();
+            if next.is_some() {
+                self.delivered += 1;
+                if self.delivered == self.signal_at {
+                    self.read_past.notify_one();
+                }
+            }
+            Ok(next)
+        })
+    }
+}
+
+/// A memory store whose first `UploadPart` waits for the stream to deliver the next part's
+/// first chunk, which counts the uploads running at once, and which can fail one part.
+#[derive(Default)]
+struct GatedStore {
+    inner: MemoryStore,
+    read_past: std::sync::Arc<tokio::sync::Notify>,
+    running: std::sync::atomic::AtomicUsize,
+    max_running: std::sync::atomic::AtomicUsize,
+    fail_part: Option<i32>,
+}
+
+impl ObjectStore for GatedStore {
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Bytes>, StoreError>> {
+        self.inner.get(key)
+    }
+    fn put<'a>(&'a self, key: &'a str, body: Bytes) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.inner.put(key, body)
+    }
+    fn create_multipart<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<String, StoreError>> {
+        self.inner.create_multipart(key)
+    }
+    fn upload_part<'a>(
+        &'a self,
+        key: &'a str,
+        upload_id: &'a str,
+        number: i32,
+        body: Bytes,
+    ) -> BoxFuture<'a, Result<Part, StoreError>> {
+        use std::sync::atomic::Ordering::SeqCst;
+        Box::pin(async move {
+            let now = self.running.fetch_add(1, SeqCst) + 1;
+            self.max_running.fetch_max(now, SeqCst);
+            if number == 1 {
+                self.read_past.notified().await;
+            }
+            tokio::task::yield_now().await;
+            let result = if self.fail_part == Some(number) {
+                Err(StoreError {
+                    operation: "UploadPart",
+                    key: key.to_owned(),
+                    source: "injected".into(),
+                })
+            } else {
+                self.inner.upload_part(key, upload_id, number, body).await
+            };
+            self.running.fetch_sub(1, SeqCst);
+            result
+        })
+    }
+    fn complete_multipart<'a>(
+        &'a self,
+        key: &'a str,
+        upload_id: &'a str,
+        parts: Vec<Part>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.inner.complete_multipart(key, upload_id, parts)
+    }
+    fn abort_multipart<'a>(
+        &'a self,
+        key: &'a str,
+        upload_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.inner.abort_multipart(key, upload_id)
+    }
+}
+
+fn signalling(store: &GatedStore, bytes: &[u8]) -> SignallingStream {
+    SignallingStream {
+        chunks: bytes
+            .chunks(MIB)
+            .map(Bytes::copy_from_slice)
+            .collect::<Vec<_>>()
+            .into_iter(),
+        delivered: 0,
+        // The first chunk of part 2 (5 MiB parts of 1 MiB chunks).
+        signal_at: 6,
+        read_past: store.read_past.clone(),
+    }
+}
+
+#[tokio::test]
+async fn given_part_uploading_when_copied_then_next_part_is_read_meanwhile() {
+    let store = GatedStore::default();
+    let bytes = data(17 * MIB + 3);
+    let opts = CopyOptions {
+        part_size: 5 * MIB,
+        gzip: false,
+    };
+    // Sequential code waits for part 1's upload before reading on, and part 1's upload waits
+    // for that read: it would never finish.
+    let out = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        copy(
+            &mut signalling(&store, &bytes),
+            &store,
+            "k",
+            source(bytes.len()),
+            opts,
+        ),
+    )
+    .await
+    .expect("part 1 uploads while part 2 is read")
+    .expect("copy");
+    assert_eq!(out.parts, 4);
+    assert_eq!(out.source_bytes, bytes.len() as u64);
+    assert_eq!(store.inner.objects()["k"].as_ref(), bytes.as_slice());
+    assert_eq!(store.inner.open_uploads(), 0);
+    assert_eq!(
+        store.max_running.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "one upload in flight at a time"
+    );
+}
+
+#[tokio::test]
+async fn given_part_upload_fails_while_next_part_is_read_when_copied_then_aborted() {
+    for fail_part in [1, 2, 4] {
+        let store = GatedStore {
+            fail_part: Some(fail_part),
+            ..GatedStore::default()
+        };
+        let bytes = data(17 * MIB + 3);
+        let opts = CopyOptions {
+            part_size: 5 * MIB,
+            gzip: false,
+        };
+        let err = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            copy(
+                &mut signalling(&store, &bytes),
+                &store,
+                "k",
+                source(bytes.len()),
+                opts,
+            ),
+        )
+        .await
+        .expect("no hang")
+        .expect_err("must fail");
+        assert!(matches!(err, CopyError::Store(_)), "{err}");
+        assert!(store.inner.objects().is_empty());
+        assert_eq!(store.inner.open_uploads(), 0, "part {fail_part}");
+    }
+}
+
+#[test]
+fn given_file_needing_more_than_max_parts_then_part_size_grows_to_a_whole_mib() {
+    let default = CopyOptions::default().part_size;
+    assert_eq!(default, MIN_PART_SIZE);
+    assert_eq!(part_size_for(default, 0), MIN_PART_SIZE);
+    assert_eq!(
+        part_size_for(1, 100),
+        MIN_PART_SIZE,
+        "never below S3's minimum"
+    );
+    let at_limit = 9_000 * MIN_PART_SIZE as u64;
+    assert_eq!(part_size_for(default, at_limit), MIN_PART_SIZE);
+    // 45,000 MiB + 1 byte: ceil(/ 9,000) = 5 MiB + 1 byte, rounded up to 6 MiB; a file
+    // that then grows by up to 1,000 parts' worth still fits S3's 10,000.
+    assert_eq!(part_size_for(default, at_limit + 1), 6 * MIB);
+    assert!((at_limit + 1 + 1_000 * 6 * MIB as u64).div_ceil(6 * MIB as u64) <= MAX_PARTS);
+    // 100 GiB: 11.38 MiB → 12 MiB.
+    assert_eq!(part_size_for(default, 100 << 30), 12 * MIB);
+    // A larger configured size that already fits is kept.
+    assert_eq!(part_size_for(64 * MIB, 100 << 30), 64 * MIB);
+    for listed in [at_limit + 1, 60_000 * MIB as u64, 100 << 30, 3 << 40] {
+        let size = part_size_for(default, listed) as u64;
+        assert_eq!(size % MIB as u64, 0);
+        assert!(listed.div_ceil(size) <= 9_000, "{listed}");
+    }
 }

@@ -25,7 +25,8 @@ pub struct SyncOptions {
     pub copy: CopyOptions,
     /// `DescribeDBLogFiles` filters.
     pub filter: ListFilter,
-    /// Files copied at once, across all instances (memory ≈ this × part size).
+    /// Files copied at once, across all instances (memory ≈ this × 2 part sizes: one part
+    /// uploads while the next is read).
     pub file_concurrency: usize,
     /// Instances synced at once.
     pub instance_concurrency: usize,

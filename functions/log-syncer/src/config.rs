@@ -18,9 +18,10 @@ pub const RDS_ENGINES: &str = "RDS_ENGINES";
 pub const LOG_FILENAME_CONTAINS: &str = "LOG_FILENAME_CONTAINS";
 /// Only log files written in the last this many hours (`FileLastWritten`).
 pub const LOG_MAX_AGE_HOURS: &str = "LOG_MAX_AGE_HOURS";
-/// Multipart part size in MiB (default 8, at least 5).
+/// Multipart part size in MiB (default 5, at least 5; larger for a file that would need more
+/// than 10,000 parts).
 pub const PART_SIZE_MIB: &str = "PART_SIZE_MIB";
-/// Files copied at once across instances (default 4); memory ≈ this × part size.
+/// Files copied at once across instances (default 4); memory ≈ this × 2 part sizes.
 pub const FILE_CONCURRENCY: &str = "FILE_CONCURRENCY";
 /// Instances synced at once (default 4).
 pub const INSTANCE_CONCURRENCY: &str = "INSTANCE_CONCURRENCY";
@@ -83,7 +84,7 @@ impl Config {
                 var: format!("{RDS_INSTANCES} (or {RDS_INSTANCE_TAG} / {RDS_ENGINES})"),
             });
         }
-        let part_mib: usize = env.parse_or(PART_SIZE_MIB, 8)?;
+        let part_mib: usize = env.parse_or(PART_SIZE_MIB, MIN_PART_SIZE / (1024 * 1024))?;
         if part_mib * 1024 * 1024 < MIN_PART_SIZE || part_mib > 512 {
             return Err(ConfigError::invalid(
                 PART_SIZE_MIB,
@@ -142,7 +143,7 @@ mod tests {
             vec!["db1".to_owned(), "db2".to_owned()]
         );
         assert_eq!(c.sync.prefix, "rds-logs");
-        assert_eq!(c.sync.copy.part_size, 8 * 1024 * 1024);
+        assert_eq!(c.sync.copy.part_size, 5 * 1024 * 1024);
         assert!(!c.sync.copy.gzip);
     }
 

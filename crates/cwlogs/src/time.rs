@@ -10,7 +10,7 @@ pub(crate) const ISO_LEN: usize = 24;
 pub(crate) fn push_iso8601(epoch_ms: i64, out: &mut Vec<u8>) {
     let days = epoch_ms.div_euclid(86_400_000);
     let ms_of_day = epoch_ms.rem_euclid(86_400_000);
-    let (year, month, day) = civil_from_days(days);
+    let (year, month, day) = sluice_time::civil_from_days(days);
     if (0..=9999).contains(&year) {
         push_digits(year, 4, out);
     } else {
@@ -33,7 +33,7 @@ pub(crate) fn push_iso8601(epoch_ms: i64, out: &mut Vec<u8>) {
 
 /// Length [`push_iso8601`] writes for `epoch_ms`.
 pub(crate) fn iso8601_len(epoch_ms: i64) -> usize {
-    let (year, _, _) = civil_from_days(epoch_ms.div_euclid(86_400_000));
+    let (year, _, _) = sluice_time::civil_from_days(epoch_ms.div_euclid(86_400_000));
     if (0..=9999).contains(&year) {
         ISO_LEN
     } else {
@@ -49,23 +49,6 @@ fn push_digits(n: i64, width: u32, out: &mut Vec<u8>) {
         out.push(b'0' + (n / div % 10) as u8);
         div /= 10;
     }
-}
-
-/// (year, month 1–12, day 1–31) of the proleptic Gregorian date `days` after 1970-01-01.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    (
-        yoe + era * 400 + i64::from(month <= 2),
-        month as u32,
-        day as u32,
-    )
 }
 
 #[cfg(test)]

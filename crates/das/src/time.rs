@@ -56,7 +56,7 @@ pub(crate) fn parse_str(s: &str) -> Option<i64> {
     if !(1..=12).contains(&month) || !(1..=days_in_month(year, month)).contains(&day) {
         return None;
     }
-    let mut ms = days_from_civil(year, month, day) * 86_400_000;
+    let mut ms = sluice_time::days_from_civil(year, month, day) * 86_400_000;
     let mut i = 10;
     if matches!(b.get(i), Some(b' ' | b'T' | b't')) {
         let (h, m) = (num(b, i + 1, 2)?, num(b, i + 4, 2)?);
@@ -89,6 +89,11 @@ pub(crate) fn parse_str(s: &str) -> Option<i64> {
     Some(ms - offset_ms(&b[i..])?)
 }
 
+/// Days in `month` (already checked to be 1–12) of `year`.
+fn days_in_month(year: i64, month: i64) -> i64 {
+    i64::from(sluice_time::days_in_month(year, month as u32))
+}
+
 /// The offset of a zone suffix (`""`, `Z`, `+00`, `-05:30`, `+0530`) in milliseconds.
 fn offset_ms(rest: &[u8]) -> Option<i64> {
     match rest {
@@ -117,26 +122,6 @@ fn num(b: &[u8], at: usize, len: usize) -> Option<i64> {
     digits.iter().try_fold(0i64, |acc, d| {
         d.is_ascii_digit().then(|| acc * 10 + i64::from(d - b'0'))
     })
-}
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        2 if y % 4 == 0 && (y % 100 != 0 || y % 400 == 0) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days from 1970-01-01 to the proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 #[cfg(test)]

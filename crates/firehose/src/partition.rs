@@ -29,26 +29,11 @@ pub fn sanitize_partition_value(s: &str) -> String {
 
 /// UTC calendar date of `epoch_ms` as zero-padded `(yyyy, mm, dd)` strings.
 ///
-/// Uses Howard Hinnant's `civil_from_days`; correct for every `i64` input whose year fits in
-/// `i64` (negative timestamps are before 1970; years before 1 AD come out with a `-` sign).
+/// Correct for every `i64` input (negative timestamps are before 1970; years before 1 AD come
+/// out with a `-` sign).
 pub fn date_keys(epoch_ms: i64) -> (String, String, String) {
-    let (y, m, d) = civil_from_days(epoch_ms.div_euclid(86_400_000));
+    let (y, m, d) = sluice_time::date_of_ms(epoch_ms);
     (format!("{y:04}"), format!("{m:02}"), format!("{d:02}"))
-}
-
-/// (year, month 1–12, day 1–31) of the proleptic Gregorian date `days` after 1970-01-01.
-pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097); // [0, 146096]
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
-    let mp = (5 * doy + 2) / 153; // [0, 11], March-based
-    let day = doy - (153 * mp + 2) / 5 + 1; // [1, 31]
-    let month = if mp < 10 { mp + 3 } else { mp - 9 }; // [1, 12]
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    // Both are small and in range by construction.
-    (year, month as u32, day as u32)
 }
 
 #[cfg(test)]
@@ -103,9 +88,9 @@ mod tests {
 
     #[test]
     fn given_every_day_for_600_years_then_dates_are_consecutive() {
-        let mut prev = civil_from_days(-1);
+        let mut prev = sluice_time::civil_from_days(-1);
         for days in 0..(600 * 366) {
-            let cur = civil_from_days(days);
+            let cur = sluice_time::civil_from_days(days);
             let next_day = (prev.0, prev.1, prev.2 + 1);
             let next_month = (prev.0, prev.1 + 1, 1);
             let next_year = (prev.0 + 1, 1, 1);

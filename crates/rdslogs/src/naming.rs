@@ -27,32 +27,19 @@ impl fmt::Display for Day {
 impl Day {
     /// The UTC day of a Unix time in milliseconds (RDS reports `LastWritten` in ms).
     pub fn from_unix_ms(ms: i64) -> Day {
-        let days = ms.div_euclid(86_400_000);
-        civil_from_days(days)
+        let (year, month, day) = sluice_time::date_of_ms(ms);
+        // Years of any RDS timestamp fit in i32.
+        Day {
+            year: year as i32,
+            month,
+            day,
+        }
     }
 }
 
-/// Converts days since 1970-01-01 into a civil date (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> Day {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = (yoe + era * 400 + i64::from(month <= 2)) as i32;
-    Day { year, month, day }
-}
-
+/// Days in `month` of `year`.
 fn days_in_month(year: i32, month: u32) -> u32 {
-    match month {
-        4 | 6 | 9 | 11 => 30,
-        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
-        2 => 28,
-        _ => 31,
-    }
+    sluice_time::days_in_month(i64::from(year), month)
 }
 
 /// The date a log file's name carries: the last `YYYY-MM-DD` in its final path segment that

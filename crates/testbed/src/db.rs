@@ -4,6 +4,10 @@
 //!
 //! Engines come from Debian's `postgresql` and `mariadb-server` (installed by
 //! `scripts/bootstrap.sh`). As root, PostgreSQL runs as the `postgres` user (it refuses root).
+//!
+//! When the `openssl` CLI is present, each server also accepts TLS with a certificate for
+//! `localhost` and `127.0.0.1` signed by a throw-away CA ([`DbServer::ca_bundle`]), so clients
+//! can be tested with TLS required and with full verification.
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
@@ -19,6 +23,83 @@ pub struct DbServer {
     port: u16,
     watchdog: Child,
     kind: Kind,
+    tls: Option<TlsFiles>,
+}
+
+/// The PEM files of a server's TLS set-up, in its temp dir.
+struct TlsFiles {
+    ca: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+/// Makes a throw-away CA and a server certificate for `localhost`/`127.0.0.1` in `dir`, or
+/// `None` when the `openssl` CLI is missing.
+fn make_tls(dir: &Path) -> Option<TlsFiles> {
+    let openssl_works = Command::new("openssl")
+        .arg("version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !openssl_works {
+        return None;
+    }
+    let files = TlsFiles {
+        ca: dir.join("ca.pem"),
+        cert: dir.join("server.pem"),
+        key: dir.join("server.key"),
+    };
+    let ext = dir.join("server-ext.cnf");
+    std::fs::write(
+        &ext,
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("write certificate extensions");
+    let ca_key = dir.join("ca.key");
+    let csr = dir.join("server.csr");
+    run(Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3",
+        ])
+        .args(["-subj", "/CN=sluice-test-ca"])
+        .args(["-addext", "basicConstraints=critical,CA:TRUE"])
+        .args(["-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+        .arg("-keyout")
+        .arg(&ca_key)
+        .arg("-out")
+        .arg(&files.ca)
+        .stderr(Stdio::null()));
+    run(Command::new("openssl")
+        .args([
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .arg("-keyout")
+        .arg(&files.key)
+        .arg("-out")
+        .arg(&csr)
+        .stderr(Stdio::null()));
+    run(Command::new("openssl")
+        .args(["x509", "-req", "-days", "3", "-set_serial", "1"])
+        .arg("-in")
+        .arg(&csr)
+        .arg("-CA")
+        .arg(&files.ca)
+        .arg("-CAkey")
+        .arg(&ca_key)
+        .arg("-extfile")
+        .arg(&ext)
+        .arg("-out")
+        .arg(&files.cert)
+        .stderr(Stdio::null()));
+    // PostgreSQL refuses a key others can read.
+    run(Command::new("chmod").arg("600").arg(&files.key));
+    Some(files)
 }
 
 #[derive(Clone, Copy)]
@@ -116,6 +197,7 @@ impl DbServer {
         let data = dir.path().join("data");
         let pwfile = dir.path().join("pw");
         std::fs::write(&pwfile, PASSWORD).expect("write password file");
+        let tls = make_tls(dir.path());
         let as_pg = if is_root() {
             run(Command::new("chown")
                 .args(["-R", "postgres:postgres"])
@@ -131,8 +213,18 @@ impl DbServer {
             quote(&pwfile)
         )));
         let port = free_port();
+        let ssl = tls
+            .as_ref()
+            .map(|t| {
+                format!(
+                    " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                    quote(&t.cert),
+                    quote(&t.key)
+                )
+            })
+            .unwrap_or_default();
         let server = format!(
-            "{as_pg} {} -D {} -p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off",
+            "{as_pg} {} -D {} -p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off{ssl}",
             quote(&pg_bin("postgres")),
             quote(&data),
             quote(dir.path())
@@ -144,6 +236,7 @@ impl DbServer {
             port,
             watchdog,
             kind: Kind::Postgres,
+            tls,
         };
         // Ready for queries, not just listening.
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -170,8 +263,20 @@ impl DbServer {
         )));
         let port = free_port();
         let socket = dir.path().join("mysqld.sock");
+        let tls = make_tls(dir.path());
+        let ssl = tls
+            .as_ref()
+            .map(|t| {
+                format!(
+                    " --ssl-ca={} --ssl-cert={} --ssl-key={}",
+                    quote(&t.ca),
+                    quote(&t.cert),
+                    quote(&t.key)
+                )
+            })
+            .unwrap_or_default();
         let server = format!(
-            "mariadbd --no-defaults {user_arg} --datadir={} --port={port} --bind-address=127.0.0.1 --socket={} --pid-file={} --skip-name-resolve --innodb-flush-log-at-trx-commit=0 --skip-log-bin",
+            "mariadbd --no-defaults {user_arg} --datadir={} --port={port} --bind-address=127.0.0.1 --socket={} --pid-file={} --skip-name-resolve --innodb-flush-log-at-trx-commit=0 --skip-log-bin{ssl}",
             quote(&data),
             quote(&socket),
             quote(&dir.path().join("mysqld.pid"))
@@ -183,6 +288,7 @@ impl DbServer {
             port,
             watchdog,
             kind: Kind::Mariadb,
+            tls,
         };
         run(Command::new("mariadb")
             .arg(format!("--socket={}", socket.display()))
@@ -191,6 +297,12 @@ impl DbServer {
                 "CREATE USER '{USER}'@'%' IDENTIFIED BY '{PASSWORD}'; GRANT ALL ON *.* TO '{USER}'@'%' WITH GRANT OPTION;"
             )));
         db
+    }
+
+    /// The PEM CA bundle that verifies the server's certificate (for `localhost` and
+    /// `127.0.0.1`), or `None` when the server runs without TLS (no `openssl` CLI).
+    pub fn ca_bundle(&self) -> Option<&Path> {
+        self.tls.as_ref().map(|t| t.ca.as_path())
     }
 
     /// The loopback port it listens on.

@@ -5,7 +5,6 @@
 
 mod support;
 
-
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use das_transformer::Handler;

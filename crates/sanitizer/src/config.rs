@@ -1,0 +1,181 @@
+//! The task's settings, from environment variables read once at start.
+//!
+//! The task gets only the ARN of the RDS-managed secret (`{"username", "password"}`); the
+//! password is fetched at run time and never enters the environment, logs or the summary.
+//!
+//! | variable | meaning |
+//! |---|---|
+//! | `SANITIZER_ENDPOINT` | database host (required) |
+//! | `SANITIZER_PORT` | port (default 5432 for PostgreSQL engines, 3306 for MySQL engines) |
+//! | `SANITIZER_ENGINE` | `postgres`, `aurora-postgresql`, `mysql`, `mariadb`, `aurora-mysql` (required) |
+//! | `SANITIZER_DATABASE` | database name (required) |
+//! | `SANITIZER_SECRET_ARN` | Secrets Manager secret with `username` and `password` (required) |
+//! | `SANITIZER_SCRIPT` | the script, inline (this or `SANITIZER_SCRIPT_URI`) |
+//! | `SANITIZER_SCRIPT_URI` | the script at `s3://bucket/key` |
+//! | `SANITIZER_VERIFY` | more verification queries, inline (added after the script's `-- @verify` section) |
+//! | `SANITIZER_STATEMENT_TIMEOUT_SECONDS` | per-statement limit (default 3600) |
+//! | `SANITIZER_DRY_RUN` | `true`: run everything, then roll back (default `false`) |
+//! | `SANITIZER_TLS` | `require` (default), `verify-full` (needs `SANITIZER_CA_BUNDLE`), `disable` (local tests only) |
+//! | `SANITIZER_CA_BUNDLE` | path of a PEM CA bundle, e.g. the RDS global bundle |
+
+use std::path::PathBuf;
+
+use sluice_runtime::config::{ConfigError, Env};
+
+use crate::engine::{Engine, Family, TlsMode};
+
+/// Database host name.
+pub const ENDPOINT: &str = "SANITIZER_ENDPOINT";
+/// Database port.
+pub const PORT: &str = "SANITIZER_PORT";
+/// RDS engine name.
+pub const ENGINE: &str = "SANITIZER_ENGINE";
+/// Database name.
+pub const DATABASE: &str = "SANITIZER_DATABASE";
+/// ARN of the RDS-managed credentials secret.
+pub const SECRET_ARN: &str = "SANITIZER_SECRET_ARN";
+/// Inline script.
+pub const SCRIPT: &str = "SANITIZER_SCRIPT";
+/// Script location, `s3://bucket/key`.
+pub const SCRIPT_URI: &str = "SANITIZER_SCRIPT_URI";
+/// Inline verification queries.
+pub const VERIFY: &str = "SANITIZER_VERIFY";
+/// Per-statement timeout in seconds.
+pub const STATEMENT_TIMEOUT_SECONDS: &str = "SANITIZER_STATEMENT_TIMEOUT_SECONDS";
+/// `true` for a dry run.
+pub const DRY_RUN: &str = "SANITIZER_DRY_RUN";
+/// TLS mode.
+pub const TLS: &str = "SANITIZER_TLS";
+/// CA bundle path for `verify-full`.
+pub const CA_BUNDLE: &str = "SANITIZER_CA_BUNDLE";
+/// Every variable the task reads (the template test holds the task definition to it).
+pub const ALL: [&str; 12] = [
+    ENDPOINT,
+    PORT,
+    ENGINE,
+    DATABASE,
+    SECRET_ARN,
+    SCRIPT,
+    SCRIPT_URI,
+    VERIFY,
+    STATEMENT_TIMEOUT_SECONDS,
+    DRY_RUN,
+    TLS,
+    CA_BUNDLE,
+];
+
+/// Where the script comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScriptSource {
+    /// The script text itself.
+    Inline(String),
+    /// An S3 object.
+    S3 {
+        /// Bucket name.
+        bucket: String,
+        /// Object key.
+        key: String,
+    },
+}
+
+/// Everything a run needs except the credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Engine.
+    pub engine: Engine,
+    /// Host.
+    pub endpoint: String,
+    /// Port.
+    pub port: u16,
+    /// Database name.
+    pub database: String,
+    /// Credentials secret ARN.
+    pub secret_arn: String,
+    /// The script.
+    pub script: ScriptSource,
+    /// Extra verification queries (inline).
+    pub verify: Option<String>,
+    /// Per-statement timeout in seconds.
+    pub statement_timeout_seconds: u64,
+    /// Roll everything back at the end.
+    pub dry_run: bool,
+    /// TLS mode.
+    pub tls: TlsMode,
+    /// CA bundle for `verify-full`.
+    pub ca_bundle: Option<PathBuf>,
+}
+
+/// Splits `s3://bucket/key` into bucket and key.
+pub fn parse_s3_uri(uri: &str) -> Option<(String, String)> {
+    let rest = uri.strip_prefix("s3://")?;
+    let (bucket, key) = rest.split_once('/')?;
+    (!bucket.is_empty() && !key.is_empty()).then(|| (bucket.to_owned(), key.to_owned()))
+}
+
+impl Config {
+    /// Reads and checks the settings; errors name the variable.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let engine: Engine = env.parse_required(ENGINE)?;
+        let default_port = match engine.family() {
+            Family::Postgres => 5432,
+            Family::Mysql => 3306,
+        };
+        let port: u16 = env.parse_or(PORT, default_port)?;
+        if port == 0 {
+            return Err(ConfigError::invalid(PORT, "0", "must be 1..=65535"));
+        }
+        let script = match (env.optional(SCRIPT), env.optional(SCRIPT_URI)) {
+            (Some(text), None) => ScriptSource::Inline(text),
+            (None, Some(uri)) => {
+                let (bucket, key) = parse_s3_uri(&uri).ok_or_else(|| {
+                    ConfigError::invalid(SCRIPT_URI, &uri, "expected s3://bucket/key")
+                })?;
+                ScriptSource::S3 { bucket, key }
+            }
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::invalid(
+                    SCRIPT_URI,
+                    "(set)",
+                    format!("set either {SCRIPT} or {SCRIPT_URI}, not both"),
+                ));
+            }
+            (None, None) => {
+                return Err(ConfigError::Missing {
+                    var: format!("{SCRIPT} (or {SCRIPT_URI})"),
+                });
+            }
+        };
+        let statement_timeout_seconds: u64 = env.parse_or(STATEMENT_TIMEOUT_SECONDS, 3600)?;
+        if !(1..=86_400).contains(&statement_timeout_seconds) {
+            return Err(ConfigError::invalid(
+                STATEMENT_TIMEOUT_SECONDS,
+                &statement_timeout_seconds.to_string(),
+                "must be 1..=86400",
+            ));
+        }
+        let tls: TlsMode = env.parse_or(TLS, TlsMode::Require)?;
+        let ca_bundle = env.optional(CA_BUNDLE).map(PathBuf::from);
+        if tls == TlsMode::VerifyFull && ca_bundle.is_none() {
+            return Err(ConfigError::Missing {
+                var: format!("{CA_BUNDLE} (required by {TLS}=verify-full)"),
+            });
+        }
+        Ok(Self {
+            engine,
+            endpoint: env.required(ENDPOINT)?,
+            port,
+            database: env.required(DATABASE)?,
+            secret_arn: env.required(SECRET_ARN)?,
+            script,
+            verify: env.optional(VERIFY),
+            statement_timeout_seconds,
+            dry_run: env.bool_or(DRY_RUN, false)?,
+            tls,
+            ca_bundle,
+        })
+    }
+}
+
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

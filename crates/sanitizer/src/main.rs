@@ -1,0 +1,29 @@
+//! `sanitizer`: the Fargate task that sanitizes a temp database and gates it on verification
+//! queries. Logs go to stderr as JSON; the summary is the only thing on stdout. Exit code 0
+//! means the pipeline may snapshot; anything else means it must not.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use sluice_runtime::config::Env;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .json()
+        .with_writer(std::io::stderr)
+        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+    let summary = sluice_sanitizer::task::run_task(&Env::from_process()).await;
+    tracing::info!(outcome = ?summary.outcome, "finished");
+    let json = serde_json::to_string(&summary)
+        .unwrap_or_else(|e| format!("{{\"outcome\":\"failed\",\"error\":\"summary: {e}\"}}"));
+    let mut out = std::io::stdout().lock();
+    let written = writeln!(out, "{json}").and_then(|()| out.flush());
+    if summary.ok() && written.is_ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

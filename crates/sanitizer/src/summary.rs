@@ -1,0 +1,125 @@
+//! The JSON summary the task prints on stdout: what ran, rows affected, the verification gate.
+
+use serde::Serialize;
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Everything ran, verification passed, changes are committed.
+    Succeeded,
+    /// Dry run: everything ran and passed, then was rolled back.
+    DryRunPassed,
+    /// A verification query returned rows (or failed).
+    VerificationFailed,
+    /// Configuration, connection, script or statement failure.
+    Failed,
+}
+
+/// One sanitizing statement's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatementReport {
+    /// 1-based position in the script.
+    pub index: usize,
+    /// The statement (at most 500 characters).
+    pub sql: String,
+    /// Rows affected, when it ran.
+    pub rows_affected: Option<u64>,
+    /// How long it took.
+    pub elapsed_ms: u64,
+    /// The engine's error, when it failed.
+    pub error: Option<String>,
+}
+
+/// One verification query's result. Row contents are never reported (they may hold PII).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerificationReport {
+    /// 1-based position among the verification queries.
+    pub index: usize,
+    /// The query (at most 500 characters).
+    pub sql: String,
+    /// Rows it returned, when it ran.
+    pub rows: Option<u64>,
+    /// It ran and returned no rows.
+    pub passed: bool,
+    /// The engine's error, when it failed.
+    pub error: Option<String>,
+}
+
+/// The whole run, printed as one JSON object on stdout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Engine name, when known.
+    pub engine: Option<String>,
+    /// Database name, when known.
+    pub database: Option<String>,
+    /// Whether this was a dry run.
+    pub dry_run: bool,
+    /// Whether the statements ran in one transaction.
+    pub transaction: bool,
+    /// Whether the run committed its changes. Outside a transaction (MySQL-family engines,
+    /// not a dry run) each statement commits as it runs, so a failed run may still have
+    /// changed data: the pipeline then discards the temp database.
+    pub committed: bool,
+    /// Whether the transaction was rolled back.
+    pub rolled_back: bool,
+    /// Statements, in order, up to the first failure.
+    pub statements: Vec<StatementReport>,
+    /// Verification queries.
+    pub verification: Vec<VerificationReport>,
+    /// What went wrong, if anything.
+    pub error: Option<String>,
+}
+
+impl Summary {
+    /// An empty summary for a run about to start.
+    pub fn new(dry_run: bool) -> Self {
+        Self {
+            outcome: Outcome::Failed,
+            engine: None,
+            database: None,
+            dry_run,
+            transaction: false,
+            committed: false,
+            rolled_back: false,
+            statements: Vec::new(),
+            verification: Vec::new(),
+            error: None,
+        }
+    }
+
+    /// Marks the run failed with `why`.
+    pub fn fail(&mut self, why: &str) {
+        self.outcome = Outcome::Failed;
+        self.error = Some(why.to_owned());
+    }
+
+    /// Whether the task should exit 0.
+    pub fn ok(&self) -> bool {
+        matches!(self.outcome, Outcome::Succeeded | Outcome::DryRunPassed)
+    }
+
+    /// Replaces every occurrence of `secret` in the free-text fields (engine messages may
+    /// echo what they were given).
+    pub fn redact(&mut self, secret: &str) {
+        if secret.is_empty() {
+            return;
+        }
+        let scrub = |s: &mut Option<String>| {
+            if let Some(text) = s {
+                *text = text.replace(secret, "***");
+            }
+        };
+        scrub(&mut self.error);
+        for s in &mut self.statements {
+            s.sql = s.sql.replace(secret, "***");
+            scrub(&mut s.error);
+        }
+        for v in &mut self.verification {
+            v.sql = v.sql.replace(secret, "***");
+            scrub(&mut v.error);
+        }
+    }
+}

@@ -6,7 +6,7 @@
 #                 aws-encryption-sdk
 #   .tools/node   npm: node@22 (the Node the ASL runner needs), aws-local-stepfunctions,
 #                 asl-validator
-#   Debian        postgresql, mariadb-server (apt, when missing and running as root)
+#   Debian        postgresql, mariadb-server, openssl (apt, when missing and running as root)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -65,6 +65,7 @@ need_apt=()
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1 || true)
 { [ -n "$pg_bin" ] && [ -x "$pg_bin/initdb" ]; } || need_apt+=(postgresql)
 { command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ]; } || need_apt+=(mariadb-server)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)  # test-bed databases serve TLS
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     log "installing ${need_apt[*]} with apt"

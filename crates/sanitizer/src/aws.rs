@@ -31,6 +31,15 @@ pub enum FetchError {
     },
 }
 
+/// `<code>: <message>` of a service error (the same metadata trait for every SDK crate).
+fn describe(e: &impl aws_sdk_s3::error::ProvideErrorMetadata) -> String {
+    format!(
+        "{}: {}",
+        e.code().unwrap_or("error"),
+        e.message().unwrap_or("")
+    )
+}
+
 /// Reads `{"username", "password"}` from the secret (the shape RDS-managed secrets have).
 pub async fn credentials(client: &SecretsManager, arn: &str) -> Result<Credentials, FetchError> {
     let fail = |message: String| FetchError::Secret {
@@ -42,14 +51,7 @@ pub async fn credentials(client: &SecretsManager, arn: &str) -> Result<Credentia
         .secret_id(arn)
         .send()
         .await
-        .map_err(|e| {
-            let e = e.into_service_error();
-            fail(format!(
-                "{}: {}",
-                aws_sdk_secretsmanager::error::ProvideErrorMetadata::code(&e).unwrap_or("error"),
-                aws_sdk_secretsmanager::error::ProvideErrorMetadata::message(&e).unwrap_or("")
-            ))
-        })?;
+        .map_err(|e| fail(describe(&e.into_service_error())))?;
     let text = out
         .secret_string()
         .ok_or_else(|| fail("the secret has no SecretString".into()))?;
@@ -71,14 +73,7 @@ pub async fn script(client: &S3, bucket: &str, key: &str) -> Result<String, Fetc
         .key(key)
         .send()
         .await
-        .map_err(|e| {
-            let e = e.into_service_error();
-            fail(format!(
-                "{}: {}",
-                aws_sdk_s3::error::ProvideErrorMetadata::code(&e).unwrap_or("error"),
-                aws_sdk_s3::error::ProvideErrorMetadata::message(&e).unwrap_or("")
-            ))
-        })?;
+        .map_err(|e| fail(describe(&e.into_service_error())))?;
     if out.content_length().unwrap_or(0) > MAX_SCRIPT_BYTES {
         return Err(fail(format!("larger than {MAX_SCRIPT_BYTES} bytes")));
     }

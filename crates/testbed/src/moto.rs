@@ -86,6 +86,14 @@ impl Moto {
             .build()
     }
 
+    /// An S3 client on this server, path-style (moto serves no bucket subdomains).
+    pub fn s3_client(&self) -> aws_sdk_s3::Client {
+        let conf = aws_sdk_s3::config::Builder::from(&self.sdk_config())
+            .force_path_style(true)
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+    }
+
     /// Forgets every resource (moto's `/moto-api/reset`).
     pub async fn reset(&self) {
         reqwest::Client::new()

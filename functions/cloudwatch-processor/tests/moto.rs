@@ -13,7 +13,6 @@ use common::*;
 use serde_json::Value;
 use sluice_cwlogs::{Payload, decode_all};
 use sluice_firehose::{FirehoseResponse, RecordResult};
-use sluice_runtime::config::Env;
 use sluice_testbed::lambda::{FunctionSpec, LambdaHost};
 use sluice_testbed::moto::Moto;
 use sluice_testbed::paths;
@@ -21,10 +20,7 @@ use sluice_testbed::paths;
 const PROCESSOR: &str = "cloudwatch-processor";
 
 fn s3(moto: &Moto) -> aws_sdk_s3::Client {
-    sluice_runtime::aws::s3_client(
-        &moto.sdk_config(),
-        &Env::from_pairs([("AWS_ENDPOINT_URL", moto.endpoint().as_str())]),
-    )
+    moto.s3_client()
 }
 
 /// A Direct PUT delivery stream writing into a new bucket of the same name.

@@ -85,11 +85,7 @@ fn assert_batch(event: &FirehoseEvent, response: &FirehoseResponse) {
 async fn given_python_made_records_when_handled_then_results_per_record_and_copies_batched() {
     let moto = Moto::shared();
     let sdk = moto.sdk_config();
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&sdk)
-            .force_path_style(true)
-            .build(),
-    );
+    let s3 = moto.s3_client();
     s3.create_bucket()
         .bucket("das-copies")
         .send()

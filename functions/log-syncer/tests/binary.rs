@@ -11,10 +11,7 @@ use sluice_testbed::rds_logs::RdsLogs;
 const PG: &str = "error/postgresql.log.2026-11-22-13";
 
 async fn s3() -> aws_sdk_s3::Client {
-    let conf = aws_sdk_s3::config::Builder::from(&Moto::shared().sdk_config())
-        .force_path_style(true)
-        .build();
-    aws_sdk_s3::Client::from_conf(conf)
+    Moto::shared().s3_client()
 }
 
 #[tokio::test]

@@ -64,10 +64,7 @@ pub fn source_with_secret(rds: &RdsLogs, secret: &str) -> RdsSource {
 }
 
 pub fn s3_client() -> aws_sdk_s3::Client {
-    let conf = aws_sdk_s3::config::Builder::from(&Moto::shared().sdk_config())
-        .force_path_style(true)
-        .build();
-    aws_sdk_s3::Client::from_conf(conf)
+    Moto::shared().s3_client()
 }
 
 /// A fresh bucket in the shared moto, wrapped in a request counter.

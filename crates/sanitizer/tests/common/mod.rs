@@ -99,10 +99,7 @@ pub async fn secret_arn() -> String {
 
 /// An S3 client on the shared moto.
 pub fn s3() -> aws_sdk_s3::Client {
-    let conf = aws_sdk_s3::config::Builder::from(&Moto::shared().sdk_config())
-        .force_path_style(true)
-        .build();
-    aws_sdk_s3::Client::from_conf(conf)
+    Moto::shared().s3_client()
 }
 
 /// What one run of the binary left behind.

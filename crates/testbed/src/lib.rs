@@ -5,13 +5,18 @@
 //! - [`lambda::LambdaHost`]: runs a function's real binary behind a local Lambda runtime API
 //!   and serves the Lambda Invoke API, so functions can be invoked by name;
 //! - [`asl::run`]: runs an ASL file with aws-local-stepfunctions, tasks served by the host;
-//! - [`db`]: private PostgreSQL and MariaDB servers for the sanitizer's tests.
+//! - [`db`]: private PostgreSQL and MariaDB servers for the sanitizer's tests;
+//! - [`ecs::FakeEcs`]: an ECS stand-in (`RunTask`, `DescribeTasks`, `ListTasks`, `StopTask`)
+//!   that runs each task as a local process and reports its real exit code;
+//! - [`aws_proxy::AwsProxy`]: a forwarder in front of moto that fails or edits chosen actions.
 //!
 //! Tools come from `.tools/` (installed by `scripts/bootstrap.sh`); a missing tool is a panic
 //! whose message says to run `make tools`.
 
 pub mod asl;
+pub mod aws_proxy;
 pub mod db;
+pub mod ecs;
 pub mod lambda;
 pub mod moto;
 pub mod paths;

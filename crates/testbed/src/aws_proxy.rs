@@ -1,0 +1,420 @@
+//! A fault-injecting forwarder in front of moto (or any upstream endpoint).
+//!
+//! Every request is forwarded as is (method, path and query, headers but `Host`, body) and the
+//! upstream's answer returned verbatim, unless a rule set by the test matches the request's
+//! action:
+//! - Query protocol (RDS, EC2, STS, …): the `Action` field of a form-encoded body (or query);
+//! - JSON protocols (Step Functions, EventBridge, Secrets Manager, ECS, …): what follows the last
+//!   `.` of `X-Amz-Target`;
+//! - REST protocols (S3): no action; such requests are only forwarded.
+//!
+//! [`AwsProxy::fail`] answers an action with a service error in the caller's protocol;
+//! [`AwsProxy::replace_in_response`] edits the upstream's answer to an action. Point a
+//! function at the proxy with `AWS_ENDPOINT_URL_<SERVICE>` = [`AwsProxy::endpoint`].
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// One rule set by the test.
+#[derive(Debug, Clone)]
+enum Rule {
+    /// Answer the action with a 400 service error, `times` more times (`None`: always).
+    Fail {
+        action: String,
+        code: String,
+        message: String,
+        times: Option<u32>,
+    },
+    /// Replace `from` with `to` in the upstream's answers to the action.
+    Replace {
+        action: String,
+        from: String,
+        to: String,
+    },
+}
+
+/// What the server and the test share.
+struct Shared {
+    upstream: String,
+    rules: Mutex<Vec<Rule>>,
+    calls: Mutex<Vec<String>>,
+    http: reqwest::Client,
+    ids: AtomicU64,
+}
+
+impl Shared {
+    fn rules(&self) -> MutexGuard<'_, Vec<Rule>> {
+        self.rules.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Takes one use of the first `Fail` rule for `action`: its code and message.
+    fn take_failure(&self, action: &str) -> Option<(String, String)> {
+        let mut rules = self.rules();
+        let i = rules
+            .iter()
+            .position(|r| matches!(r, Rule::Fail { action: a, .. } if a == action))?;
+        let Rule::Fail {
+            code,
+            message,
+            times,
+            ..
+        } = &mut rules[i]
+        else {
+            return None;
+        };
+        let out = (code.clone(), message.clone());
+        if let Some(left) = times {
+            *left = left.saturating_sub(1);
+            if *left == 0 {
+                rules.remove(i);
+            }
+        }
+        Some(out)
+    }
+
+    /// The replacements for `action`, in the order they were set.
+    fn replacements(&self, action: &str) -> Vec<(String, String)> {
+        self.rules()
+            .iter()
+            .filter_map(|r| match r {
+                Rule::Replace {
+                    action: a,
+                    from,
+                    to,
+                } if a == action => Some((from.clone(), to.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// A request id shaped like a UUID.
+    fn request_id(&self) -> String {
+        let n = self.ids.fetch_add(1, Ordering::SeqCst);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let hex = format!("{:032x}", nanos ^ (u128::from(n) << 64));
+        format!(
+            "{}-{}-{}-{}-{}",
+            &hex[0..8],
+            &hex[8..12],
+            &hex[12..16],
+            &hex[16..20],
+            &hex[20..32]
+        )
+    }
+}
+
+/// The running proxy; it stops when dropped.
+pub struct AwsProxy {
+    shared: Arc<Shared>,
+    port: u16,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl AwsProxy {
+    /// Starts a proxy to `upstream` (e.g. moto's endpoint) on a free loopback port, on a thread
+    /// and runtime of its own.
+    pub fn start(upstream: &str) -> AwsProxy {
+        let shared = Arc::new(Shared {
+            upstream: upstream.trim_end_matches('/').to_owned(),
+            rules: Mutex::new(Vec::new()),
+            calls: Mutex::new(Vec::new()),
+            http: reqwest::Client::new(),
+            ids: AtomicU64::new(0),
+        });
+        let (port, stop) = spawn(shared.clone());
+        AwsProxy {
+            shared,
+            port,
+            _stop: stop,
+        }
+    }
+
+    /// The proxy's URL, for `AWS_ENDPOINT_URL_<SERVICE>` or an SDK's `endpoint_url`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Answers `action` with HTTP 400 and the service error `code`/`message`, for the next
+    /// `times` calls (`None`: every call until [`AwsProxy::clear`]).
+    pub fn fail(&self, action: &str, code: &str, message: &str, times: Option<u32>) {
+        if times == Some(0) {
+            return;
+        }
+        self.shared.rules().push(Rule::Fail {
+            action: action.to_owned(),
+            code: code.to_owned(),
+            message: message.to_owned(),
+            times,
+        });
+    }
+
+    /// Replaces every `from` with `to` in the upstream's answer to `action`, on every call.
+    pub fn replace_in_response(&self, action: &str, from: &str, to: &str) {
+        self.shared.rules().push(Rule::Replace {
+            action: action.to_owned(),
+            from: from.to_owned(),
+            to: to.to_owned(),
+        });
+    }
+
+    /// Forgets every rule.
+    pub fn clear(&self) {
+        self.shared.rules().clear();
+    }
+
+    /// The actions seen, in order (`""` for requests without one, such as S3's).
+    pub fn calls(&self) -> Vec<String> {
+        self.shared
+            .calls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// Binds a loopback port and serves on a thread of its own until the sender is dropped.
+fn spawn(shared: Arc<Shared>) -> (u16, tokio::sync::oneshot::Sender<()>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind AWS proxy");
+    let port = listener.local_addr().expect("local addr").port();
+    listener.set_nonblocking(true).expect("nonblocking");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime for AWS proxy");
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+            let app = axum::Router::new().fallback(handle).with_state(shared);
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+    });
+    (port, stop)
+}
+
+/// How the caller speaks, for an error in its own protocol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Protocol {
+    /// Query protocol (RDS, STS, …).
+    Query,
+    /// EC2's flavour of the Query protocol.
+    Ec2,
+    /// A JSON protocol; the request's content type.
+    Json(String),
+    /// REST (S3, …): no action.
+    Rest,
+}
+
+/// Decodes an `application/x-www-form-urlencoded` string.
+fn parse_form(body: &[u8]) -> Vec<(String, String)> {
+    let decode = |s: &str| {
+        let bytes = s.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'+' => out.push(b' '),
+                b'%' if i + 2 < bytes.len() => {
+                    let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                    match u8::from_str_radix(hex, 16) {
+                        Ok(b) => {
+                            out.push(b);
+                            i += 2;
+                        }
+                        Err(_) => out.push(b'%'),
+                    }
+                }
+                b => out.push(b),
+            }
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    String::from_utf8_lossy(body)
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+/// The request's action and protocol.
+fn classify(headers: &HeaderMap, query: Option<&str>, body: &[u8]) -> (Option<String>, Protocol) {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let mut form = Vec::new();
+    if content_type.starts_with("application/x-www-form-urlencoded") {
+        form = parse_form(body);
+    }
+    if !form.iter().any(|(k, _)| k == "Action")
+        && let Some(query) = query
+    {
+        form.extend(parse_form(query.as_bytes()));
+    }
+    let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    if let Some(action) = field("Action") {
+        let protocol = if field("Version").as_deref() == Some("2016-11-15") {
+            Protocol::Ec2
+        } else {
+            Protocol::Query
+        };
+        return (Some(action), protocol);
+    }
+    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok());
+    if let Some(target) = target {
+        let action = target.rsplit('.').next().unwrap_or(target).to_owned();
+        let json = if content_type.starts_with("application/x-amz-json-1.0") {
+            "application/x-amz-json-1.0"
+        } else {
+            "application/x-amz-json-1.1"
+        };
+        return (Some(action), Protocol::Json(json.to_owned()));
+    }
+    (None, Protocol::Rest)
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A 400 service error in the caller's protocol.
+fn error_response(protocol: &Protocol, code: &str, message: &str, request_id: &str) -> Response {
+    let (content_type, body) = match protocol {
+        Protocol::Json(content_type) => {
+            let body = serde_json::json!({ "__type": code, "message": message }).to_string();
+            (content_type.clone(), body)
+        }
+        Protocol::Ec2 => {
+            let body = format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>{}</Code>\
+                 <Message>{}</Message></Error></Errors><RequestID>{request_id}</RequestID></Response>",
+                xml_escape(code),
+                xml_escape(message)
+            );
+            ("text/xml".to_owned(), body)
+        }
+        Protocol::Query | Protocol::Rest => {
+            let body = format!(
+                "<ErrorResponse xmlns=\"http://rds.amazonaws.com/doc/2014-10-31/\"><Error>\
+                 <Type>Sender</Type><Code>{}</Code><Message>{}</Message></Error>\
+                 <RequestId>{request_id}</RequestId></ErrorResponse>",
+                xml_escape(code),
+                xml_escape(message)
+            );
+            ("text/xml".to_owned(), body)
+        }
+    };
+    let mut response = (StatusCode::BAD_REQUEST, body).into_response();
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&content_type) {
+        headers.insert(header::CONTENT_TYPE, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        headers.insert(HeaderName::from_static("x-amzn-requestid"), v);
+    }
+    response
+}
+
+/// Headers that describe one hop's framing, not the message: never copied across.
+fn hop_by_hop(name: &HeaderName) -> bool {
+    name == header::HOST
+        || name == header::CONTENT_LENGTH
+        || name == header::TRANSFER_ENCODING
+        || name == header::CONNECTION
+}
+
+async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, 64 << 20).await else {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    };
+    let (action, protocol) = classify(&parts.headers, parts.uri.query(), &body);
+    shared
+        .calls
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(action.clone().unwrap_or_default());
+    if let Some(action) = &action
+        && let Some((code, message)) = shared.take_failure(action)
+    {
+        return error_response(&protocol, &code, &message, &shared.request_id());
+    }
+    let path = parts
+        .uri
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_owned();
+    let is_head = parts.method == axum::http::Method::HEAD;
+    let Ok(method) = reqwest::Method::from_bytes(parts.method.as_str().as_bytes()) else {
+        return StatusCode::METHOD_NOT_ALLOWED.into_response();
+    };
+    let mut upstream = shared
+        .http
+        .request(method, format!("{}{path}", shared.upstream))
+        .body(body);
+    for (name, value) in &parts.headers {
+        if !hop_by_hop(name) {
+            upstream = upstream.header(name.as_str(), value.as_bytes());
+        }
+    }
+    let answer = match upstream.send().await {
+        Ok(a) => a,
+        Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+    };
+    let status = StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let mut headers = HeaderMap::new();
+    for (name, value) in answer.headers() {
+        let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_str().as_bytes()),
+            HeaderValue::from_bytes(value.as_bytes()),
+        ) else {
+            continue;
+        };
+        // A HEAD answer has no body: its length is the upstream's, kept as sent.
+        let keep_length = is_head && name == header::CONTENT_LENGTH;
+        if keep_length || !hop_by_hop(&name) {
+            headers.append(name, value);
+        }
+    }
+    let mut body: Bytes = match answer.bytes().await {
+        Ok(b) => b,
+        Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+    };
+    let replacements = action
+        .as_deref()
+        .map(|a| shared.replacements(a))
+        .unwrap_or_default();
+    if !replacements.is_empty() {
+        let mut text = String::from_utf8_lossy(&body).into_owned();
+        for (from, to) in replacements {
+            text = text.replace(&from, &to);
+        }
+        body = Bytes::from(text);
+    }
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    response
+}

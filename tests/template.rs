@@ -209,6 +209,7 @@ fn config_vars(binary: &str) -> Vec<&'static str> {
         "cloudwatch-processor" => cloudwatch_processor::config::ALL_VARS.to_vec(),
         "log-subscriber" => log_subscriber::config::ALL_VARS.to_vec(),
         "log-syncer" => log_syncer::config::ALL.to_vec(),
+        "snapshot-steps" => snapshot_steps::config::VARS.to_vec(),
         other => panic!("no config list for function {other}: add it here"),
     }
 }

@@ -1,0 +1,190 @@
+//! The function's configuration, read once at cold start from its environment.
+//!
+//! | Variable | Meaning |
+//! |---|---|
+//! | `TEMP_PREFIX` | prefix of temporary resource ids (default `sluice-tmp`) |
+//! | `SNAPSHOT_PREFIX` | prefix of sanitized snapshot ids (default `sluice-sanitized`) |
+//! | `SUBNET_GROUP` | the isolated DB subnet group the temp database is restored into (required) |
+//! | `SECURITY_GROUP_IDS` | its VPC security groups, comma-separated (required) |
+//! | `INSTANCE_CLASS` | class of the temp instance; required for an Aurora Serverless v2 source |
+//! | `SHARE_ACCOUNTS` | accounts the sanitized snapshot is shared with (at most 20) |
+//! | `KMS_KEY_ARN` | customer-managed key of the re-encrypting copy (needed to share an encrypted source) |
+//! | `KEEP` | sanitized snapshots kept per source (default 7, at least 1) |
+//! | `DR_REGION`, `DR_KMS_KEY_ARN` | optional copy to a disaster-recovery region, under that region's key |
+//! | `ECS_CLUSTER`, `TASK_DEFINITION`, `CONTAINER_NAME` | the sanitizer task (container default `sanitizer`) |
+//! | `TASK_SUBNETS`, `TASK_SECURITY_GROUPS` | the task's awsvpc network (required) |
+//! | `SCRIPT_URI` | the sanitizing script, `s3://bucket/key` (required) |
+//! | `DATABASE_NAME` | the database the script runs in (required) |
+//! | `EVENT_BUS` | where the result event goes (default `default`) |
+
+use sluice_runtime::config::{ConfigError, Env};
+
+/// Configuration of every step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Prefix of temporary resource ids.
+    pub temp_prefix: String,
+    /// Prefix of sanitized snapshot ids.
+    pub snapshot_prefix: String,
+    /// The isolated DB subnet group.
+    pub subnet_group: String,
+    /// The temp database's security groups.
+    pub security_groups: Vec<String>,
+    /// Class of the temp instance, when set.
+    pub instance_class: Option<String>,
+    /// Accounts to share with (unchecked; `validate` checks them).
+    pub share_accounts: Vec<String>,
+    /// Key of the re-encrypting copy.
+    pub kms_key: Option<String>,
+    /// Sanitized snapshots kept per source.
+    pub keep: usize,
+    /// Disaster-recovery region.
+    pub dr_region: Option<String>,
+    /// Key of the DR copy.
+    pub dr_kms_key: Option<String>,
+    /// ECS cluster of the sanitizer task.
+    pub ecs_cluster: String,
+    /// Task definition of the sanitizer.
+    pub task_definition: String,
+    /// Container name in that task definition.
+    pub container_name: String,
+    /// The task's subnets.
+    pub task_subnets: Vec<String>,
+    /// The task's security groups.
+    pub task_security_groups: Vec<String>,
+    /// The sanitizing script's S3 URI.
+    pub script_uri: String,
+    /// The database the script runs in.
+    pub database: String,
+    /// The EventBridge bus of result events.
+    pub event_bus: String,
+}
+
+/// Variables read by [`Config::from_env`], for the template consistency test.
+pub const VARS: &[&str] = &[
+    "TEMP_PREFIX",
+    "SNAPSHOT_PREFIX",
+    "SUBNET_GROUP",
+    "SECURITY_GROUP_IDS",
+    "INSTANCE_CLASS",
+    "SHARE_ACCOUNTS",
+    "KMS_KEY_ARN",
+    "KEEP",
+    "DR_REGION",
+    "DR_KMS_KEY_ARN",
+    "ECS_CLUSTER",
+    "TASK_DEFINITION",
+    "CONTAINER_NAME",
+    "TASK_SUBNETS",
+    "TASK_SECURITY_GROUPS",
+    "SCRIPT_URI",
+    "DATABASE_NAME",
+    "EVENT_BUS",
+];
+
+fn non_empty_list(env: &Env, var: &str) -> Result<Vec<String>, ConfigError> {
+    let list = env.list(var);
+    if list.is_empty() {
+        return Err(ConfigError::Missing { var: var.into() });
+    }
+    Ok(list)
+}
+
+impl Config {
+    /// Reads the configuration; every error names its variable.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let keep: usize = env.parse_or("KEEP", 7)?;
+        if keep == 0 {
+            return Err(ConfigError::invalid(
+                "KEEP",
+                "0",
+                "at least the snapshot just made must be kept",
+            ));
+        }
+        let script_uri = env.required("SCRIPT_URI")?;
+        if !script_uri.starts_with("s3://") {
+            return Err(ConfigError::invalid(
+                "SCRIPT_URI",
+                &script_uri,
+                "expected s3://bucket/key",
+            ));
+        }
+        Ok(Self {
+            temp_prefix: env
+                .optional("TEMP_PREFIX")
+                .unwrap_or_else(|| "sluice-tmp".into()),
+            snapshot_prefix: env
+                .optional("SNAPSHOT_PREFIX")
+                .unwrap_or_else(|| "sluice-sanitized".into()),
+            subnet_group: env.required("SUBNET_GROUP")?,
+            security_groups: non_empty_list(env, "SECURITY_GROUP_IDS")?,
+            instance_class: env.optional("INSTANCE_CLASS"),
+            share_accounts: env.list("SHARE_ACCOUNTS"),
+            kms_key: env.optional("KMS_KEY_ARN"),
+            keep,
+            dr_region: env.optional("DR_REGION"),
+            dr_kms_key: env.optional("DR_KMS_KEY_ARN"),
+            ecs_cluster: env.required("ECS_CLUSTER")?,
+            task_definition: env.required("TASK_DEFINITION")?,
+            container_name: env
+                .optional("CONTAINER_NAME")
+                .unwrap_or_else(|| "sanitizer".into()),
+            task_subnets: non_empty_list(env, "TASK_SUBNETS")?,
+            task_security_groups: non_empty_list(env, "TASK_SECURITY_GROUPS")?,
+            script_uri,
+            database: env.required("DATABASE_NAME")?,
+            event_bus: env
+                .optional("EVENT_BUS")
+                .unwrap_or_else(|| "default".into()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("SUBNET_GROUP", "iso"),
+            ("SECURITY_GROUP_IDS", "sg-1"),
+            ("ECS_CLUSTER", "c"),
+            ("TASK_DEFINITION", "td"),
+            ("TASK_SUBNETS", "subnet-1"),
+            ("TASK_SECURITY_GROUPS", "sg-2"),
+            ("SCRIPT_URI", "s3://b/k.sql"),
+            ("DATABASE_NAME", "app"),
+        ]
+    }
+
+    #[test]
+    fn defaults_apply_and_missing_names_the_variable() {
+        let c = Config::from_env(&Env::from_pairs(base())).expect("config");
+        assert_eq!(c.keep, 7);
+        assert_eq!(c.temp_prefix, "sluice-tmp");
+        assert_eq!(c.container_name, "sanitizer");
+        for skip in [
+            "SUBNET_GROUP",
+            "TASK_SUBNETS",
+            "SCRIPT_URI",
+            "DATABASE_NAME",
+        ] {
+            let pairs = base().into_iter().filter(|(k, _)| *k != skip);
+            let err = Config::from_env(&Env::from_pairs(pairs)).expect_err(skip);
+            assert!(err.to_string().contains(skip), "{err}");
+        }
+    }
+
+    #[test]
+    fn keep_zero_and_non_s3_script_are_refused() {
+        let mut pairs = base();
+        pairs.push(("KEEP", "0"));
+        let err = Config::from_env(&Env::from_pairs(pairs)).expect_err("keep 0");
+        assert!(err.to_string().contains("KEEP"), "{err}");
+        let mut pairs = base();
+        pairs.retain(|(k, _)| *k != "SCRIPT_URI");
+        pairs.push(("SCRIPT_URI", "/tmp/x.sql"));
+        let err = Config::from_env(&Env::from_pairs(pairs)).expect_err("script");
+        assert!(err.to_string().contains("SCRIPT_URI"), "{err}");
+    }
+}

@@ -9,6 +9,7 @@
 //! - [`ecs::FakeEcs`]: an ECS stand-in (`RunTask`, `DescribeTasks`, `ListTasks`, `StopTask`)
 //!   that runs each task as a local process and reports its real exit code;
 //! - [`aws_proxy::AwsProxy`]: a forwarder in front of moto that fails or edits chosen actions.
+//! - [`sanitized::Stage`]: the sanitized-snapshot pipeline's stage (tests and `make demo`).
 //!
 //! Tools come from `.tools/` (installed by `scripts/bootstrap.sh`); a missing tool is a panic
 //! whose message says to run `make tools`.
@@ -21,4 +22,5 @@ pub mod lambda;
 pub mod moto;
 pub mod paths;
 pub mod rds_logs;
+pub mod sanitized;
 pub mod template;

@@ -8,6 +8,7 @@ mod das;
 mod foundation;
 mod rdslogs;
 mod report;
+mod snapshots;
 
 use report::Report;
 use sluice_testbed::lambda::LambdaHost;
@@ -23,6 +24,7 @@ pub struct Stage {
 
 async fn run_all(stage: &Stage, report: &mut Report) -> anyhow::Result<()> {
     foundation::run(stage, report).await?;
+    snapshots::run(report).await?;
     cwlogs::run(stage, report).await?;
     das::run(stage, report).await?;
     rdslogs::run(stage, report).await?;

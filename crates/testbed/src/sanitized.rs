@@ -1,0 +1,703 @@
+//! A stage for the sanitized-snapshot state machine, shared by its end-to-end tests and
+//! `make demo`: moto (behind an [`AwsProxy`] for fault injection) holding a network, an isolated
+//! subnet group, a production source and the script; the [`FakeEcs`] stand-in running the real
+//! `sanitizer` binary against a local PostgreSQL or MariaDB loaded with PII-shaped customers,
+//! which plays the restored temp database (its endpoint replaces the RDS one, and the
+//! RDS-managed secret is given its credentials); and the real `snapshot-steps` binary on a
+//! [`LambdaHost`]. [`Stage::run`] runs the real ASL under aws-local-stepfunctions.
+//!
+//! Setup and inspection panic on failure: this is test support.
+
+#![allow(clippy::unwrap_used, clippy::missing_panics_doc)]
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::asl::{self, AslRun, AslRunSpec};
+use crate::aws_proxy::AwsProxy;
+use crate::db::{self, DbServer};
+use crate::ecs::{FakeEcs, Launcher, TaskLaunch};
+use crate::lambda::{FunctionSpec, LambdaHost};
+use crate::moto::Moto;
+use crate::paths;
+use aws_config::SdkConfig;
+use serde_json::{Value, json};
+
+/// The function under test.
+pub const FUNCTION: &str = "snapshot-steps";
+/// Customers loaded into the local database.
+pub const CUSTOMERS: u32 = 25;
+/// The account sanitized snapshots are shared with by default.
+pub const ACCOUNT_A: &str = "111111111111";
+
+/// Customer `id`'s original e-mail.
+pub fn email(id: u32) -> String {
+    format!("jane.doe{id}@corp-mail.example.com")
+}
+
+/// Customer `id`'s original card number.
+pub fn card(id: u32) -> String {
+    format!("4111 1111 1111 {:04}", 1000 + id)
+}
+
+fn is_mariadb(engine: &str) -> bool {
+    engine == "mariadb"
+}
+
+/// The customers table: in `postgres` on PostgreSQL, in database `app` on MariaDB.
+fn table(engine: &str) -> &'static str {
+    if is_mariadb(engine) {
+        "app.customers"
+    } else {
+        "customers"
+    }
+}
+
+fn load_customers(db: &DbServer, engine: &str) {
+    if is_mariadb(engine) {
+        db.sql("CREATE DATABASE app");
+    }
+    let t = table(engine);
+    db.sql(&format!("CREATE TABLE {t} (id int PRIMARY KEY, name varchar(200), email varchar(200) NOT NULL, card_number varchar(40))"));
+    let rows: Vec<String> = (1..=CUSTOMERS)
+        .map(|id| format!("({id}, 'Jane {id}', '{}', '{}')", email(id), card(id)))
+        .collect();
+    db.sql(&format!(
+        "INSERT INTO {t} (id, name, email, card_number) VALUES {}",
+        rows.join(", ")
+    ));
+}
+
+/// The customers table as text.
+pub fn dump(bed: &Stage) -> String {
+    bed.db.sql(&format!(
+        "SELECT id, name, email, card_number FROM {} ORDER BY id",
+        table(bed.options.engine)
+    ))
+}
+
+/// Masks every PII column; the verification queries prove it.
+pub const FULL_SCRIPT: &str = "
+UPDATE customers SET email = CONCAT('customer', id, '@example.invalid');
+UPDATE customers SET card_number = NULL, name = CONCAT('Customer ', id);
+-- @verify
+SELECT id FROM customers WHERE email NOT LIKE '%@example.invalid';
+SELECT id FROM customers WHERE card_number IS NOT NULL;
+";
+
+/// Forgets the card number column: the verification gate must stop the run.
+pub const MISSES_CARD: &str = "
+UPDATE customers SET email = CONCAT('customer', id, '@example.invalid');
+-- @verify
+SELECT id FROM customers WHERE email NOT LIKE '%@example.invalid';
+SELECT id FROM customers WHERE card_number IS NOT NULL;
+";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where the source lives.
+pub enum Src {
+    /// An RDS DB instance.
+    Instance,
+    /// An Aurora DB cluster.
+    Cluster,
+}
+
+/// What the stage is made of.
+pub struct Options {
+    /// Instance or cluster.
+    pub src: Src,
+    /// The source's RDS engine; `mariadb` runs the sanitizer against the local MariaDB, every
+    /// other engine against the local PostgreSQL (the local MariaDB lacks MySQL's
+    /// `max_execution_time`, so it cannot play Aurora MySQL).
+    pub engine: &'static str,
+    /// The sanitizing script.
+    pub script: &'static str,
+    /// Re-encrypt under a customer-managed key (the source is then encrypted).
+    pub reencrypt: bool,
+    /// Copy to a DR region.
+    pub dr: bool,
+    /// Accounts to share with.
+    pub accounts: Vec<&'static str>,
+    /// `new`, `latest` or a snapshot id.
+    pub snapshot: &'static str,
+    /// Sanitized snapshots kept.
+    pub keep: u32,
+    /// The ECS stand-in refuses to start the task.
+    pub task_fails_to_start: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            src: Src::Instance,
+            engine: "postgres",
+            script: FULL_SCRIPT,
+            reencrypt: false,
+            dr: false,
+            accounts: vec![ACCOUNT_A],
+            snapshot: "new",
+            keep: 3,
+            task_fails_to_start: false,
+        }
+    }
+}
+
+/// A ready stage.
+pub struct Stage {
+    /// Unique per stage: names everything it makes.
+    pub tag: String,
+    /// SDK config on moto (not through the proxy).
+    pub sdk: SdkConfig,
+    /// Fault injection in front of moto.
+    pub proxy: AwsProxy,
+    /// The ECS stand-in.
+    pub ecs: FakeEcs,
+    /// Runs `snapshot-steps`.
+    pub host: LambdaHost,
+    /// The local engine playing the temp database.
+    pub db: DbServer,
+    /// The production source id.
+    pub source: String,
+    /// A state machine registered in moto for the guard.
+    pub machine_arn: String,
+    /// What it was built from.
+    pub options: Options,
+}
+
+fn tag() -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "t{}x{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+fn rds(sdk: &SdkConfig) -> aws_sdk_rds::Client {
+    aws_sdk_rds::Client::new(sdk)
+}
+
+/// Runs the real `sanitizer` against the local engine: the RDS endpoint is replaced by the
+/// loopback address and the RDS-managed secret is given the local engine's credentials.
+fn launcher(sdk: SdkConfig, port: u16, ca: Option<PathBuf>, refuse: bool) -> Launcher {
+    Arc::new(move |launch: &TaskLaunch| {
+        if refuse {
+            return Err("RESOURCE:ENI (injected: no capacity for the task)".into());
+        }
+        let mut env: BTreeMap<String, String> = launch.environment.iter().cloned().collect();
+        let secret = env
+            .get("SANITIZER_SECRET_ARN")
+            .cloned()
+            .ok_or("no SANITIZER_SECRET_ARN in the overrides")?;
+        let sdk = sdk.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Runtime::new().expect("runtime");
+            rt.block_on(async {
+                aws_sdk_secretsmanager::Client::new(&sdk)
+                    .put_secret_value()
+                    .secret_id(secret)
+                    .secret_string(
+                        json!({"username": db::USER, "password": db::PASSWORD}).to_string(),
+                    )
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| format!("PutSecretValue: {e:?}"))
+            })
+        })
+        .join()
+        .map_err(|_| "secret thread panicked".to_owned())??;
+        env.insert("SANITIZER_ENDPOINT".into(), "127.0.0.1".into());
+        env.insert("SANITIZER_PORT".into(), port.to_string());
+        match &ca {
+            Some(ca) => {
+                env.insert("SANITIZER_TLS".into(), "verify-full".into());
+                env.insert("SANITIZER_CA_BUNDLE".into(), ca.display().to_string());
+            }
+            None => return Err("the test database serves no TLS (openssl missing?)".into()),
+        }
+        let mut cmd = tokio::process::Command::new(paths::bin_path("sanitizer"));
+        cmd.env_clear()
+            .envs(Moto::shared().env())
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(env);
+        Ok(cmd)
+    })
+}
+
+impl Stage {
+    /// Builds the stage in the shared moto server.
+    pub async fn new(options: Options) -> Stage {
+        let moto = Moto::shared();
+        let sdk = moto.sdk_config();
+        let tag = tag();
+        let db = if is_mariadb(options.engine) {
+            DbServer::mariadb()
+        } else {
+            DbServer::postgres()
+        };
+        load_customers(&db, options.engine);
+
+        let ec2 = aws_sdk_ec2::Client::new(&sdk);
+        let vpc = ec2
+            .create_vpc()
+            .cidr_block("10.0.0.0/16")
+            .send()
+            .await
+            .unwrap();
+        let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_owned();
+        let subnet = ec2
+            .create_subnet()
+            .vpc_id(&vpc)
+            .cidr_block("10.0.1.0/24")
+            .availability_zone("us-east-1a")
+            .send()
+            .await
+            .unwrap();
+        let subnet = subnet.subnet().unwrap().subnet_id().unwrap().to_owned();
+        let sg = ec2
+            .create_security_group()
+            .group_name(format!("iso-{tag}"))
+            .description("isolated")
+            .vpc_id(&vpc)
+            .send()
+            .await
+            .unwrap()
+            .group_id()
+            .unwrap()
+            .to_owned();
+        let rds = rds(&sdk);
+        rds.create_db_subnet_group()
+            .db_subnet_group_name(format!("iso-{tag}"))
+            .db_subnet_group_description("isolated")
+            .subnet_ids(&subnet)
+            .send()
+            .await
+            .unwrap();
+
+        let kms = aws_sdk_kms::Client::new(&sdk);
+        let key = if options.reencrypt {
+            let k = kms.create_key().send().await.unwrap();
+            Some(k.key_metadata().unwrap().arn().unwrap().to_owned())
+        } else {
+            None
+        };
+        let source = format!("prod-{tag}");
+        match options.src {
+            Src::Instance => {
+                rds.create_db_instance()
+                    .db_instance_identifier(&source)
+                    .engine(options.engine)
+                    // moto has no default version for mariadb.
+                    .set_engine_version(is_mariadb(options.engine).then(|| "10.11.9".to_owned()))
+                    .db_instance_class("db.t3.micro")
+                    .master_username("admin")
+                    .master_user_password("prod-password-1")
+                    .allocated_storage(20)
+                    .storage_encrypted(options.reencrypt)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            Src::Cluster => {
+                rds.create_db_cluster()
+                    .db_cluster_identifier(&source)
+                    .engine(options.engine)
+                    .master_username("admin")
+                    .master_user_password("prod-password-1")
+                    .storage_encrypted(options.reencrypt)
+                    .send()
+                    .await
+                    .unwrap();
+                rds.create_db_instance()
+                    .db_instance_identifier(format!("{source}-w"))
+                    .db_cluster_identifier(&source)
+                    .engine(options.engine)
+                    .db_instance_class("db.r6g.large")
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+
+        let s3 = moto.s3_client();
+        let bucket = format!("scripts-{tag}");
+        s3.create_bucket().bucket(&bucket).send().await.unwrap();
+        s3.put_object()
+            .bucket(&bucket)
+            .key("sanitize.sql")
+            .body(options.script.as_bytes().to_vec().into())
+            .send()
+            .await
+            .unwrap();
+
+        let sfn = aws_sdk_sfn::Client::new(&sdk);
+        let machine_arn = sfn
+            .create_state_machine()
+            .name(format!("sm-{tag}"))
+            .definition(r#"{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}"#)
+            .role_arn("arn:aws:iam::123456789012:role/sluice-test")
+            .send()
+            .await
+            .unwrap()
+            .state_machine_arn()
+            .to_owned();
+
+        let proxy = AwsProxy::start(&moto.endpoint());
+        let ecs = FakeEcs::start(launcher(
+            sdk.clone(),
+            db.port(),
+            db.ca_bundle().map(PathBuf::from),
+            options.task_fails_to_start,
+        ));
+        let mut env: Vec<(String, String)> = moto
+            .env()
+            .into_iter()
+            .filter(|(k, _)| k != "AWS_ENDPOINT_URL")
+            .collect();
+        let pairs = [
+            ("AWS_ENDPOINT_URL", proxy.endpoint()),
+            ("AWS_ENDPOINT_URL_ECS", ecs.endpoint()),
+            ("AWS_MAX_ATTEMPTS", "1".to_owned()),
+            ("SUBNET_GROUP", format!("iso-{tag}")),
+            ("SECURITY_GROUP_IDS", sg.clone()),
+            ("SNAPSHOT_PREFIX", format!("{source}-sanitized")),
+            ("SHARE_ACCOUNTS", options.accounts.join(",")),
+            ("KMS_KEY_ARN", key.clone().unwrap_or_default()),
+            ("KEEP", options.keep.to_string()),
+            (
+                "DR_REGION",
+                if options.dr { "eu-west-1" } else { "" }.to_owned(),
+            ),
+            ("ECS_CLUSTER", "sanitizer".to_owned()),
+            ("TASK_DEFINITION", "sluice-sanitizer:1".to_owned()),
+            ("TASK_SUBNETS", subnet.clone()),
+            ("TASK_SECURITY_GROUPS", sg.clone()),
+            ("SCRIPT_URI", format!("s3://{bucket}/sanitize.sql")),
+            (
+                "DATABASE_NAME",
+                if is_mariadb(options.engine) {
+                    "app"
+                } else {
+                    "postgres"
+                }
+                .to_owned(),
+            ),
+            (
+                "INSTANCE_CLASS",
+                match options.src {
+                    Src::Instance => String::new(),
+                    Src::Cluster => "db.serverless".to_owned(),
+                },
+            ),
+        ];
+        env.extend(
+            pairs
+                .into_iter()
+                .filter(|(_, v)| !v.is_empty())
+                .map(|(k, v)| (k.to_owned(), v)),
+        );
+        let host = LambdaHost::start();
+        host.add_function(
+            FUNCTION,
+            &paths::bin_path(FUNCTION),
+            FunctionSpec {
+                env,
+                ..FunctionSpec::default()
+            },
+        );
+        Stage {
+            tag,
+            sdk,
+            proxy,
+            ecs,
+            host,
+            db,
+            source,
+            machine_arn,
+            options,
+        }
+    }
+
+    /// The execution name, the run id every created resource is tagged with.
+    pub fn run_id(&self) -> String {
+        format!("run-{}", self.tag)
+    }
+
+    /// The execution input.
+    pub fn input(&self) -> Value {
+        let kind = match self.options.src {
+            Src::Instance => "instance",
+            Src::Cluster => "cluster",
+        };
+        json!({"source": {"kind": kind, "id": self.source}, "snapshot": self.options.snapshot})
+    }
+
+    /// Runs the state machine once.
+    pub async fn run(&self) -> AslRun {
+        let run_id = self.run_id();
+        let name = self.machine_arn.rsplit(':').next().unwrap_or_default();
+        let spec = AslRunSpec {
+            definition: PathBuf::from("statemachines/sanitized-snapshot.asl.json"),
+            input: self.input(),
+            substitutions: BTreeMap::from([(
+                "SnapshotStepsFunctionArn".to_owned(),
+                format!("arn:aws:lambda:us-east-1:123456789012:function:{FUNCTION}"),
+            )]),
+            lambda_endpoint: Some(self.host.endpoint()),
+            context: Some(json!({
+                "Execution": {
+                    "Id": format!("arn:aws:states:us-east-1:123456789012:execution:{name}:{run_id}"),
+                    "Name": run_id,
+                },
+                "StateMachine": {"Id": self.machine_arn},
+            })),
+            ..AslRunSpec::default()
+        };
+        let run = asl::run(&spec).await.expect("ASL runner");
+        assert!(
+            self.ecs
+                .wait_all_stopped(std::time::Duration::from_secs(30)),
+            "a sanitizer task is still running"
+        );
+        run
+    }
+
+    /// The function's logs and the sanitizer tasks' output.
+    pub fn logs(&self) -> String {
+        let mut out = self.host.logs(FUNCTION);
+        for task in self.ecs.tasks() {
+            out.push_str(&format!(
+                "\n[task {}]\n{}\n{}",
+                task.arn, task.stdout, task.stderr
+            ));
+        }
+        out
+    }
+
+    /// Everything tagged with this run, as `kind id` strings.
+    pub async fn leftovers(&self) -> Vec<String> {
+        let run = self.run_id();
+        let mut left = Vec::new();
+        let regions = ["us-east-1", "eu-west-1"];
+        for region in regions {
+            let conf = aws_sdk_rds::config::Builder::from(&self.sdk)
+                .region(aws_sdk_rds::config::Region::new(region))
+                .build();
+            let rds = aws_sdk_rds::Client::from_conf(conf);
+            let tagged = |tags: &[aws_sdk_rds::types::Tag]| {
+                tags.iter()
+                    .any(|t| t.key() == Some("sluice:run-id") && t.value() == Some(&run))
+            };
+            for i in rds
+                .describe_db_instances()
+                .send()
+                .await
+                .unwrap()
+                .db_instances()
+            {
+                if tagged(i.tag_list()) {
+                    left.push(format!("instance {}", i.db_instance_identifier().unwrap()));
+                }
+            }
+            for c in rds
+                .describe_db_clusters()
+                .send()
+                .await
+                .unwrap()
+                .db_clusters()
+            {
+                if tagged(c.tag_list()) {
+                    left.push(format!("cluster {}", c.db_cluster_identifier().unwrap()));
+                }
+            }
+            for s in rds
+                .describe_db_snapshots()
+                .send()
+                .await
+                .unwrap()
+                .db_snapshots()
+            {
+                if tagged(s.tag_list()) {
+                    left.push(format!("snapshot {}", s.db_snapshot_identifier().unwrap()));
+                }
+            }
+            for s in rds
+                .describe_db_cluster_snapshots()
+                .send()
+                .await
+                .unwrap()
+                .db_cluster_snapshots()
+            {
+                if tagged(s.tag_list()) {
+                    left.push(format!(
+                        "cluster snapshot {}",
+                        s.db_cluster_snapshot_identifier().unwrap()
+                    ));
+                }
+            }
+        }
+        left
+    }
+
+    /// The run's snapshots that are kept (role sanitized), with the accounts they are shared with.
+    pub async fn kept(&self) -> Vec<(String, Vec<String>)> {
+        let rds = rds(&self.sdk);
+        let run = self.run_id();
+        let mut out = Vec::new();
+        let ours = |tags: &[aws_sdk_rds::types::Tag]| {
+            tags.iter()
+                .any(|t| t.key() == Some("sluice:run-id") && t.value() == Some(&run))
+                && tags
+                    .iter()
+                    .any(|t| t.key() == Some("sluice:role") && t.value() == Some("sanitized"))
+        };
+        for s in rds
+            .describe_db_snapshots()
+            .send()
+            .await
+            .unwrap()
+            .db_snapshots()
+        {
+            if ours(s.tag_list()) {
+                let id = s.db_snapshot_identifier().unwrap().to_owned();
+                let attrs = rds
+                    .describe_db_snapshot_attributes()
+                    .db_snapshot_identifier(&id)
+                    .send()
+                    .await
+                    .unwrap();
+                let shared = attrs
+                    .db_snapshot_attributes_result()
+                    .map(|r| {
+                        r.db_snapshot_attributes()
+                            .iter()
+                            .filter(|a| a.attribute_name() == Some("restore"))
+                            .flat_map(|a| a.attribute_values().to_vec())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                out.push((id, shared));
+            }
+        }
+        for s in rds
+            .describe_db_cluster_snapshots()
+            .send()
+            .await
+            .unwrap()
+            .db_cluster_snapshots()
+        {
+            if ours(s.tag_list()) {
+                let id = s.db_cluster_snapshot_identifier().unwrap().to_owned();
+                let attrs = rds
+                    .describe_db_cluster_snapshot_attributes()
+                    .db_cluster_snapshot_identifier(&id)
+                    .send()
+                    .await
+                    .unwrap();
+                let shared = attrs
+                    .db_cluster_snapshot_attributes_result()
+                    .map(|r| {
+                        r.db_cluster_snapshot_attributes()
+                            .iter()
+                            .filter(|a| a.attribute_name() == Some("restore"))
+                            .flat_map(|a| a.attribute_values().to_vec())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                out.push((id, shared));
+            }
+        }
+        out
+    }
+
+    /// The source still exists, available, with no Sluice tag and its own settings.
+    pub async fn assert_source_untouched(&self) {
+        let rds = rds(&self.sdk);
+        let (status, tags) = match self.options.src {
+            Src::Instance => {
+                let out = rds
+                    .describe_db_instances()
+                    .db_instance_identifier(&self.source)
+                    .send()
+                    .await
+                    .expect("source instance still exists");
+                let i = &out.db_instances()[0];
+                assert!(i.master_user_secret().is_none(), "source password changed");
+                (
+                    i.db_instance_status().unwrap_or_default().to_owned(),
+                    i.tag_list().to_vec(),
+                )
+            }
+            Src::Cluster => {
+                let out = rds
+                    .describe_db_clusters()
+                    .db_cluster_identifier(&self.source)
+                    .send()
+                    .await
+                    .expect("source cluster still exists");
+                let c = &out.db_clusters()[0];
+                assert!(c.master_user_secret().is_none(), "source password changed");
+                (
+                    c.status().unwrap_or_default().to_owned(),
+                    c.tag_list().to_vec(),
+                )
+            }
+        };
+        assert_ne!(status, "deleting");
+        assert!(
+            tags.iter()
+                .all(|t| !t.key().unwrap_or_default().starts_with("sluice:")),
+            "the source was tagged: {tags:?}"
+        );
+    }
+
+    /// A failed run: FAILED with `error` and a cause naming `cause`, nothing of the run left,
+    /// nothing shared, the source untouched, the failure published.
+    pub async fn assert_failed_cleanly(&self, run: &AslRun, error: &str, cause: &str) {
+        assert_eq!(run.status, "FAILED", "path: {:?}", run.path());
+        assert_eq!(run.error.as_deref(), Some(error), "cause: {:?}", run.cause);
+        let got = run.cause.clone().unwrap_or_default();
+        assert!(
+            got.contains(cause),
+            "cause {got:?} should mention {cause:?}"
+        );
+        let path = run.path();
+        assert!(
+            path.iter().any(|s| s == "NotifyFailure")
+                && path.last().map(String::as_str) == Some("Failed"),
+            "{path:?}"
+        );
+        assert_eq!(self.leftovers().await, Vec::<String>::new(), "left behind");
+        assert!(self.kept().await.is_empty(), "a failed run kept a snapshot");
+        self.assert_source_untouched().await;
+        assert!(self.proxy.calls().iter().any(|c| c == "PutEvents"));
+    }
+}
+
+/// Asserts that `dump` holds no original e-mail or card number.
+pub fn assert_no_original_pii(dump: &str) {
+    for id in 1..=CUSTOMERS {
+        assert!(!dump.contains(&email(id)), "original e-mail {id} remains");
+        assert!(!dump.contains(&card(id)), "original card {id} remains");
+    }
+}
+
+/// Asserts that no password is in the function's logs or the task overrides.
+pub fn assert_no_secret_leaked(bed: &Stage) {
+    let logs = bed.logs();
+    for secret in [db::PASSWORD, "prod-password-1"] {
+        assert!(
+            !logs.contains(secret),
+            "a password is in the function's logs"
+        );
+        for request in bed.ecs.run_task_requests() {
+            assert!(
+                !request.to_string().contains(secret),
+                "a password is in the task overrides"
+            );
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! Sanitized snapshots: the real state machine, `snapshot-steps` and `sanitizer` binaries on
+//! the stand-ins; the local PostgreSQL plays the restored temp database.
+
+use sluice_testbed::sanitized::{MISSES_CARD, Options, Stage};
+
+use crate::report::Report;
+
+/// One run that succeeds and one the verification gate stops.
+pub async fn run(report: &mut Report) -> anyhow::Result<()> {
+    let section =
+        report.section("Sanitized snapshots: restore → sanitize → verify → snapshot → share");
+    let good = Stage::new(Options::default()).await;
+    let first = |stage: &Stage| {
+        stage
+            .db
+            .sql("SELECT id, name, email, card_number FROM customers WHERE id = 1")
+            .trim()
+            .replace('\t', " | ")
+    };
+    section.line(format!(
+        "source {} (production, only read and snapshotted)",
+        good.source
+    ));
+    section.line(format!("before: {}", first(&good)));
+    let run = good.run().await;
+    section.line(format!("run {}: {}", good.run_id(), run.status));
+    section.line(format!("  path: {}", run.path().join(" → ")));
+    section.line(format!("after:  {}", first(&good)));
+    for (snapshot, shared) in good.kept().await {
+        section.line(format!("kept {snapshot}, shared with {shared:?}"));
+    }
+    let left: Vec<String> = good
+        .leftovers()
+        .await
+        .into_iter()
+        .filter(|l| !l.starts_with("snapshot ") || !l.contains("-sanitized-"))
+        .collect();
+    section.line(format!("temp resources left: {left:?}"));
+    if let Some(task) = good.ecs.run_task_requests().first() {
+        let names: Vec<String> = task["overrides"]["containerOverrides"][0]["environment"]
+            .as_array()
+            .map(|env| {
+                env.iter()
+                    .filter_map(|v| v["name"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default();
+        section.line(format!(
+            "task overrides (names only, no password): {names:?}"
+        ));
+    }
+    anyhow::ensure!(
+        run.succeeded(),
+        "the sanitized snapshot run failed: {:?}",
+        run.cause
+    );
+
+    let gated = Stage::new(Options {
+        script: MISSES_CARD,
+        ..Options::default()
+    })
+    .await;
+    let run = gated.run().await;
+    section.line(format!(
+        "script that forgets card_number: {} with {} via {}",
+        run.status,
+        run.error.as_deref().unwrap_or("-"),
+        run.path().join(" → ")
+    ));
+    section.line(format!(
+        "  kept snapshots: {}, resources left: {:?}",
+        gated.kept().await.len(),
+        gated.leftovers().await
+    ));
+    anyhow::ensure!(
+        !run.succeeded(),
+        "the verification gate let a bad script through"
+    );
+    Ok(())
+}

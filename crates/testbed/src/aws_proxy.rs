@@ -130,7 +130,12 @@ impl AwsProxy {
             http: reqwest::Client::new(),
             ids: AtomicU64::new(0),
         });
-        let (port, stop) = spawn(shared.clone());
+        let (port, stop) = crate::serve::spawn(
+            "AWS proxy",
+            axum::Router::new()
+                .fallback(handle)
+                .with_state(shared.clone()),
+        );
         AwsProxy {
             shared,
             port,
@@ -181,31 +186,6 @@ impl AwsProxy {
     }
 }
 
-/// Binds a loopback port and serves on a thread of its own until the sender is dropped.
-fn spawn(shared: Arc<Shared>) -> (u16, tokio::sync::oneshot::Sender<()>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind AWS proxy");
-    let port = listener.local_addr().expect("local addr").port();
-    listener.set_nonblocking(true).expect("nonblocking");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime for AWS proxy");
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            let app = axum::Router::new().fallback(handle).with_state(shared);
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
-    });
-    (port, stop)
-}
-
 /// How the caller speaks, for an error in its own protocol.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Protocol {
@@ -219,41 +199,6 @@ enum Protocol {
     Rest,
 }
 
-/// Decodes an `application/x-www-form-urlencoded` string.
-fn parse_form(body: &[u8]) -> Vec<(String, String)> {
-    let decode = |s: &str| {
-        let bytes = s.as_bytes();
-        let mut out = Vec::with_capacity(bytes.len());
-        let mut i = 0;
-        while i < bytes.len() {
-            match bytes[i] {
-                b'+' => out.push(b' '),
-                b'%' if i + 2 < bytes.len() => {
-                    let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
-                    match u8::from_str_radix(hex, 16) {
-                        Ok(b) => {
-                            out.push(b);
-                            i += 2;
-                        }
-                        Err(_) => out.push(b'%'),
-                    }
-                }
-                b => out.push(b),
-            }
-            i += 1;
-        }
-        String::from_utf8_lossy(&out).into_owned()
-    };
-    String::from_utf8_lossy(body)
-        .split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (decode(k), decode(v))
-        })
-        .collect()
-}
-
 /// The request's action and protocol.
 fn classify(headers: &HeaderMap, query: Option<&str>, body: &[u8]) -> (Option<String>, Protocol) {
     let content_type = headers
@@ -263,12 +208,12 @@ fn classify(headers: &HeaderMap, query: Option<&str>, body: &[u8]) -> (Option<St
         .to_ascii_lowercase();
     let mut form = Vec::new();
     if content_type.starts_with("application/x-www-form-urlencoded") {
-        form = parse_form(body);
+        form = crate::serve::parse_form(body);
     }
     if !form.iter().any(|(k, _)| k == "Action")
         && let Some(query) = query
     {
-        form.extend(parse_form(query.as_bytes()));
+        form.extend(crate::serve::parse_form(query.as_bytes()));
     }
     let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
     if let Some(action) = field("Action") {

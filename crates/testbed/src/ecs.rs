@@ -188,7 +188,12 @@ impl FakeEcs {
             ids: AtomicU64::new(0),
             seed: RandomState::new(),
         });
-        let (port, stop) = spawn(shared.clone());
+        let (port, stop) = crate::serve::spawn(
+            "ECS stand-in",
+            axum::Router::new()
+                .fallback(handle)
+                .with_state(shared.clone()),
+        );
         FakeEcs {
             shared,
             port,
@@ -228,32 +233,6 @@ impl FakeEcs {
             std::thread::sleep(Duration::from_millis(10));
         }
     }
-}
-
-/// Binds a loopback port and serves on a thread of its own until the sender is dropped.
-fn spawn(shared: Arc<Shared>) -> (u16, tokio::sync::oneshot::Sender<()>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind ECS stand-in");
-    let port = listener.local_addr().expect("local addr").port();
-    listener.set_nonblocking(true).expect("nonblocking");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime for ECS stand-in");
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            let app = axum::Router::new().fallback(handle).with_state(shared);
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
-        // Dropping the runtime drops the monitors, whose children are killed on drop.
-    });
-    (port, stop)
 }
 
 fn answer(status: StatusCode, body: &Value) -> Response {

@@ -23,4 +23,5 @@ pub mod moto;
 pub mod paths;
 pub mod rds_logs;
 pub mod sanitized;
+mod serve;
 pub mod template;

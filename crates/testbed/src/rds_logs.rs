@@ -163,7 +163,12 @@ impl RdsLogs {
             counters: Counters::default(),
             http: reqwest::Client::new(),
         });
-        let (port, stop) = server::spawn(shared.clone());
+        let (port, stop) = crate::serve::spawn(
+            "RDS log endpoint",
+            axum::Router::new()
+                .fallback(server::handle)
+                .with_state(shared.clone()),
+        );
         RdsLogs {
             shared,
             port,

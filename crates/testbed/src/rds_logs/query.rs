@@ -12,41 +12,6 @@ pub struct Listed {
     pub last_written: u64,
 }
 
-/// Decodes an `application/x-www-form-urlencoded` body.
-pub fn parse_form(body: &[u8]) -> Vec<(String, String)> {
-    let decode = |s: &str| {
-        let bytes = s.as_bytes();
-        let mut out = Vec::with_capacity(bytes.len());
-        let mut i = 0;
-        while i < bytes.len() {
-            match bytes[i] {
-                b'+' => out.push(b' '),
-                b'%' if i + 2 < bytes.len() => {
-                    let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
-                    match u8::from_str_radix(hex, 16) {
-                        Ok(b) => {
-                            out.push(b);
-                            i += 2;
-                        }
-                        Err(_) => out.push(b'%'),
-                    }
-                }
-                b => out.push(b),
-            }
-            i += 1;
-        }
-        String::from_utf8_lossy(&out).into_owned()
-    };
-    String::from_utf8_lossy(body)
-        .split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-            (decode(k), decode(v))
-        })
-        .collect()
-}
-
 /// Every file under `dir`, names relative with `/`, sorted.
 pub fn list(dir: &Path) -> Vec<Listed> {
     fn walk(root: &Path, dir: &Path, out: &mut Vec<Listed>) {
@@ -125,17 +90,4 @@ pub fn error_xml(code: &str, message: &str) -> String {
         escape(code),
         escape(message)
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn given_form_body_then_pairs_are_decoded() {
-        let pairs = parse_form(b"Action=DescribeDBLogFiles&FilenameContains=error%2Fpg+x&Marker=");
-        assert_eq!(pairs[1], ("FilenameContains".into(), "error/pg x".into()));
-        assert_eq!(pairs[2], ("Marker".into(), String::new()));
-        assert_eq!(parse_form(b"a=%zz%4"), vec![("a".into(), "%zz%4".into())]);
-    }
 }

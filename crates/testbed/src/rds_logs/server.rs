@@ -14,36 +14,11 @@ use tokio::io::AsyncReadExt;
 use super::query::{self, Listed};
 use super::{Fault, Shared, Target, verify};
 
-/// Binds a loopback port and serves on a thread of its own until the sender is dropped.
-pub(super) fn spawn(shared: Arc<Shared>) -> (u16, tokio::sync::oneshot::Sender<()>) {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind RDS log endpoint");
-    let port = listener.local_addr().expect("local addr").port();
-    listener.set_nonblocking(true).expect("nonblocking");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime for RDS log endpoint");
-        runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-            let app = axum::Router::new().fallback(handle).with_state(shared);
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
-    });
-    (port, stop)
-}
-
 fn xml(status: StatusCode, body: String) -> Response {
     (status, [(header::CONTENT_TYPE, "text/xml")], body).into_response()
 }
 
-async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
+pub(super) async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let Ok(body) = axum::body::to_bytes(body, 1 << 20).await else {
         return StatusCode::PAYLOAD_TOO_LARGE.into_response();
@@ -59,7 +34,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     {
         return download(&shared, rest).await;
     }
-    let form = query::parse_form(&body);
+    let form = crate::serve::parse_form(&body);
     let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     if get("Action") == Some("DescribeDBLogFiles") {
         return describe(&shared, &get);
@@ -133,7 +108,7 @@ fn is_missing(shared: &Shared, instance: &str) -> bool {
 }
 
 fn percent_decode(s: &str) -> String {
-    query::parse_form(format!("x={}", s.replace('+', "%2B")).as_bytes())
+    crate::serve::parse_form(format!("x={}", s.replace('+', "%2B")).as_bytes())
         .pop()
         .map(|(_, v)| v)
         .unwrap_or_default()

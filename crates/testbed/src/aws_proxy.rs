@@ -37,6 +37,12 @@ enum Rule {
         from: String,
         to: String,
     },
+    /// Cut the upstream's Query-protocol list answer into pages of `size` `<member>` elements.
+    Paginate {
+        action: String,
+        member: String,
+        size: usize,
+    },
 }
 
 /// What the server and the test share.
@@ -79,6 +85,17 @@ impl Shared {
     }
 
     /// The replacements for `action`, in the order they were set.
+    fn page_rule(&self, action: &str) -> Option<(String, usize)> {
+        self.rules().iter().find_map(|r| match r {
+            Rule::Paginate {
+                action: a,
+                member,
+                size,
+            } if a == action => Some((member.clone(), *size)),
+            _ => None,
+        })
+    }
+
     fn replacements(&self, action: &str) -> Vec<(String, String)> {
         self.rules()
             .iter()
@@ -168,6 +185,17 @@ impl AwsProxy {
             action: action.to_owned(),
             from: from.to_owned(),
             to: to.to_owned(),
+        });
+    }
+
+    /// Pages the upstream's (unpaginated) Query list answers to `action`: at most `size`
+    /// `<member>` elements per answer, with a `<Marker>` while more follow (moto ignores
+    /// `MaxRecords`/`Marker` for e.g. `DescribeDBSnapshots`, so pagination is tested here).
+    pub fn paginate(&self, action: &str, member: &str, size: usize) {
+        self.shared.rules().push(Rule::Paginate {
+            action: action.to_owned(),
+            member: member.to_owned(),
+            size: size.max(1),
         });
     }
 
@@ -296,6 +324,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         return StatusCode::PAYLOAD_TOO_LARGE.into_response();
     };
     let (action, protocol) = classify(&parts.headers, parts.uri.query(), &body);
+    let request_body = body.clone();
     shared
         .calls
         .lock()
@@ -358,8 +387,80 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         }
         body = Bytes::from(text);
     }
+    if let Some(action) = &action
+        && let Some((member, size)) = shared.page_rule(action)
+    {
+        let marker = crate::serve::parse_form(&request_body)
+            .into_iter()
+            .chain(crate::serve::parse_form(
+                parts.uri.query().unwrap_or_default().as_bytes(),
+            ))
+            .find(|(k, _)| k == "Marker")
+            .and_then(|(_, v)| v.parse::<usize>().ok())
+            .unwrap_or(0);
+        body = Bytes::from(page(&String::from_utf8_lossy(&body), &member, marker, size));
+    }
     let mut response = Response::new(Body::from(body));
     *response.status_mut() = status;
     *response.headers_mut() = headers;
     response
+}
+
+/// Elements `offset..offset + size` of the `<member>…</member>` list in `xml`, followed by a
+/// `<Marker>` (the next offset) when more remain; anything around the list is kept.
+fn page(xml: &str, member: &str, offset: usize, size: usize) -> String {
+    let open = format!("<{member}>");
+    let close = format!("</{member}>");
+    let mut spans = Vec::new();
+    let mut from = 0;
+    while let Some(start) = xml[from..].find(&open).map(|i| i + from) {
+        let Some(end) = xml[start..].find(&close).map(|i| i + start + close.len()) else {
+            break;
+        };
+        spans.push((start, end));
+        from = end;
+    }
+    let (Some(first), Some(last)) = (spans.first(), spans.last()) else {
+        return xml.to_owned();
+    };
+    let kept: String = spans
+        .iter()
+        .skip(offset)
+        .take(size)
+        .map(|&(a, b)| &xml[a..b])
+        .collect();
+    let rest = &xml[last.1..];
+    let marker = if offset + size < spans.len() {
+        // The marker goes after the list's closing tag, as RDS places it.
+        let at = rest.find('>').map_or(0, |i| i + 1);
+        format!(
+            "{}<Marker>{}</Marker>{}",
+            &rest[..at],
+            offset + size,
+            &rest[at..]
+        )
+    } else {
+        rest.to_owned()
+    };
+    format!("{}{kept}{marker}", &xml[..first.0])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIST: &str = "<R><Result><Xs><X>a</X><X>b</X><X>c</X></Xs></Result><Meta/></R>";
+
+    #[test]
+    fn given_list_then_pages_carry_a_marker_until_the_last() {
+        assert_eq!(
+            page(LIST, "X", 0, 2),
+            "<R><Result><Xs><X>a</X><X>b</X></Xs><Marker>2</Marker></Result><Meta/></R>"
+        );
+        assert_eq!(
+            page(LIST, "X", 2, 2),
+            "<R><Result><Xs><X>c</X></Xs></Result><Meta/></R>"
+        );
+        assert_eq!(page("<R><Xs/></R>", "X", 0, 2), "<R><Xs/></R>");
+    }
 }

@@ -435,13 +435,18 @@ impl Stage {
         json!({"source": {"kind": kind, "id": self.source}, "snapshot": self.options.snapshot})
     }
 
-    /// Runs the state machine once.
+    /// Runs the state machine once with [`Stage::input`].
     pub async fn run(&self) -> AslRun {
+        self.run_with(self.input()).await
+    }
+
+    /// Runs the state machine once with `input`.
+    pub async fn run_with(&self, input: Value) -> AslRun {
         let run_id = self.run_id();
         let name = self.machine_arn.rsplit(':').next().unwrap_or_default();
         let spec = AslRunSpec {
             definition: PathBuf::from("statemachines/sanitized-snapshot.asl.json"),
-            input: self.input(),
+            input,
             substitutions: BTreeMap::from([(
                 "SnapshotStepsFunctionArn".to_owned(),
                 format!("arn:aws:lambda:us-east-1:123456789012:function:{FUNCTION}"),

@@ -443,3 +443,177 @@ async fn given_steps_invoked_twice_then_nothing_is_created_twice() {
     assert_eq!(bed.leftovers().await, Vec::<String>::new());
     bed.assert_source_untouched().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn given_another_execution_running_for_the_source_then_run_stops_before_creating_anything() {
+    let bed = Bed::new(Options::default()).await;
+    aws_sdk_sfn::Client::new(&bed.sdk)
+        .start_execution()
+        .state_machine_arn(&bed.machine_arn)
+        .name(format!("earlier-{}", bed.tag))
+        .input(bed.input().to_string())
+        .send()
+        .await
+        .unwrap();
+
+    let run = bed.run().await;
+
+    bed.assert_failed_cleanly(&run, "InvalidInput", "already running")
+        .await;
+    assert!(
+        !run.path().iter().any(|s| s == "Validate"),
+        "{:?}",
+        run.path()
+    );
+    assert!(bed.ecs.run_task_requests().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn given_a_snapshot_arn_as_input_then_it_is_restored_and_left_alone() {
+    let bed = Bed::new(Options::default()).await;
+    let rds = aws_sdk_rds::Client::new(&bed.sdk);
+    let given = format!("{}-backup", bed.source);
+    let arn = rds
+        .create_db_snapshot()
+        .db_snapshot_identifier(&given)
+        .db_instance_identifier(&bed.source)
+        .send()
+        .await
+        .unwrap()
+        .db_snapshot()
+        .and_then(|s| s.db_snapshot_arn())
+        .unwrap()
+        .to_owned();
+    let mut input = bed.input();
+    input["snapshot"] = json!(arn);
+
+    let run = bed.run_with(input).await;
+
+    assert!(run.succeeded(), "{:?} {:?}", run.error, run.cause);
+    let calls = bed.proxy.calls();
+    assert_eq!(
+        calls.iter().filter(|c| *c == "CreateDBSnapshot").count(),
+        1,
+        "only the sanitized snapshot is created: {calls:?}"
+    );
+    rds.describe_db_snapshots()
+        .db_snapshot_identifier(&given)
+        .send()
+        .await
+        .expect("the given snapshot is not deleted");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn given_source_snapshot_fails_while_being_made_then_run_fails_at_once() {
+    let bed = Bed::new(Options::default()).await;
+    bed.proxy.replace_in_response(
+        "DescribeDBSnapshots",
+        "<Status>available</Status>",
+        "<Status>failed</Status>",
+    );
+
+    let run = bed.run().await;
+
+    bed.assert_failed_cleanly(&run, "ResourceFailed", "can never become available")
+        .await;
+    assert!(
+        !run.path().iter().any(|s| s == "Restore"),
+        "{:?}",
+        run.path()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn given_prune_fails_then_run_fails_cleanly() {
+    let bed = Bed::new(Options {
+        keep: 1,
+        ..Options::default()
+    })
+    .await;
+    // An earlier sanitized snapshot that pruning must delete; its deletion is refused 3 times
+    // (the step and its two AwsError retries), after which cleanup's deletions go through.
+    aws_sdk_rds::Client::new(&bed.sdk)
+        .create_db_snapshot()
+        .db_snapshot_identifier(format!("{}-old", bed.source))
+        .db_instance_identifier(&bed.source)
+        .tags(
+            aws_sdk_rds::types::Tag::builder()
+                .key("sluice:role")
+                .value("sanitized")
+                .build(),
+        )
+        .tags(
+            aws_sdk_rds::types::Tag::builder()
+                .key("sluice:source")
+                .value(&bed.source)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    bed.proxy.fail(
+        "DeleteDBSnapshot",
+        "InvalidDBSnapshotState",
+        "injected by the test",
+        Some(3),
+    );
+
+    let run = bed.run().await;
+
+    bed.assert_failed_cleanly(&run, "AwsError", "injected by the test")
+        .await;
+    assert!(run.path().iter().any(|s| s == "Prune"), "{:?}", run.path());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn given_more_sanitized_snapshots_than_a_page_then_pruning_reaches_every_page() {
+    let bed = Bed::new(Options {
+        keep: 1,
+        ..Options::default()
+    })
+    .await;
+    let rds = aws_sdk_rds::Client::new(&bed.sdk);
+    // moto answers DescribeDBSnapshots in one piece; the proxy cuts it into pages of 50, so the
+    // 120 earlier sanitized snapshots (and the new one) span three pages.
+    bed.proxy.paginate("DescribeDBSnapshots", "DBSnapshot", 50);
+    for i in 0..120 {
+        rds.create_db_snapshot()
+            .db_snapshot_identifier(format!("{}-old-{i:03}", bed.source))
+            .db_instance_identifier(&bed.source)
+            .tags(
+                aws_sdk_rds::types::Tag::builder()
+                    .key("sluice:role")
+                    .value("sanitized")
+                    .build(),
+            )
+            .tags(
+                aws_sdk_rds::types::Tag::builder()
+                    .key("sluice:source")
+                    .value(&bed.source)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+
+    let run = bed.run().await;
+
+    assert!(run.succeeded(), "{:?} {:?}", run.error, run.cause);
+    let output = run.output.expect("output");
+    assert_eq!(output["pruned"].as_array().map(Vec::len), Some(120));
+    let mut left = 0;
+    let mut pages = rds.describe_db_snapshots().into_paginator().send();
+    while let Some(page) = pages.next().await {
+        left += page
+            .unwrap()
+            .db_snapshots()
+            .iter()
+            .filter(|s| {
+                s.db_snapshot_identifier()
+                    .is_some_and(|id| id.starts_with(&format!("{}-old-", bed.source)))
+            })
+            .count();
+    }
+    assert_eq!(left, 0);
+}

@@ -30,6 +30,8 @@ enum Rule {
         code: String,
         message: String,
         times: Option<u32>,
+        /// Only requests whose body or query contains this text.
+        when: Option<String>,
     },
     /// Replace `from` with `to` in the upstream's answers to the action.
     Replace {
@@ -60,11 +62,12 @@ impl Shared {
     }
 
     /// Takes one use of the first `Fail` rule for `action`: its code and message.
-    fn take_failure(&self, action: &str) -> Option<(String, String)> {
+    fn take_failure(&self, action: &str, request: &str) -> Option<(String, String)> {
         let mut rules = self.rules();
-        let i = rules
-            .iter()
-            .position(|r| matches!(r, Rule::Fail { action: a, .. } if a == action))?;
+        let i = rules.iter().position(|r| {
+            matches!(r, Rule::Fail { action: a, when, .. }
+                if a == action && when.as_deref().is_none_or(|w| request.contains(w)))
+        })?;
         let Rule::Fail {
             code,
             message,
@@ -84,7 +87,7 @@ impl Shared {
         Some(out)
     }
 
-    /// The replacements for `action`, in the order they were set.
+    /// The pagination rule for `action`: member element and page size.
     fn page_rule(&self, action: &str) -> Option<(String, usize)> {
         self.rules().iter().find_map(|r| match r {
             Rule::Paginate {
@@ -96,6 +99,7 @@ impl Shared {
         })
     }
 
+    /// The replacements for `action`, in the order they were set.
     fn replacements(&self, action: &str) -> Vec<(String, String)> {
         self.rules()
             .iter()
@@ -176,6 +180,19 @@ impl AwsProxy {
             code: code.to_owned(),
             message: message.to_owned(),
             times,
+            when: None,
+        });
+    }
+
+    /// Like [`AwsProxy::fail`], every call of `action` whose (form-decoded) body or query
+    /// contains `needle`, e.g. `DBSnapshotIdentifier=my-snapshot`.
+    pub fn fail_when(&self, action: &str, needle: &str, code: &str, message: &str) {
+        self.shared.rules().push(Rule::Fail {
+            action: action.to_owned(),
+            code: code.to_owned(),
+            message: message.to_owned(),
+            times: None,
+            when: Some(needle.to_owned()),
         });
     }
 
@@ -330,8 +347,16 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .push(action.clone().unwrap_or_default());
+    let decoded: String = crate::serve::parse_form(&request_body)
+        .into_iter()
+        .chain(crate::serve::parse_form(
+            parts.uri.query().unwrap_or_default().as_bytes(),
+        ))
+        .map(|(k, v)| format!("{k}={v}&"))
+        .collect();
+    let seen = format!("{decoded}{}", String::from_utf8_lossy(&request_body));
     if let Some(action) = &action
-        && let Some((code, message)) = shared.take_failure(action)
+        && let Some((code, message)) = shared.take_failure(action, &seen)
     {
         return error_response(&protocol, &code, &message, &shared.request_id());
     }

@@ -617,3 +617,58 @@ async fn given_more_sanitized_snapshots_than_a_page_then_pruning_reaches_every_p
     }
     assert_eq!(left, 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn given_temp_snapshot_cannot_be_read_then_run_fails_cleanly() {
+    let bed = Bed::new(Options {
+        reencrypt: true,
+        ..Options::default()
+    })
+    .await;
+    // With re-encryption the temp snapshot is named like the temp database.
+    let temp = format!("DBSnapshotIdentifier=sluice-tmp-{}", bed.run_id());
+    bed.proxy.fail_when(
+        "DescribeDBSnapshots",
+        &temp,
+        "InternalFailure",
+        "injected by the test",
+    );
+
+    let run = bed.run().await;
+
+    bed.assert_failed_cleanly(&run, "AwsError", "injected by the test")
+        .await;
+    let path = run.path();
+    let at = path
+        .iter()
+        .position(|s| s == "CleanupAfterFailure")
+        .unwrap();
+    assert_eq!(path[at - 1], "WaitTempSnapshot", "{path:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn given_kept_snapshot_cannot_be_read_then_run_fails_cleanly() {
+    let bed = Bed::new(Options {
+        reencrypt: true,
+        ..Options::default()
+    })
+    .await;
+    let kept = format!("DBSnapshotIdentifier={}-sanitized-", bed.source);
+    bed.proxy.fail_when(
+        "DescribeDBSnapshots",
+        &kept,
+        "InternalFailure",
+        "injected by the test",
+    );
+
+    let run = bed.run().await;
+
+    bed.assert_failed_cleanly(&run, "AwsError", "injected by the test")
+        .await;
+    let path = run.path();
+    let at = path
+        .iter()
+        .position(|s| s == "CleanupAfterFailure")
+        .unwrap();
+    assert_eq!(path[at - 1], "WaitSnapshot", "{path:?}");
+}

@@ -192,6 +192,36 @@ fn not_found<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
     code(err).is_some_and(|c| NOT_FOUND.contains(&c))
 }
 
+/// A create/copy call's outcome, where "already exists" means an earlier attempt made it.
+pub(crate) fn made<O, E, R>(
+    op: &str,
+    what: &str,
+    result: Result<O, SdkError<E, R>>,
+) -> Result<(), StepError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if code(&e).is_some_and(|c| c.contains("AlreadyExists")) => Ok(()),
+        Err(e) => Err(aws_error(op, what, e)),
+    }
+}
+
+/// A delete call's outcome, where "not found" means it is already gone.
+fn gone<O, E, R>(op: &str, what: &str, result: Result<O, SdkError<E, R>>) -> Result<(), StepError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if not_found(&e) => Ok(()),
+        Err(e) => Err(aws_error(op, what, e)),
+    }
+}
+
 impl Rds {
     /// One database, `None` when it does not exist.
     pub async fn db(&self, kind: Kind, id: &str) -> Result<Option<Db>, StepError> {
@@ -249,11 +279,7 @@ impl Rds {
 
     /// One snapshot by id or ARN, `None` when it does not exist.
     pub async fn snapshot(&self, kind: Kind, id: &str) -> Result<Option<Snap>, StepError> {
-        let found = self.snapshots(kind, Some(id), None, None).await;
-        match found {
-            Ok(mut v) => Ok(v.pop()),
-            Err(e) => Err(e),
-        }
+        Ok(self.snapshots(kind, Some(id), None, None).await?.pop())
     }
 
     /// Snapshots of `kind`, every page, optionally one (`id`), those of one database (`db`)
@@ -340,42 +366,29 @@ impl Rds {
         db: &str,
         tags: &[(&str, &str)],
     ) -> Result<(), StepError> {
-        let result = match kind {
-            Kind::Instance => self
-                .client
-                .create_db_snapshot()
-                .db_snapshot_identifier(snap)
-                .db_instance_identifier(db)
-                .set_tags(Some(rds_tags(tags)))
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| {
-                    (
-                        code(&e).map(str::to_owned),
-                        aws_error("CreateDBSnapshot", snap, e),
-                    )
-                }),
-            Kind::Cluster => self
-                .client
-                .create_db_cluster_snapshot()
-                .db_cluster_snapshot_identifier(snap)
-                .db_cluster_identifier(db)
-                .set_tags(Some(rds_tags(tags)))
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| {
-                    (
-                        code(&e).map(str::to_owned),
-                        aws_error("CreateDBClusterSnapshot", snap, e),
-                    )
-                }),
-        };
-        match result {
-            Ok(()) => Ok(()),
-            Err((Some(c), _)) if c.contains("AlreadyExists") => Ok(()),
-            Err((_, e)) => Err(e),
+        match kind {
+            Kind::Instance => made(
+                "CreateDBSnapshot",
+                snap,
+                self.client
+                    .create_db_snapshot()
+                    .db_snapshot_identifier(snap)
+                    .db_instance_identifier(db)
+                    .set_tags(Some(rds_tags(tags)))
+                    .send()
+                    .await,
+            ),
+            Kind::Cluster => made(
+                "CreateDBClusterSnapshot",
+                snap,
+                self.client
+                    .create_db_cluster_snapshot()
+                    .db_cluster_snapshot_identifier(snap)
+                    .db_cluster_identifier(db)
+                    .set_tags(Some(rds_tags(tags)))
+                    .send()
+                    .await,
+            ),
         }
     }
 
@@ -388,46 +401,33 @@ impl Rds {
         kms_key: Option<&str>,
         tags: &[(&str, &str)],
     ) -> Result<(), StepError> {
-        let result = match kind {
-            Kind::Instance => self
-                .client
-                .copy_db_snapshot()
-                .source_db_snapshot_identifier(source)
-                .target_db_snapshot_identifier(target)
-                .set_kms_key_id(kms_key.map(str::to_owned))
-                .copy_tags(false)
-                .set_tags(Some(rds_tags(tags)))
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| {
-                    (
-                        code(&e).map(str::to_owned),
-                        aws_error("CopyDBSnapshot", target, e),
-                    )
-                }),
-            Kind::Cluster => self
-                .client
-                .copy_db_cluster_snapshot()
-                .source_db_cluster_snapshot_identifier(source)
-                .target_db_cluster_snapshot_identifier(target)
-                .set_kms_key_id(kms_key.map(str::to_owned))
-                .copy_tags(false)
-                .set_tags(Some(rds_tags(tags)))
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| {
-                    (
-                        code(&e).map(str::to_owned),
-                        aws_error("CopyDBClusterSnapshot", target, e),
-                    )
-                }),
-        };
-        match result {
-            Ok(()) => Ok(()),
-            Err((Some(c), _)) if c.contains("AlreadyExists") => Ok(()),
-            Err((_, e)) => Err(e),
+        match kind {
+            Kind::Instance => made(
+                "CopyDBSnapshot",
+                target,
+                self.client
+                    .copy_db_snapshot()
+                    .source_db_snapshot_identifier(source)
+                    .target_db_snapshot_identifier(target)
+                    .set_kms_key_id(kms_key.map(str::to_owned))
+                    .copy_tags(false)
+                    .set_tags(Some(rds_tags(tags)))
+                    .send()
+                    .await,
+            ),
+            Kind::Cluster => made(
+                "CopyDBClusterSnapshot",
+                target,
+                self.client
+                    .copy_db_cluster_snapshot()
+                    .source_db_cluster_snapshot_identifier(source)
+                    .target_db_cluster_snapshot_identifier(target)
+                    .set_kms_key_id(kms_key.map(str::to_owned))
+                    .copy_tags(false)
+                    .set_tags(Some(rds_tags(tags)))
+                    .send()
+                    .await,
+            ),
         }
     }
 
@@ -508,56 +508,52 @@ impl Rds {
 
     /// Deletes a snapshot; one already gone counts as deleted.
     pub async fn delete_snapshot(&self, kind: Kind, snap: &str) -> Result<(), StepError> {
-        let result = match kind {
-            Kind::Instance => self
-                .client
-                .delete_db_snapshot()
-                .db_snapshot_identifier(snap)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| (not_found(&e), aws_error("DeleteDBSnapshot", snap, e))),
-            Kind::Cluster => self
-                .client
-                .delete_db_cluster_snapshot()
-                .db_cluster_snapshot_identifier(snap)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| (not_found(&e), aws_error("DeleteDBClusterSnapshot", snap, e))),
-        };
-        match result {
-            Ok(()) | Err((true, _)) => Ok(()),
-            Err((false, e)) => Err(e),
+        match kind {
+            Kind::Instance => gone(
+                "DeleteDBSnapshot",
+                snap,
+                self.client
+                    .delete_db_snapshot()
+                    .db_snapshot_identifier(snap)
+                    .send()
+                    .await,
+            ),
+            Kind::Cluster => gone(
+                "DeleteDBClusterSnapshot",
+                snap,
+                self.client
+                    .delete_db_cluster_snapshot()
+                    .db_cluster_snapshot_identifier(snap)
+                    .send()
+                    .await,
+            ),
         }
     }
 
     /// Deletes a database without a final snapshot; one already gone counts as deleted.
     pub async fn delete_db(&self, kind: Kind, id: &str) -> Result<(), StepError> {
-        let result = match kind {
-            Kind::Instance => self
-                .client
-                .delete_db_instance()
-                .db_instance_identifier(id)
-                .skip_final_snapshot(true)
-                .delete_automated_backups(true)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| (not_found(&e), aws_error("DeleteDBInstance", id, e))),
-            Kind::Cluster => self
-                .client
-                .delete_db_cluster()
-                .db_cluster_identifier(id)
-                .skip_final_snapshot(true)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| (not_found(&e), aws_error("DeleteDBCluster", id, e))),
-        };
-        match result {
-            Ok(()) | Err((true, _)) => Ok(()),
-            Err((false, e)) => Err(e),
+        match kind {
+            Kind::Instance => gone(
+                "DeleteDBInstance",
+                id,
+                self.client
+                    .delete_db_instance()
+                    .db_instance_identifier(id)
+                    .skip_final_snapshot(true)
+                    .delete_automated_backups(true)
+                    .send()
+                    .await,
+            ),
+            Kind::Cluster => gone(
+                "DeleteDBCluster",
+                id,
+                self.client
+                    .delete_db_cluster()
+                    .db_cluster_identifier(id)
+                    .skip_final_snapshot(true)
+                    .send()
+                    .await,
+            ),
         }
     }
 }

@@ -87,8 +87,7 @@ pub const STEPS: &[&str] = &[
 pub async fn handler(event: Value, deps: &Deps) -> Result<Value, StepError> {
     let request: Request = serde_json::from_value(event)
         .map_err(|e| StepError::invalid_input(format!("not a snapshot-steps request: {e}")))?;
-    let step = request.step.clone();
-    tracing::info!(step = %step, run_id = %request.state.run_id, "step");
+    tracing::info!(step = %request.step, run_id = %request.state.run_id, "step");
     let state = steps::run(request, deps, now()).await?;
     serde_json::to_value(&state)
         .map_err(|e| StepError::new(sluice_runtime::ErrorKind::Internal, e.to_string()))

@@ -14,7 +14,7 @@ use sluice_snapshots::share;
 use sluice_snapshots::status::{self, Readiness, Resource};
 
 use crate::aws::{
-    ROLE_SANITIZED, ROLE_TAG, ROLE_TEMP, RUN_TAG, Rds, SOURCE_TAG, aws_error, code, is_ours,
+    ROLE_SANITIZED, ROLE_TAG, ROLE_TEMP, RUN_TAG, Rds, SOURCE_TAG, aws_error, code, is_ours, made,
     rds_tags,
 };
 use crate::state::{Input, Kind, Request, State};
@@ -451,11 +451,7 @@ async fn wait_restored(s: &mut State, deps: &Deps) -> Result<(), StepError> {
                 .set_tags(Some(tags))
                 .send()
                 .await;
-            if let Err(e) = created
-                && !code(&e).is_some_and(|c| c.contains("AlreadyExists"))
-            {
-                return Err(aws_error("CreateDBInstance", &temp, e));
-            }
+            made("CreateDBInstance", &temp, created)?;
             return Err(StepError::not_ready(format!(
                 "instance {temp} of cluster {temp} is being created"
             )));

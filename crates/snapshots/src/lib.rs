@@ -7,6 +7,7 @@
 //!   customer-managed key is required first;
 //! - [`retention`]: which sanitized snapshots pruning deletes.
 
+pub mod backup;
 pub mod ids;
 pub mod retention;
 pub mod share;

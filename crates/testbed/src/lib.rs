@@ -10,12 +10,16 @@
 //!   that runs each task as a local process and reports its real exit code;
 //! - [`aws_proxy::AwsProxy`]: a forwarder in front of moto that fails or edits chosen actions.
 //! - [`sanitized::Stage`]: the sanitized-snapshot pipeline's stage (tests and `make demo`).
+//! - [`backup::FakeBackup`]: an AWS Backup stand-in (`DescribeBackupJob`, `DeleteRecoveryPoint`);
+//!   [`backup_actions::Stage`]: the backup-actions pipeline's stage (tests and `make demo`).
 //!
 //! Tools come from `.tools/` (installed by `scripts/bootstrap.sh`); a missing tool is a panic
 //! whose message says to run `make tools`.
 
 pub mod asl;
 pub mod aws_proxy;
+pub mod backup;
+pub mod backup_actions;
 pub mod db;
 pub mod ecs;
 pub mod lambda;

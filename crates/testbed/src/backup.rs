@@ -1,0 +1,181 @@
+//! An AWS Backup stand-in: moto implements no backup jobs or recovery points.
+//!
+//! It answers the two calls backup actions make (restJson1): `DescribeBackupJob`
+//! (`GET /backup-jobs/{id}`) and `DeleteRecoveryPoint`
+//! (`DELETE /backup-vaults/{vault}/recovery-points/{arn}`). The test registers the jobs a
+//! simulated AWS Backup completed with [`FakeBackup::add_job`]; for RDS the recovery point is a
+//! snapshot the test made in moto, so the export can read it. Product code reaches the stand-in
+//! through `AWS_ENDPOINT_URL_BACKUP` = [`FakeBackup::endpoint`]; signatures are not checked.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+/// A backup job, as the test says AWS Backup ran it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupJob {
+    /// Its id (a UUID on AWS).
+    pub job_id: String,
+    /// The vault's name.
+    pub vault: String,
+    /// The recovery point (for RDS, the snapshot's ARN).
+    pub recovery_point_arn: String,
+    /// The backed-up resource.
+    pub resource_arn: String,
+    /// `RDS`, `Aurora`, `EBS`, …
+    pub resource_type: String,
+    /// `COMPLETED`, `FAILED`, …
+    pub state: String,
+    /// When it was created, epoch seconds.
+    pub created: i64,
+}
+
+#[derive(Default)]
+struct Inner {
+    jobs: BTreeMap<String, BackupJob>,
+    deleted: Vec<(String, String)>,
+    fail_delete: Option<(String, String)>,
+    calls: Vec<String>,
+}
+
+type Shared = Arc<Mutex<Inner>>;
+
+fn lock(shared: &Shared) -> MutexGuard<'_, Inner> {
+    shared.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The running stand-in; it stops serving when dropped.
+pub struct FakeBackup {
+    shared: Shared,
+    port: u16,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl FakeBackup {
+    /// Starts the stand-in on a free loopback port.
+    pub fn start() -> FakeBackup {
+        let shared = Shared::default();
+        let (port, stop) = crate::serve::spawn(
+            "AWS Backup stand-in",
+            axum::Router::new()
+                .route("/backup-jobs/{id}", axum::routing::get(describe_backup_job))
+                .route(
+                    "/backup-vaults/{vault}/recovery-points/{arn}",
+                    axum::routing::delete(delete_recovery_point),
+                )
+                .fallback(unknown)
+                .with_state(shared.clone()),
+        );
+        FakeBackup {
+            shared,
+            port,
+            _stop: stop,
+        }
+    }
+
+    /// The endpoint URL, for `AWS_ENDPOINT_URL_BACKUP`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Registers a job AWS Backup ran.
+    pub fn add_job(&self, job: BackupJob) {
+        lock(&self.shared).jobs.insert(job.job_id.clone(), job);
+    }
+
+    /// The recovery points deleted, as (vault, ARN), in order.
+    pub fn deleted(&self) -> Vec<(String, String)> {
+        lock(&self.shared).deleted.clone()
+    }
+
+    /// Makes every `DeleteRecoveryPoint` fail with `code`.
+    pub fn fail_delete(&self, code: &str, message: &str) {
+        lock(&self.shared).fail_delete = Some((code.to_owned(), message.to_owned()));
+    }
+
+    /// The operations called, in order.
+    pub fn calls(&self) -> Vec<String> {
+        lock(&self.shared).calls.clone()
+    }
+}
+
+fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::HeaderName::from_static("x-amzn-errortype"), code),
+        ],
+        json!({"Code": code, "Message": message}).to_string(),
+    )
+        .into_response()
+}
+
+async fn describe_backup_job(State(shared): State<Shared>, Path(id): Path<String>) -> Response {
+    let mut inner = lock(&shared);
+    inner.calls.push("DescribeBackupJob".into());
+    let Some(job) = inner.jobs.get(&id) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFoundException",
+            &format!("backup job {id} not found"),
+        );
+    };
+    let account = job.recovery_point_arn.split(':').nth(4).unwrap_or_default();
+    let region = job.recovery_point_arn.split(':').nth(3).unwrap_or_default();
+    let body: Value = json!({
+        "BackupJobId": job.job_id,
+        "BackupVaultName": job.vault,
+        "BackupVaultArn": format!("arn:aws:backup:{region}:{account}:backup-vault:{}", job.vault),
+        "RecoveryPointArn": job.recovery_point_arn,
+        "ResourceArn": job.resource_arn,
+        "ResourceType": job.resource_type,
+        "State": job.state,
+        "CreationDate": job.created,
+        "CompletionDate": job.created + 600,
+        "PercentDone": "100.0",
+        "AccountId": account,
+    });
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+async fn delete_recovery_point(
+    State(shared): State<Shared>,
+    Path((vault, arn)): Path<(String, String)>,
+) -> Response {
+    let mut inner = lock(&shared);
+    inner.calls.push("DeleteRecoveryPoint".into());
+    if let Some((code, message)) = inner.fail_delete.clone() {
+        return error(StatusCode::BAD_REQUEST, &code, &message);
+    }
+    let known = inner
+        .jobs
+        .values()
+        .any(|j| j.vault == vault && j.recovery_point_arn == arn);
+    if !known || inner.deleted.iter().any(|(_, a)| *a == arn) {
+        return error(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFoundException",
+            &format!("recovery point {arn} not found in vault {vault}"),
+        );
+    }
+    inner.deleted.push((vault, arn));
+    StatusCode::OK.into_response()
+}
+
+async fn unknown(uri: axum::http::Uri) -> Response {
+    error(
+        StatusCode::BAD_REQUEST,
+        "InvalidRequestException",
+        &format!("the AWS Backup stand-in does not serve {uri}"),
+    )
+}

@@ -1,0 +1,433 @@
+//! The backup-actions pipeline's stage, shared by its tests and `make demo`.
+//!
+//! A simulated AWS Backup job: the production database and the snapshot playing its recovery
+//! point live in moto, the job itself in the [`FakeBackup`] stand-in (moto has no recovery
+//! points). The real `snapshot-steps` binary runs on a [`LambdaHost`] with moto behind an
+//! [`AwsProxy`]. [`Stage::deliver`] hands it an EventBridge event as the rule's target would;
+//! [`Stage::run`] runs the real ASL for the execution that event started, with the input the
+//! function gave it. The fixtures are `tests/fixtures/backup/*.json`; their account, vault,
+//! resource and job ids are rewritten to the stage's.
+//!
+//! moto's Step Functions executions never end: a sanitized-snapshot run started by the
+//! pipeline stays `RUNNING` unless the test makes the proxy answer otherwise
+//! ([`Stage::sanitize_run_ends`]).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use aws_config::SdkConfig;
+use serde_json::{Value, json};
+
+use crate::asl::{self, AslRun, AslRunSpec};
+use crate::aws_proxy::AwsProxy;
+use crate::backup::{BackupJob, FakeBackup};
+use crate::lambda::{FunctionError, FunctionSpec, LambdaHost};
+use crate::moto::{ACCOUNT, Moto, REGION};
+use crate::paths;
+
+/// The function under test.
+pub const FUNCTION: &str = "snapshot-steps";
+
+/// The fixture's instance job id, vault and database (rewritten per stage).
+const FIXTURE_JOB: &str = "8E1A9F4C-2B7D-4C1E-9A3B-5D6F7E8A9B0C";
+const FIXTURE_CLUSTER_JOB: &str = "3C2B1A09-F8E7-4D6C-9B5A-4F3E2D1C0B9A";
+const FIXTURE_VAULT: &str = "prod-vault";
+const FIXTURE_INSTANCE: &str = ":db:orders";
+const FIXTURE_CLUSTER: &str = ":cluster:ledger";
+
+/// The backup's creation time in the fixtures: 2026-11-22T03:10:00Z.
+pub const BACKUP_TIME: i64 = 1_795_403_400 - 86_400;
+
+/// What the stage is made of.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// An Aurora cluster (else an RDS instance).
+    pub cluster: bool,
+    /// `BACKUP_EXPORT`.
+    pub export: &'static str,
+    /// `BACKUP_SANITIZE`.
+    pub sanitize: &'static str,
+    /// `BACKUP_DELETE`.
+    pub delete: &'static str,
+    /// `EXPORT_TIMEOUT_MINUTES`.
+    pub export_timeout_minutes: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            cluster: false,
+            export: "true",
+            sanitize: "false",
+            delete: "true",
+            export_timeout_minutes: 60,
+        }
+    }
+}
+
+/// A ready stage.
+pub struct Stage {
+    /// SDK config on moto (not through the proxy).
+    pub sdk: SdkConfig,
+    /// Fault injection in front of moto.
+    pub proxy: AwsProxy,
+    /// The AWS Backup stand-in.
+    pub backup: FakeBackup,
+    /// Runs `snapshot-steps`.
+    pub host: LambdaHost,
+    /// The vault acted on.
+    pub vault: String,
+    /// The backed-up database's id.
+    pub source: String,
+    /// The completed backup job.
+    pub job: BackupJob,
+    /// The export bucket.
+    pub bucket: String,
+    /// The export key.
+    pub kms_key: String,
+    /// The backup-actions state machine (in moto, for `StartExecution`).
+    pub machine_arn: String,
+    /// The sanitized-snapshot state machine (in moto).
+    pub sanitize_machine_arn: String,
+    /// What it was built from.
+    pub options: Options,
+}
+
+/// The export role the template creates (RDS assumes it; nothing checks it here).
+pub const EXPORT_ROLE: &str = "arn:aws:iam::123456789012:role/sluice-export";
+
+/// A tag unique to the stage, and its number within this process.
+fn tag() -> (String, u32) {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let n = N.fetch_add(1, Ordering::SeqCst);
+    (format!("b{}x{n}", std::process::id()), n)
+}
+
+/// A fixture event from `tests/fixtures/backup/<name>.json`, as written.
+pub fn fixture(name: &str) -> Value {
+    let path = paths::workspace_root().join(format!("tests/fixtures/backup/{name}.json"));
+    let text =
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {}: {e}", path.display()))
+}
+
+impl Stage {
+    /// Builds the stage in the shared moto server.
+    pub async fn new(options: Options) -> Stage {
+        let moto = Moto::shared();
+        let sdk = moto.sdk_config();
+        let (tag, n) = tag();
+        let rds = aws_sdk_rds::Client::new(&sdk);
+        let source = format!("prod-{tag}");
+        // A job id shaped like AWS Backup's (a UUID), unique per stage.
+        let job_id = format!("{:08X}-2B7D-4C1E-9A3B-{n:012X}", std::process::id());
+        // AWS Backup names it `awsbackup:job-<id>`; moto refuses the colon.
+        let snapshot = format!("awsbackup-job-{}", job_id.to_ascii_lowercase());
+        let (resource_arn, resource_type, recovery_point_arn) = if options.cluster {
+            rds.create_db_cluster()
+                .db_cluster_identifier(&source)
+                .engine("aurora-postgresql")
+                .master_username("admin")
+                .master_user_password("prod-password-1")
+                .send()
+                .await
+                .expect("create cluster");
+            let snap = rds
+                .create_db_cluster_snapshot()
+                .db_cluster_identifier(&source)
+                .db_cluster_snapshot_identifier(&snapshot)
+                .send()
+                .await
+                .expect("create cluster snapshot");
+            (
+                format!("arn:aws:rds:{REGION}:{ACCOUNT}:cluster:{source}"),
+                "Aurora",
+                snap.db_cluster_snapshot()
+                    .and_then(|s| s.db_cluster_snapshot_arn())
+                    .expect("snapshot arn")
+                    .to_owned(),
+            )
+        } else {
+            rds.create_db_instance()
+                .db_instance_identifier(&source)
+                .engine("postgres")
+                .db_instance_class("db.t3.micro")
+                .master_username("admin")
+                .master_user_password("prod-password-1")
+                .allocated_storage(20)
+                .send()
+                .await
+                .expect("create instance");
+            let snap = rds
+                .create_db_snapshot()
+                .db_instance_identifier(&source)
+                .db_snapshot_identifier(&snapshot)
+                .send()
+                .await
+                .expect("create snapshot");
+            (
+                format!("arn:aws:rds:{REGION}:{ACCOUNT}:db:{source}"),
+                "RDS",
+                snap.db_snapshot()
+                    .and_then(|s| s.db_snapshot_arn())
+                    .expect("snapshot arn")
+                    .to_owned(),
+            )
+        };
+        let vault = format!("vault-{tag}");
+        let job = BackupJob {
+            job_id,
+            vault: vault.clone(),
+            recovery_point_arn,
+            resource_arn,
+            resource_type: resource_type.to_owned(),
+            state: "COMPLETED".to_owned(),
+            created: BACKUP_TIME,
+        };
+        let backup = FakeBackup::start();
+        backup.add_job(job.clone());
+
+        let bucket = format!("exports-{tag}");
+        moto.s3_client()
+            .create_bucket()
+            .bucket(&bucket)
+            .send()
+            .await
+            .expect("bucket");
+        let kms_key = aws_sdk_kms::Client::new(&sdk)
+            .create_key()
+            .send()
+            .await
+            .expect("key")
+            .key_metadata()
+            .and_then(|k| k.arn())
+            .expect("key arn")
+            .to_owned();
+        let sfn = aws_sdk_sfn::Client::new(&sdk);
+        let mut machines = Vec::new();
+        for name in [format!("backup-{tag}"), format!("sanitize-{tag}")] {
+            let arn = sfn
+                .create_state_machine()
+                .name(name)
+                .definition(r#"{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}"#)
+                .role_arn("arn:aws:iam::123456789012:role/sluice-test")
+                .send()
+                .await
+                .expect("state machine")
+                .state_machine_arn()
+                .to_owned();
+            machines.push(arn);
+        }
+        let sanitize_machine_arn = machines.pop().expect("sanitize machine");
+        let machine_arn = machines.pop().expect("backup machine");
+
+        let proxy = AwsProxy::start(&moto.endpoint());
+        let mut env: Vec<(String, String)> = moto
+            .env()
+            .into_iter()
+            .filter(|(k, _)| k != "AWS_ENDPOINT_URL")
+            .collect();
+        let pairs = [
+            ("AWS_ENDPOINT_URL", proxy.endpoint()),
+            ("AWS_ENDPOINT_URL_BACKUP", backup.endpoint()),
+            ("AWS_MAX_ATTEMPTS", "1".to_owned()),
+            // The sanitized-snapshot settings the function needs to start at all.
+            ("SUBNET_GROUP", "isolated".to_owned()),
+            ("SECURITY_GROUP_IDS", "sg-0123456789abcdef0".to_owned()),
+            ("ECS_CLUSTER", "sanitizer".to_owned()),
+            ("TASK_DEFINITION", "sluice-sanitizer:1".to_owned()),
+            ("TASK_SUBNETS", "subnet-0123456789abcdef0".to_owned()),
+            ("TASK_SECURITY_GROUPS", "sg-0123456789abcdef0".to_owned()),
+            ("SCRIPT_URI", "s3://scripts/sanitize.sql".to_owned()),
+            ("DATABASE_NAME", "app".to_owned()),
+            // Backup actions.
+            ("BACKUP_VAULTS", format!("{vault},other-vault")),
+            ("BACKUP_STATE_MACHINE_ARN", machine_arn.clone()),
+            ("BACKUP_EXPORT", options.export.to_owned()),
+            ("EXPORT_BUCKET", bucket.clone()),
+            ("EXPORT_ROLE_ARN", EXPORT_ROLE.to_owned()),
+            ("EXPORT_KMS_KEY_ARN", kms_key.clone()),
+            (
+                "EXPORT_TIMEOUT_MINUTES",
+                options.export_timeout_minutes.to_string(),
+            ),
+            ("BACKUP_SANITIZE", options.sanitize.to_owned()),
+            ("SANITIZE_STATE_MACHINE_ARN", sanitize_machine_arn.clone()),
+            ("BACKUP_DELETE", options.delete.to_owned()),
+        ];
+        env.extend(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)));
+        let host = LambdaHost::start();
+        host.add_function(
+            FUNCTION,
+            &paths::bin_path(FUNCTION),
+            FunctionSpec {
+                env,
+                ..FunctionSpec::default()
+            },
+        );
+        Stage {
+            sdk,
+            proxy,
+            backup,
+            host,
+            vault,
+            source,
+            job,
+            bucket,
+            kms_key,
+            machine_arn,
+            sanitize_machine_arn,
+            options,
+        }
+    }
+
+    /// Fixture `name` with its vault, database and job ids replaced by this stage's.
+    pub fn event(&self, name: &str) -> Value {
+        let kind = if self.options.cluster {
+            FIXTURE_CLUSTER
+        } else {
+            FIXTURE_INSTANCE
+        };
+        let ours = if self.options.cluster {
+            format!(":cluster:{}", self.source)
+        } else {
+            format!(":db:{}", self.source)
+        };
+        let text = fixture(name)
+            .to_string()
+            .replace(FIXTURE_JOB, &self.job.job_id)
+            .replace(FIXTURE_CLUSTER_JOB, &self.job.job_id)
+            .replace(
+                &FIXTURE_CLUSTER_JOB.to_ascii_lowercase(),
+                &self.job.job_id.to_ascii_lowercase(),
+            )
+            .replace(
+                &format!("backup-vault:{FIXTURE_VAULT}"),
+                &format!("backup-vault:{}", self.vault),
+            )
+            .replace(
+                &format!("\"{FIXTURE_VAULT}\""),
+                &format!("\"{}\"", self.vault),
+            )
+            .replace(kind, &ours);
+        serde_json::from_str(&text).expect("rewritten fixture")
+    }
+
+    /// Hands `event` to the function as the EventBridge rule's target would.
+    pub async fn deliver(&self, event: &Value) -> Result<Value, FunctionError> {
+        self.host.invoke(FUNCTION, event).await
+    }
+
+    /// Invokes one step directly.
+    pub async fn step(&self, step: &str, state: Value) -> Result<Value, FunctionError> {
+        self.host
+            .invoke(FUNCTION, &json!({"step": step, "state": state}))
+            .await
+    }
+
+    /// The executions of the backup-actions machine in moto, as (name, input).
+    pub async fn executions(&self) -> Vec<(String, Value)> {
+        self.executions_of(&self.machine_arn).await
+    }
+
+    /// The executions of the sanitized-snapshot machine in moto, as (name, input).
+    pub async fn sanitize_runs(&self) -> Vec<(String, Value)> {
+        self.executions_of(&self.sanitize_machine_arn).await
+    }
+
+    async fn executions_of(&self, machine: &str) -> Vec<(String, Value)> {
+        let sfn = aws_sdk_sfn::Client::new(&self.sdk);
+        let listed = sfn
+            .list_executions()
+            .state_machine_arn(machine)
+            .send()
+            .await
+            .expect("ListExecutions");
+        let mut out = Vec::new();
+        for e in listed.executions() {
+            let described = sfn
+                .describe_execution()
+                .execution_arn(e.execution_arn())
+                .send()
+                .await
+                .expect("DescribeExecution");
+            let input = described
+                .input()
+                .and_then(|i| serde_json::from_str(i).ok())
+                .unwrap_or(Value::Null);
+            out.push((e.name().to_owned(), input));
+        }
+        out
+    }
+
+    /// Makes every sanitized-snapshot run report `status` (moto's stay `RUNNING`).
+    pub fn sanitize_run_ends(&self, status: &str) {
+        self.proxy.replace_in_response(
+            "DescribeExecution",
+            "\"RUNNING\"",
+            &format!("\"{status}\""),
+        );
+    }
+
+    /// Runs the backup-actions ASL for the execution the delivered event started, with the
+    /// input the function gave it.
+    pub async fn run(&self) -> AslRun {
+        let started = self.executions().await;
+        let (name, input) = started
+            .into_iter()
+            .next()
+            .expect("no execution was started: deliver an event first");
+        self.run_as(&name, input).await
+    }
+
+    /// Runs the backup-actions ASL as execution `name` with `input`.
+    pub async fn run_as(&self, name: &str, input: Value) -> AslRun {
+        let machine = self.machine_arn.rsplit(':').next().unwrap_or_default();
+        let spec = AslRunSpec {
+            definition: PathBuf::from("statemachines/backup-actions.asl.json"),
+            input,
+            substitutions: BTreeMap::from([(
+                "SnapshotStepsFunctionArn".to_owned(),
+                format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{FUNCTION}"),
+            )]),
+            lambda_endpoint: Some(self.host.endpoint()),
+            context: Some(json!({
+                "Execution": {
+                    "Id": format!("arn:aws:states:{REGION}:{ACCOUNT}:execution:{machine}:{name}"),
+                    "Name": name,
+                },
+                "StateMachine": {"Id": self.machine_arn},
+            })),
+            ..AslRunSpec::default()
+        };
+        asl::run(&spec).await.expect("ASL runner")
+    }
+
+    /// The export tasks in moto that write to this stage's bucket.
+    pub async fn exports(&self) -> Vec<aws_sdk_rds::types::ExportTask> {
+        aws_sdk_rds::Client::new(&self.sdk)
+            .describe_export_tasks()
+            .send()
+            .await
+            .expect("DescribeExportTasks")
+            .export_tasks()
+            .iter()
+            .filter(|t| t.s3_bucket() == Some(self.bucket.as_str()))
+            .cloned()
+            .collect()
+    }
+
+    /// The expected export prefix: `<vault>/<resource>/2026/11/22/<job id>`.
+    pub fn expected_prefix(&self) -> String {
+        format!(
+            "{}/{}/2026/11/22/{}",
+            self.vault, self.source, self.job.job_id
+        )
+    }
+
+    /// The function's logs.
+    pub fn logs(&self) -> String {
+        self.host.logs(FUNCTION)
+    }
+}

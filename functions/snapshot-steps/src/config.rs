@@ -15,7 +15,20 @@
 //! | `TASK_SUBNETS`, `TASK_SECURITY_GROUPS` | the task's awsvpc network (required) |
 //! | `SCRIPT_URI` | the sanitizing script, `s3://bucket/key` (required) |
 //! | `DATABASE_NAME` | the database the script runs in (required) |
-//! | `EVENT_BUS` | where the result event goes (default `default`) |
+//! | `EVENT_BUS` | where result events of both pipelines go (default `default`; read by [`event_bus`]) |
+//!
+//! Backup actions (read into [`BackupConfig`]; an error there fails only backup-action steps):
+//!
+//! | Variable | Meaning |
+//! |---|---|
+//! | `BACKUP_VAULTS` | vault names whose completed backups are acted on (none: every event ignored) |
+//! | `BACKUP_STATE_MACHINE_ARN` | the backup-actions state machine the event handler starts |
+//! | `BACKUP_EXPORT` | `true`/`false` (default false): export each backup to S3 as Parquet |
+//! | `EXPORT_BUCKET`, `EXPORT_ROLE_ARN`, `EXPORT_KMS_KEY_ARN` | the export's bucket, the role RDS assumes, its key (required with export) |
+//! | `EXPORT_TIMEOUT_MINUTES` | how long an export may run before the run fails (default 720, at most 2880) |
+//! | `BACKUP_SANITIZE` | `true`/`false` (default false): start a sanitized-snapshot run from the backup |
+//! | `SANITIZE_STATE_MACHINE_ARN` | the sanitized-snapshot state machine (required with sanitize) |
+//! | `BACKUP_DELETE` | `true`/`false` (default false): delete the recovery point once every chosen action succeeded |
 
 use sluice_runtime::config::{ConfigError, Env};
 
@@ -56,8 +69,6 @@ pub struct Config {
     pub script_uri: String,
     /// The database the script runs in.
     pub database: String,
-    /// The EventBridge bus of result events.
-    pub event_bus: String,
 }
 
 /// Variables read by [`Config::from_env`], for the template consistency test.
@@ -81,6 +92,100 @@ pub const VARS: &[&str] = &[
     "DATABASE_NAME",
     "EVENT_BUS",
 ];
+
+/// Variables read by [`BackupConfig::from_env`] (and `EVENT_BUS`): the environment of a
+/// function that runs the backup-action steps.
+pub const BACKUP_VARS: &[&str] = &[
+    "EVENT_BUS",
+    "BACKUP_VAULTS",
+    "BACKUP_STATE_MACHINE_ARN",
+    "BACKUP_EXPORT",
+    "EXPORT_BUCKET",
+    "EXPORT_ROLE_ARN",
+    "EXPORT_KMS_KEY_ARN",
+    "EXPORT_TIMEOUT_MINUTES",
+    "BACKUP_SANITIZE",
+    "SANITIZE_STATE_MACHINE_ARN",
+    "BACKUP_DELETE",
+];
+
+/// The EventBridge bus result events go to (`EVENT_BUS`, default `default`).
+pub fn event_bus(env: &Env) -> String {
+    env.optional("EVENT_BUS")
+        .unwrap_or_else(|| "default".into())
+}
+
+/// Where backups are exported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportConfig {
+    /// The bucket.
+    pub bucket: String,
+    /// The role RDS assumes to write it (trusted by `export.rds.amazonaws.com`).
+    pub role_arn: String,
+    /// The key the export is encrypted with.
+    pub kms_key: String,
+    /// How long an export may run.
+    pub timeout_minutes: u32,
+}
+
+/// Configuration of the backup-action steps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupConfig {
+    /// Vault names acted on.
+    pub vaults: Vec<String>,
+    /// The backup-actions state machine (for the event handler).
+    pub state_machine_arn: Option<String>,
+    /// The actions, checked (deletion needs another action before it).
+    pub actions: sluice_snapshots::backup::Actions,
+    /// The export settings, when exporting.
+    pub export: Option<ExportConfig>,
+    /// The sanitized-snapshot state machine, when sanitizing.
+    pub sanitize_state_machine_arn: Option<String>,
+}
+
+impl BackupConfig {
+    /// Reads the backup-action configuration; every error names its variable.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let actions = sluice_snapshots::backup::Actions {
+            export: env.bool_or("BACKUP_EXPORT", false)?,
+            sanitize: env.bool_or("BACKUP_SANITIZE", false)?,
+            delete: env.bool_or("BACKUP_DELETE", false)?,
+        };
+        let actions = actions
+            .check()
+            .map_err(|why| ConfigError::invalid("BACKUP_DELETE", "true", why))?;
+        let export = if actions.export {
+            let timeout_minutes: u32 = env.parse_or("EXPORT_TIMEOUT_MINUTES", 720)?;
+            if !(1..=2880).contains(&timeout_minutes) {
+                return Err(ConfigError::invalid(
+                    "EXPORT_TIMEOUT_MINUTES",
+                    &timeout_minutes.to_string(),
+                    "expected 1 to 2880 minutes",
+                ));
+            }
+            Some(ExportConfig {
+                bucket: env.required("EXPORT_BUCKET")?,
+                role_arn: env.required("EXPORT_ROLE_ARN")?,
+                kms_key: env.required("EXPORT_KMS_KEY_ARN")?,
+                timeout_minutes,
+            })
+        } else {
+            None
+        };
+        let sanitize_state_machine_arn = if actions.sanitize {
+            Some(env.required("SANITIZE_STATE_MACHINE_ARN")?)
+        } else {
+            None
+        };
+        Ok(Self {
+            vaults: env.list("BACKUP_VAULTS"),
+            state_machine_arn: env.optional("BACKUP_STATE_MACHINE_ARN"),
+            actions,
+            export,
+            sanitize_state_machine_arn,
+        })
+    }
+}
 
 fn non_empty_list(env: &Env, var: &str) -> Result<Vec<String>, ConfigError> {
     let list = env.list(var);
@@ -133,9 +238,6 @@ impl Config {
             task_security_groups: non_empty_list(env, "TASK_SECURITY_GROUPS")?,
             script_uri,
             database: env.required("DATABASE_NAME")?,
-            event_bus: env
-                .optional("EVENT_BUS")
-                .unwrap_or_else(|| "default".into()),
         })
     }
 }
@@ -173,6 +275,44 @@ mod tests {
             let err = Config::from_env(&Env::from_pairs(pairs)).expect_err(skip);
             assert!(err.to_string().contains(skip), "{err}");
         }
+    }
+
+    #[test]
+    fn backup_booleans_are_strict_and_chosen_actions_need_their_settings() {
+        let ok = BackupConfig::from_env(&Env::from_pairs([
+            ("BACKUP_VAULTS", "prod, audit"),
+            ("BACKUP_EXPORT", "true"),
+            ("EXPORT_BUCKET", "b"),
+            ("EXPORT_ROLE_ARN", "arn:aws:iam::1:role/x"),
+            ("EXPORT_KMS_KEY_ARN", "arn:aws:kms:us-east-1:1:key/k"),
+            ("BACKUP_DELETE", "false"),
+        ]))
+        .expect("config");
+        assert_eq!(ok.vaults, vec!["prod".to_owned(), "audit".to_owned()]);
+        assert!(ok.actions.export && !ok.actions.delete && !ok.actions.sanitize);
+        assert_eq!(ok.export.expect("export").timeout_minutes, 720);
+        for bad in ["yes", "1", "flase", ""] {
+            let err = BackupConfig::from_env(&Env::from_pairs([("BACKUP_DELETE", bad)]));
+            if bad.is_empty() {
+                // An empty variable is unset: the default (false) applies.
+                assert!(!err.expect("empty").actions.delete);
+                continue;
+            }
+            let err = err.expect_err(bad).to_string();
+            assert!(err.contains("BACKUP_DELETE") && err.contains(bad), "{err}");
+        }
+        let err = BackupConfig::from_env(&Env::from_pairs([("BACKUP_DELETE", "true")]))
+            .expect_err("delete alone");
+        assert!(err.to_string().contains("BACKUP_DELETE"), "{err}");
+        let err = BackupConfig::from_env(&Env::from_pairs([("BACKUP_EXPORT", "true")]))
+            .expect_err("no bucket");
+        assert!(err.to_string().contains("EXPORT_BUCKET"), "{err}");
+        let err = BackupConfig::from_env(&Env::from_pairs([("BACKUP_SANITIZE", "TRUE")]))
+            .expect_err("no machine");
+        assert!(
+            err.to_string().contains("SANITIZE_STATE_MACHINE_ARN"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -1,5 +1,8 @@
 //! `snapshot-steps`: every step of the sanitized-snapshot state machine
-//! (`statemachines/sanitized-snapshot.asl.json`), dispatched on the request's `step` field.
+//! (`statemachines/sanitized-snapshot.asl.json`) and of the backup-actions state machine
+//! (`statemachines/backup-actions.asl.json`), dispatched on the request's `step` field; an
+//! EventBridge event (it has a `detail-type`) is an AWS Backup job completion that may start a
+//! backup-actions run (see [`backup`]).
 //!
 //! Each step is idempotent: a retried invocation finds by tag (`sluice:run-id`) what it already
 //! created and carries on. A step waiting on AWS fails with `NotReady`, which the state
@@ -7,6 +10,7 @@
 //! production source is only ever described and snapshotted.
 
 pub mod aws;
+pub mod backup;
 pub mod config;
 pub mod state;
 mod steps;
@@ -15,14 +19,21 @@ use aws_config::SdkConfig;
 use serde_json::Value;
 use sluice_runtime::StepError;
 
-pub use config::Config;
+pub use config::{BackupConfig, Config};
 pub use state::{Kind, Request, State};
 
 /// Clients and configuration, built once per container.
 #[derive(Debug, Clone)]
 pub struct Deps {
-    /// Configuration.
-    pub config: Config,
+    /// Sanitized-snapshot configuration; an error fails only the sanitized-snapshot steps (a
+    /// stack may run backup actions alone).
+    pub config: Result<Config, sluice_runtime::config::ConfigError>,
+    /// Backup-action configuration; an error fails only the backup-action steps.
+    pub backup_config: Result<BackupConfig, sluice_runtime::config::ConfigError>,
+    /// The EventBridge bus of result events.
+    pub event_bus: String,
+    /// AWS Backup (the job and its recovery point).
+    pub backup: aws_sdk_backup::Client,
     /// RDS in the function's region.
     pub rds: aws::Rds,
     /// RDS in the DR region, when configured.
@@ -39,10 +50,16 @@ pub struct Deps {
 
 impl Deps {
     /// Clients from one SDK configuration.
-    pub fn from_sdk(sdk: &SdkConfig, config: Config) -> Self {
-        let dr_rds = config.dr_region.as_ref().map(|region| {
+    pub fn from_sdk(
+        sdk: &SdkConfig,
+        config: Result<Config, sluice_runtime::config::ConfigError>,
+        backup_config: Result<BackupConfig, sluice_runtime::config::ConfigError>,
+        event_bus: String,
+    ) -> Self {
+        let dr_region = config.as_ref().ok().and_then(|c| c.dr_region.clone());
+        let dr_rds = dr_region.map(|region| {
             let conf = aws_sdk_rds::config::Builder::from(sdk)
-                .region(aws_sdk_rds::config::Region::new(region.clone()))
+                .region(aws_sdk_rds::config::Region::new(region))
                 .build();
             aws::Rds {
                 client: aws_sdk_rds::Client::from_conf(conf),
@@ -50,6 +67,9 @@ impl Deps {
         });
         Self {
             config,
+            backup_config,
+            event_bus,
+            backup: aws_sdk_backup::Client::new(sdk),
             rds: aws::Rds {
                 client: aws_sdk_rds::Client::new(sdk),
             },
@@ -59,6 +79,15 @@ impl Deps {
             sfn: aws_sdk_sfn::Client::new(sdk),
             events: aws_sdk_eventbridge::Client::new(sdk),
         }
+    }
+}
+
+impl Deps {
+    /// The sanitized-snapshot configuration, or a `ConfigError` naming what is wrong.
+    pub fn config(&self) -> Result<&Config, StepError> {
+        self.config
+            .as_ref()
+            .map_err(|e| StepError::config(e.to_string()))
     }
 }
 
@@ -85,6 +114,16 @@ pub const STEPS: &[&str] = &[
 
 /// Runs one step and returns the new state.
 pub async fn handler(event: Value, deps: &Deps) -> Result<Value, StepError> {
+    if event.get("detail-type").is_some() {
+        return backup::start(&event, deps).await;
+    }
+    if event
+        .get("step")
+        .and_then(Value::as_str)
+        .is_some_and(|step| backup::STEPS.contains(&step))
+    {
+        return backup::run(event, deps, now()).await;
+    }
     let request: Request = serde_json::from_value(event)
         .map_err(|e| StepError::invalid_input(format!("not a snapshot-steps request: {e}")))?;
     tracing::info!(step = %request.step, run_id = %request.state.run_id, "step");

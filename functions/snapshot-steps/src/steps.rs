@@ -153,7 +153,7 @@ async fn guard(s: &mut State, deps: &Deps, now: i64) -> Result<(), StepError> {
 
 /// Checks every setting before anything is created.
 async fn validate(s: &mut State, deps: &Deps, now: i64) -> Result<(), StepError> {
-    let c = &deps.config;
+    let c = deps.config()?;
     let src = s.input.source.clone();
     let id_kind = match src.kind {
         Kind::Instance => IdKind::Instance,
@@ -286,7 +286,7 @@ async fn snapshot_source(s: &mut State, deps: &Deps) -> Result<(), StepError> {
     let choice = s.input.snapshot.clone().unwrap_or_else(|| "new".into());
     match choice.as_str() {
         "new" => {
-            let id = ids::temp_name(&format!("{}-src", deps.config.temp_prefix), &s.run_id)
+            let id = ids::temp_name(&format!("{}-src", deps.config()?.temp_prefix), &s.run_id)
                 .map_err(config_error)?;
             deps.rds
                 .create_snapshot(src.kind, &id, &src.id, &run_tags(s, ROLE_TEMP))
@@ -365,7 +365,7 @@ async fn wait_source_snapshot(s: &mut State, deps: &Deps) -> Result<(), StepErro
 /// Restores the temp database into the isolated network: private, no deletion protection,
 /// tagged with the run.
 async fn restore(s: &mut State, deps: &Deps) -> Result<(), StepError> {
-    let c = &deps.config;
+    let c = deps.config()?;
     let kind = s.input.source.kind;
     let temp = State::need(&s.temp_id, "tempId")?.clone();
     let from = State::need(&s.restore_from, "restoreFrom")?.clone();
@@ -507,7 +507,7 @@ async fn wait_restored(s: &mut State, deps: &Deps) -> Result<(), StepError> {
 
 /// Starts the sanitizer task (once per run): only the secret's ARN goes in the overrides.
 async fn run_sanitizer(s: &mut State, deps: &Deps) -> Result<(), StepError> {
-    let c = &deps.config;
+    let c = deps.config()?;
     let by = started_by(&s.run_id);
     for desired in [DesiredStatus::Running, DesiredStatus::Stopped] {
         let listed = deps
@@ -603,7 +603,7 @@ async fn run_sanitizer(s: &mut State, deps: &Deps) -> Result<(), StepError> {
 
 /// Waits for the task to stop; anything but exit code 0 stops the pipeline before a snapshot.
 async fn wait_sanitizer(s: &mut State, deps: &Deps) -> Result<(), StepError> {
-    let c = &deps.config;
+    let c = deps.config()?;
     let arn = State::need(&s.task_arn, "taskArn")?;
     let out = deps
         .ecs
@@ -642,7 +642,7 @@ async fn wait_sanitizer(s: &mut State, deps: &Deps) -> Result<(), StepError> {
 
 /// Snapshots the sanitized temp database. Without re-encryption this is the kept snapshot.
 async fn snapshot_temp(s: &mut State, deps: &Deps, now: i64) -> Result<(), StepError> {
-    let c = &deps.config;
+    let c = deps.config()?;
     let kind = s.input.source.kind;
     let temp = State::need(&s.temp_id, "tempId")?.clone();
     let reencrypt = c.kms_key.is_some();
@@ -694,7 +694,7 @@ async fn wait_temp_snapshot(s: &mut State, deps: &Deps) -> Result<(), StepError>
 
 /// Copies the temp snapshot under the customer-managed key: the copy is the kept snapshot.
 async fn copy_encrypted(s: &mut State, deps: &Deps, now: i64) -> Result<(), StepError> {
-    let c = &deps.config;
+    let c = deps.config()?;
     let kind = s.input.source.kind;
     let Some(key) = c.kms_key.as_deref() else {
         return Ok(());
@@ -766,7 +766,7 @@ async fn copy_to_dr(s: &mut State, deps: &Deps) -> Result<(), StepError> {
                 kind,
                 &arn,
                 &name,
-                deps.config.dr_kms_key.as_deref(),
+                deps.config()?.dr_kms_key.as_deref(),
                 &run_tags(s, ROLE_SANITIZED),
             )
             .await?;
@@ -809,7 +809,7 @@ async fn prune_in(
 /// Deletes the source's sanitized snapshots beyond the newest `KEEP` (every page, by tag).
 async fn prune(s: &mut State, deps: &Deps) -> Result<(), StepError> {
     let kind = s.input.source.kind;
-    let keep = deps.config.keep;
+    let keep = deps.config()?.keep;
     let source = s.input.source.id.clone();
     let mut pruned = prune_in(&deps.rds, kind, &source, keep, s.snapshot.as_deref()).await?;
     if let Some(dr) = &deps.dr_rds {
@@ -823,7 +823,7 @@ async fn prune(s: &mut State, deps: &Deps) -> Result<(), StepError> {
 /// and cluster, the temp snapshots, and after a failure the run's sanitized snapshots too
 /// (unshared first). `NotReady` until all of it is gone.
 async fn cleanup(s: &mut State, deps: &Deps, failed: bool) -> Result<(), StepError> {
-    let c = &deps.config;
+    let c = deps.config()?;
     let run = s.run_id.clone();
     let source = s.input.source.clone();
     let mut pending: Vec<String> = Vec::new();
@@ -921,25 +921,43 @@ async fn notify(s: &mut State, deps: &Deps, now: i64) -> Result<(), StepError> {
         "error": error.and_then(|e| e.get("Error")),
         "cause": error.and_then(|e| e.get("Cause")),
     });
+    put_event(
+        deps,
+        "sluice.sanitized-snapshot",
+        if failed {
+            "Sanitized Snapshot Failed"
+        } else {
+            "Sanitized Snapshot Succeeded"
+        },
+        s.snapshot_arn.clone(),
+        detail,
+    )
+    .await
+}
+
+/// Sends one result event to `EVENT_BUS`; a refused entry is an error naming the reason.
+pub(crate) async fn put_event(
+    deps: &Deps,
+    source: &str,
+    detail_type: &str,
+    resource: Option<String>,
+    detail: serde_json::Value,
+) -> Result<(), StepError> {
     let out = deps
         .events
         .put_events()
         .entries(
             aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
-                .source("sluice.sanitized-snapshot")
-                .detail_type(if failed {
-                    "Sanitized Snapshot Failed"
-                } else {
-                    "Sanitized Snapshot Succeeded"
-                })
-                .event_bus_name(&deps.config.event_bus)
-                .set_resources(s.snapshot_arn.clone().map(|a| vec![a]))
+                .source(source)
+                .detail_type(detail_type)
+                .event_bus_name(&deps.event_bus)
+                .set_resources(resource.map(|a| vec![a]))
                 .detail(detail.to_string())
                 .build(),
         )
         .send()
         .await
-        .map_err(|e| aws_error("PutEvents", &deps.config.event_bus, e))?;
+        .map_err(|e| aws_error("PutEvents", &deps.event_bus, e))?;
     if out.failed_entry_count() > 0 {
         let reason = out
             .entries()

@@ -1,0 +1,683 @@
+//! Backup actions (`statemachines/backup-actions.asl.json`): an AWS Backup job that completed
+//! in a chosen vault is exported to S3 as Parquet, optionally restored into a sanitized-snapshot
+//! run, and its recovery point deleted only when every chosen action succeeded and deletion is
+//! on.
+//!
+//! Two entry points share this module:
+//! - [`start`] receives the EventBridge event (native `Backup Job State Change` or the
+//!   CloudTrail-delivered `BackupJobCompleted`), ignores what is not ours with a logged reason,
+//!   and starts one execution named after the backup job, so a duplicate event never starts a
+//!   second run;
+//! - [`run`] is one step of that execution (`{"step", "state"}`), like the sanitized-snapshot
+//!   steps.
+
+use aws_sdk_backup::types::BackupJobState;
+use aws_sdk_sfn::types::ExecutionStatus;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use sluice_runtime::{ErrorKind, StepError};
+use sluice_snapshots::backup::{self as rules, Actions, Done, ExportStatus, SourceKind};
+
+use crate::Deps;
+use crate::aws::{aws_error, code};
+use crate::config::{BackupConfig, ExportConfig};
+use crate::state::{Kind, Source};
+
+/// The backup-action step names.
+pub const STEPS: &[&str] = &[
+    "describe",
+    "exportStart",
+    "exportWait",
+    "sanitizeStart",
+    "sanitizeWait",
+    "deleteRecoveryPoint",
+    "abort",
+    "backupNotify",
+];
+
+/// The event source of result events.
+pub const EVENT_SOURCE: &str = "sluice.backup-actions";
+
+/// The execution input: what the event said about the job, the same whichever shape it came in.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Job {
+    /// The backup job id.
+    pub backup_job_id: String,
+    /// The vault's name.
+    pub vault: String,
+    /// The backed-up resource.
+    pub resource_arn: String,
+    /// `RDS` or `Aurora`.
+    pub resource_type: String,
+}
+
+/// The export, once started.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Export {
+    /// The export task identifier.
+    pub task_id: String,
+    /// Where it writes: `s3://<bucket>/<prefix>/`.
+    pub location: String,
+    /// When it was started, epoch seconds.
+    pub started: i64,
+    /// Its last status.
+    pub status: String,
+    /// A warning RDS reported with the result.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<String>,
+}
+
+/// The sanitized-snapshot run, once started.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Sanitize {
+    /// Its execution.
+    pub execution_arn: String,
+    /// Its last status.
+    pub status: String,
+    /// The sanitized snapshot it kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_arn: Option<String>,
+}
+
+/// The chosen actions, fixed when the run starts (the ASL's `Choice` states read them).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChosenActions {
+    /// Export to S3.
+    pub export: bool,
+    /// Start a sanitized-snapshot run.
+    pub sanitize: bool,
+    /// Delete the recovery point after success.
+    pub delete: bool,
+}
+
+impl From<ChosenActions> for Actions {
+    fn from(a: ChosenActions) -> Self {
+        Actions {
+            export: a.export,
+            sanitize: a.sanitize,
+            delete: a.delete,
+        }
+    }
+}
+
+/// The backup-actions execution state.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupState {
+    /// The execution input.
+    pub input: Job,
+    /// The execution name.
+    pub run_id: String,
+    /// The execution ARN.
+    #[serde(default)]
+    pub execution_arn: Option<String>,
+    /// When `describe` ran, epoch seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started: Option<i64>,
+    /// The actions this run takes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actions: Option<ChosenActions>,
+    /// The recovery point (for RDS, the snapshot's ARN).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_point_arn: Option<String>,
+    /// The backed-up database.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Source>,
+    /// When the backup was taken, epoch seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_time: Option<i64>,
+    /// The export.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub export: Option<Export>,
+    /// The sanitized-snapshot run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sanitize: Option<Sanitize>,
+    /// `deleted` once the recovery point is gone; `kept` otherwise.
+    #[serde(default = "kept")]
+    pub recovery_point: String,
+    /// Everything else (the `error` a `Catch` recorded).
+    #[serde(flatten)]
+    pub rest: Map<String, Value>,
+}
+
+fn kept() -> String {
+    "kept".into()
+}
+
+#[derive(Debug, Deserialize)]
+struct Request {
+    step: String,
+    state: BackupState,
+}
+
+fn settings(deps: &Deps) -> Result<&BackupConfig, StepError> {
+    deps.backup_config
+        .as_ref()
+        .map_err(|e| StepError::config(e.to_string()))
+}
+
+fn need<'a, T>(value: &'a Option<T>, field: &str) -> Result<&'a T, StepError> {
+    crate::State::need(value, field)
+}
+
+fn resource_failed(message: impl Into<String>) -> StepError {
+    StepError::new(ErrorKind::ResourceFailed, message)
+}
+
+/// Reads the job out of a native or CloudTrail-delivered completion event.
+pub fn job_of(event: &Value) -> Result<(Job, String), String> {
+    let detail_type = event["detail-type"].as_str().unwrap_or_default();
+    let detail = match detail_type {
+        "Backup Job State Change" => &event["detail"],
+        "AWS Service Event via CloudTrail" => {
+            let name = event["detail"]["eventName"].as_str().unwrap_or_default();
+            if name != "BackupJobCompleted" {
+                return Err(format!(
+                    "CloudTrail event {name:?} is not BackupJobCompleted"
+                ));
+            }
+            &event["detail"]["serviceEventDetails"]
+        }
+        other => return Err(format!("detail-type {other:?} is not a backup job event")),
+    };
+    let field = |name: &str| detail[name].as_str().unwrap_or_default().to_owned();
+    let job_id = field("backupJobId");
+    if job_id.is_empty() {
+        return Err("the event has no backupJobId".into());
+    }
+    let vault = match field("backupVaultName") {
+        name if !name.is_empty() => name,
+        _ => rules::vault_name(&field("backupVaultArn")).to_owned(),
+    };
+    let state = match field("state") {
+        s if !s.is_empty() => s,
+        _ => field("status"),
+    };
+    Ok((
+        Job {
+            backup_job_id: job_id,
+            vault,
+            resource_arn: field("resourceArn"),
+            resource_type: field("resourceType"),
+        },
+        state,
+    ))
+}
+
+/// Why an event is not acted on, or `None` when it starts a run.
+fn ignored(job: &Job, state: &str, config: &BackupConfig) -> Option<String> {
+    if state != "COMPLETED" {
+        return Some(format!("backup job state is {state:?}, not COMPLETED"));
+    }
+    if !config.vaults.contains(&job.vault) {
+        return Some(format!(
+            "vault {:?} is not one of BACKUP_VAULTS {:?}",
+            job.vault, config.vaults
+        ));
+    }
+    rules::source_of(&job.resource_type, &job.resource_arn).err()
+}
+
+/// Handles an EventBridge event: starts the run for a completed backup of ours, or logs why not.
+pub async fn start(event: &Value, deps: &Deps) -> Result<Value, StepError> {
+    let config = settings(deps)?;
+    let (job, state) = match job_of(event) {
+        Ok(parsed) => parsed,
+        Err(reason) => {
+            tracing::info!(%reason, "event ignored");
+            return Ok(json!({"started": false, "reason": reason}));
+        }
+    };
+    if let Some(reason) = ignored(&job, &state, config) {
+        tracing::info!(job = %job.backup_job_id, %reason, "backup ignored");
+        return Ok(json!({"started": false, "reason": reason}));
+    }
+    let machine = config
+        .state_machine_arn
+        .as_deref()
+        .ok_or_else(|| StepError::config("BACKUP_STATE_MACHINE_ARN is not set"))?;
+    let name = rules::execution_name(&job.backup_job_id);
+    let input = serde_json::to_string(&job)
+        .map_err(|e| StepError::new(ErrorKind::Internal, e.to_string()))?;
+    let started = deps
+        .sfn
+        .start_execution()
+        .state_machine_arn(machine)
+        .name(&name)
+        .input(input)
+        .send()
+        .await;
+    let arn = execution_arn(machine, &name);
+    match started {
+        Ok(out) => {
+            tracing::info!(job = %job.backup_job_id, execution = out.execution_arn(), "run started");
+            Ok(json!({"started": true, "executionArn": out.execution_arn()}))
+        }
+        Err(e) if code(&e) == Some("ExecutionAlreadyExists") => {
+            tracing::info!(job = %job.backup_job_id, execution = %arn, "duplicate event: the run exists");
+            Ok(json!({"started": false, "reason": "duplicate event", "executionArn": arn}))
+        }
+        Err(e) => Err(aws_error("StartExecution", &name, e)),
+    }
+}
+
+/// The ARN of execution `name` of state machine `machine`.
+fn execution_arn(machine: &str, name: &str) -> String {
+    format!(
+        "{}:{name}",
+        machine.replacen(":stateMachine:", ":execution:", 1)
+    )
+}
+
+/// Runs one backup-action step and returns the new state.
+pub async fn run(event: Value, deps: &Deps, now: i64) -> Result<Value, StepError> {
+    let Request { step, mut state } = serde_json::from_value(event)
+        .map_err(|e| StepError::invalid_input(format!("not a backup-actions request: {e}")))?;
+    tracing::info!(%step, run_id = %state.run_id, "step");
+    let s = &mut state;
+    match step.as_str() {
+        "describe" => describe(s, deps, now).await?,
+        "exportStart" => export_start(s, deps, now).await?,
+        "exportWait" => export_wait(s, deps, now).await?,
+        "sanitizeStart" => sanitize_start(s, deps).await?,
+        "sanitizeWait" => sanitize_wait(s, deps).await?,
+        "deleteRecoveryPoint" => delete_recovery_point(s, deps).await?,
+        "abort" => abort(s, deps).await?,
+        "backupNotify" => notify(s, deps, now).await?,
+        other => {
+            return Err(StepError::invalid_input(format!(
+                "unknown step {other:?}; expected one of {STEPS:?}"
+            )));
+        }
+    }
+    serde_json::to_value(&state).map_err(|e| StepError::new(ErrorKind::Internal, e.to_string()))
+}
+
+/// Confirms the job with AWS Backup (the event may omit the recovery point) and fixes the
+/// actions this run takes.
+async fn describe(s: &mut BackupState, deps: &Deps, now: i64) -> Result<(), StepError> {
+    let config = settings(deps)?;
+    let id = &s.input.backup_job_id;
+    let job = deps
+        .backup
+        .describe_backup_job()
+        .backup_job_id(id)
+        .send()
+        .await
+        .map_err(|e| aws_error("DescribeBackupJob", id, e))?;
+    if job.state() != Some(&BackupJobState::Completed) {
+        return Err(resource_failed(format!(
+            "backup job {id} is {:?}, not COMPLETED",
+            job.state().map(BackupJobState::as_str)
+        )));
+    }
+    let vault = job.backup_vault_name().unwrap_or(&s.input.vault).to_owned();
+    if !config.vaults.contains(&vault) {
+        return Err(StepError::invalid_input(format!(
+            "backup job {id} is in vault {vault:?}, not one of BACKUP_VAULTS {:?}",
+            config.vaults
+        )));
+    }
+    let recovery_point = job
+        .recovery_point_arn()
+        .ok_or_else(|| resource_failed(format!("backup job {id} has no recovery point")))?;
+    let resource_type = job.resource_type().unwrap_or(&s.input.resource_type);
+    let resource_arn = job.resource_arn().unwrap_or(&s.input.resource_arn);
+    let (kind, source) = rules::source_of(resource_type, resource_arn)
+        .map_err(|why| StepError::invalid_input(format!("backup job {id}: {why}")))?;
+    s.input.vault = vault;
+    s.recovery_point_arn = Some(recovery_point.to_owned());
+    s.source = Some(Source {
+        kind: match kind {
+            SourceKind::Instance => Kind::Instance,
+            SourceKind::Cluster => Kind::Cluster,
+        },
+        id: source,
+    });
+    s.backup_time = Some(job.creation_date().map_or(now, |d| d.secs()));
+    s.actions = Some(ChosenActions {
+        export: config.actions.export,
+        sanitize: config.actions.sanitize,
+        delete: config.actions.delete,
+    });
+    s.started = Some(now);
+    s.recovery_point = kept();
+    Ok(())
+}
+
+fn export_settings(deps: &Deps) -> Result<&ExportConfig, StepError> {
+    settings(deps)?
+        .export
+        .as_ref()
+        .ok_or_else(|| StepError::config("BACKUP_EXPORT is not true"))
+}
+
+/// Starts the Parquet export of the recovery point (idempotent: the task id is the job's).
+async fn export_start(s: &mut BackupState, deps: &Deps, now: i64) -> Result<(), StepError> {
+    let export = export_settings(deps)?;
+    let recovery_point = need(&s.recovery_point_arn, "recoveryPointArn")?;
+    let source = need(&s.source, "source")?;
+    let job = &s.input.backup_job_id;
+    let task_id =
+        rules::export_task_id(job).map_err(|e| StepError::invalid_input(e.to_string()))?;
+    let prefix = rules::export_prefix(
+        &s.input.vault,
+        &source.id,
+        s.backup_time.unwrap_or(now),
+        job,
+    );
+    let started = deps
+        .rds
+        .client
+        .start_export_task()
+        .export_task_identifier(&task_id)
+        .source_arn(recovery_point)
+        .s3_bucket_name(&export.bucket)
+        .s3_prefix(&prefix)
+        .iam_role_arn(&export.role_arn)
+        .kms_key_id(&export.kms_key)
+        .send()
+        .await;
+    match started {
+        Ok(_) => {}
+        Err(e) if code(&e) == Some("ExportTaskAlreadyExists") => {}
+        Err(e) => return Err(aws_error("StartExportTask", &task_id, e)),
+    }
+    s.export = Some(Export {
+        location: format!("s3://{}/{prefix}/", export.bucket),
+        task_id,
+        started: s.export.as_ref().map_or(now, |e| e.started),
+        status: "STARTING".into(),
+        warning: None,
+    });
+    Ok(())
+}
+
+/// Waits for the export (`NotReady` while it runs, failing after `EXPORT_TIMEOUT_MINUTES`) and
+/// checks its result: complete, and written where it was asked to.
+async fn export_wait(s: &mut BackupState, deps: &Deps, now: i64) -> Result<(), StepError> {
+    let settings = export_settings(deps)?;
+    let export = s
+        .export
+        .as_mut()
+        .ok_or_else(|| StepError::invalid_input("state has no export: exportStart has not run"))?;
+    let out = deps
+        .rds
+        .client
+        .describe_export_tasks()
+        .export_task_identifier(&export.task_id)
+        .send()
+        .await
+        .map_err(|e| aws_error("DescribeExportTasks", &export.task_id, e))?;
+    let task = out
+        .export_tasks()
+        .first()
+        .ok_or_else(|| resource_failed(format!("export task {} vanished", export.task_id)))?;
+    let status = task.status().unwrap_or_default();
+    export.status = status.to_ascii_uppercase();
+    match rules::export_status(status) {
+        ExportStatus::Complete => {
+            let written = format!(
+                "s3://{}/{}/",
+                task.s3_bucket().unwrap_or_default(),
+                task.s3_prefix().unwrap_or_default()
+            );
+            if written != export.location {
+                return Err(resource_failed(format!(
+                    "export {} wrote to {written}, not {}",
+                    export.task_id, export.location
+                )));
+            }
+            export.warning = task.warning_message().map(str::to_owned);
+            Ok(())
+        }
+        ExportStatus::Running => {
+            let waited = now - export.started;
+            if waited > i64::from(settings.timeout_minutes) * 60 {
+                return Err(resource_failed(format!(
+                    "export {} is still {} after {} minutes (EXPORT_TIMEOUT_MINUTES={})",
+                    export.task_id,
+                    export.status,
+                    waited / 60,
+                    settings.timeout_minutes
+                )));
+            }
+            Err(StepError::not_ready(format!(
+                "export {} is {} ({}%)",
+                export.task_id,
+                export.status,
+                task.percent_progress().unwrap_or(0)
+            )))
+        }
+        ExportStatus::Ended(status) => Err(resource_failed(format!(
+            "export {} ended {status}: {}",
+            export.task_id,
+            task.failure_cause().unwrap_or("no cause given")
+        ))),
+    }
+}
+
+/// Starts a sanitized-snapshot run restoring this recovery point (named after the job).
+async fn sanitize_start(s: &mut BackupState, deps: &Deps) -> Result<(), StepError> {
+    let machine = settings(deps)?
+        .sanitize_state_machine_arn
+        .as_deref()
+        .ok_or_else(|| StepError::config("BACKUP_SANITIZE is not true"))?;
+    let recovery_point = need(&s.recovery_point_arn, "recoveryPointArn")?;
+    let source = need(&s.source, "source")?;
+    let name = rules::execution_name(&s.input.backup_job_id);
+    let input = json!({"source": source, "snapshot": recovery_point}).to_string();
+    let started = deps
+        .sfn
+        .start_execution()
+        .state_machine_arn(machine)
+        .name(&name)
+        .input(input)
+        .send()
+        .await;
+    let arn = match started {
+        Ok(out) => out.execution_arn().to_owned(),
+        Err(e) if code(&e) == Some("ExecutionAlreadyExists") => execution_arn(machine, &name),
+        Err(e) => return Err(aws_error("StartExecution", &name, e)),
+    };
+    s.sanitize = Some(Sanitize {
+        execution_arn: arn,
+        status: "RUNNING".into(),
+        snapshot_arn: None,
+    });
+    Ok(())
+}
+
+/// Waits for the sanitized-snapshot run; anything but `SUCCEEDED` fails this run.
+async fn sanitize_wait(s: &mut BackupState, deps: &Deps) -> Result<(), StepError> {
+    let run = s.sanitize.as_mut().ok_or_else(|| {
+        StepError::invalid_input("state has no sanitize: sanitizeStart has not run")
+    })?;
+    let out = deps
+        .sfn
+        .describe_execution()
+        .execution_arn(&run.execution_arn)
+        .send()
+        .await
+        .map_err(|e| aws_error("DescribeExecution", &run.execution_arn, e))?;
+    run.status = out.status().as_str().to_owned();
+    match out.status() {
+        ExecutionStatus::Succeeded => {
+            run.snapshot_arn = out
+                .output()
+                .and_then(|o| serde_json::from_str::<Value>(o).ok())
+                .and_then(|o| o["snapshotArn"].as_str().map(str::to_owned));
+            Ok(())
+        }
+        ExecutionStatus::Running | ExecutionStatus::PendingRedrive => {
+            Err(StepError::not_ready(format!(
+                "sanitized-snapshot run {} is {}",
+                run.execution_arn, run.status
+            )))
+        }
+        _ => Err(resource_failed(format!(
+            "sanitized-snapshot run {} ended {}: {} {}",
+            run.execution_arn,
+            run.status,
+            out.error().unwrap_or_default(),
+            out.cause().unwrap_or_default()
+        ))),
+    }
+}
+
+/// Deletes the recovery point, only when deletion is on and every chosen action succeeded.
+async fn delete_recovery_point(s: &mut BackupState, deps: &Deps) -> Result<(), StepError> {
+    let config = settings(deps)?;
+    let recovery_point = need(&s.recovery_point_arn, "recoveryPointArn")?;
+    let chosen = *need(&s.actions, "actions")?;
+    let done = Done {
+        exported: s
+            .export
+            .as_ref()
+            .is_some_and(|e| rules::export_status(&e.status) == ExportStatus::Complete),
+        sanitized: s.sanitize.as_ref().is_some_and(|r| r.status == "SUCCEEDED"),
+    };
+    rules::may_delete(chosen.into(), done).map_err(|why| {
+        StepError::invalid_input(format!(
+            "refusing to delete recovery point {recovery_point}: {why}"
+        ))
+    })?;
+    if !config.vaults.contains(&s.input.vault) {
+        return Err(StepError::invalid_input(format!(
+            "refusing to delete from vault {:?}: not one of BACKUP_VAULTS",
+            s.input.vault
+        )));
+    }
+    let deleted = deps
+        .backup
+        .delete_recovery_point()
+        .backup_vault_name(&s.input.vault)
+        .recovery_point_arn(recovery_point)
+        .send()
+        .await;
+    match deleted {
+        Ok(_) => {}
+        Err(e) if code(&e) == Some("ResourceNotFoundException") => {}
+        Err(e) => return Err(aws_error("DeleteRecoveryPoint", recovery_point, e)),
+    }
+    s.recovery_point = "deleted".into();
+    Ok(())
+}
+
+/// After a failure: cancels an export still running (its partial output is useless), and
+/// deletes nothing.
+async fn abort(s: &mut BackupState, deps: &Deps) -> Result<(), StepError> {
+    let Some(export) = s.export.as_mut() else {
+        return Ok(());
+    };
+    if rules::export_status(&export.status) != ExportStatus::Running {
+        return Ok(());
+    }
+    let canceled = deps
+        .rds
+        .client
+        .cancel_export_task()
+        .export_task_identifier(&export.task_id)
+        .send()
+        .await;
+    match canceled {
+        Ok(out) => export.status = out.status().unwrap_or("CANCELING").to_ascii_uppercase(),
+        // Already finished or gone: nothing to cancel.
+        Err(e)
+            if matches!(
+                code(&e),
+                Some("InvalidExportTaskStateFault" | "ExportTaskNotFound")
+            ) => {}
+        Err(e) => return Err(aws_error("CancelExportTask", &export.task_id, e)),
+    }
+    Ok(())
+}
+
+/// Sends the result event (`sluice.backup-actions`).
+async fn notify(s: &mut BackupState, deps: &Deps, now: i64) -> Result<(), StepError> {
+    let error = s.rest.get("error");
+    let failed = error.is_some();
+    let detail = json!({
+        "runId": s.run_id,
+        "status": if failed { "FAILED" } else { "SUCCEEDED" },
+        "backupJobId": s.input.backup_job_id,
+        "vault": s.input.vault,
+        "recoveryPointArn": s.recovery_point_arn,
+        "source": s.source,
+        "actions": s.actions,
+        "export": s.export,
+        "sanitize": s.sanitize,
+        "recoveryPoint": s.recovery_point,
+        "durationSeconds": s.started.map(|t| now - t),
+        "error": error.and_then(|e| e.get("Error")),
+        "cause": error.and_then(|e| e.get("Cause")),
+    });
+    crate::steps::put_event(
+        deps,
+        EVENT_SOURCE,
+        if failed {
+            "Backup Actions Failed"
+        } else {
+            "Backup Actions Succeeded"
+        },
+        s.recovery_point_arn.clone(),
+        detail,
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vaults: &[&str]) -> BackupConfig {
+        BackupConfig {
+            vaults: vaults.iter().map(|v| (*v).to_owned()).collect(),
+            state_machine_arn: None,
+            actions: Actions::default(),
+            export: None,
+            sanitize_state_machine_arn: None,
+        }
+    }
+
+    #[test]
+    fn execution_arns_follow_the_machine() {
+        assert_eq!(
+            execution_arn("arn:aws:states:us-east-1:1:stateMachine:sm", "backup-J"),
+            "arn:aws:states:us-east-1:1:execution:sm:backup-J"
+        );
+    }
+
+    #[test]
+    fn non_completed_states_other_vaults_and_types_are_ignored_with_reasons() {
+        let job = Job {
+            backup_job_id: "J".into(),
+            vault: "prod".into(),
+            resource_arn: "arn:aws:rds:us-east-1:1:db:orders".into(),
+            resource_type: "RDS".into(),
+        };
+        assert_eq!(ignored(&job, "COMPLETED", &config(&["prod"])), None);
+        assert!(
+            ignored(&job, "FAILED", &config(&["prod"]))
+                .unwrap()
+                .contains("FAILED")
+        );
+        assert!(
+            ignored(&job, "COMPLETED", &config(&["other"]))
+                .unwrap()
+                .contains("\"prod\"")
+        );
+        let dynamo = Job {
+            resource_type: "DynamoDB".into(),
+            ..job
+        };
+        assert!(
+            ignored(&dynamo, "COMPLETED", &config(&["prod"]))
+                .unwrap()
+                .contains("DynamoDB")
+        );
+    }
+}

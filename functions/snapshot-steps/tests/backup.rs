@@ -1,0 +1,541 @@
+//! Backup actions end to end: EventBridge-shaped events (native and CloudTrail fixtures) handed
+//! to the real `snapshot-steps` binary, the real `statemachines/backup-actions.asl.json` under
+//! aws-local-stepfunctions, RDS exports and Step Functions answered by moto (through a
+//! fault-injecting proxy), recovery points by the test bed's AWS Backup stand-in. Also the
+//! template's EventBridge rules, loaded into moto and fed the fixtures.
+
+#![allow(clippy::unwrap_used)]
+
+use serde_json::{Value, json};
+use sluice_testbed::backup_actions::{EXPORT_ROLE, Options, Stage as Bed, fixture};
+use sluice_testbed::moto::Moto;
+
+fn assert_succeeded(run: &sluice_testbed::asl::AslRun, bed: &Bed) {
+    assert!(
+        run.succeeded(),
+        "{:?} {:?} {:?}\n{}",
+        run.error,
+        run.cause,
+        run.path(),
+        bed.logs()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn native_instance_event_exports_to_the_dated_prefix_then_deletes_the_recovery_point() {
+    let bed = Bed::new(Options::default()).await;
+
+    let started = bed
+        .deliver(&bed.event("native-instance-completed"))
+        .await
+        .unwrap();
+    let run = bed.run().await;
+
+    assert_eq!(started["started"], json!(true), "{started}");
+    let executions = bed.executions().await;
+    assert_eq!(executions.len(), 1);
+    assert_eq!(executions[0].0, format!("backup-{}", bed.job.job_id));
+    assert_succeeded(&run, &bed);
+    let exports = bed.exports().await;
+    assert_eq!(exports.len(), 1, "{exports:?}");
+    let export = &exports[0];
+    assert_eq!(
+        export.export_task_identifier(),
+        Some(format!("sluice-export-{}", bed.job.job_id.to_ascii_lowercase()).as_str())
+    );
+    assert_eq!(
+        export.source_arn(),
+        Some(bed.job.recovery_point_arn.as_str())
+    );
+    assert_eq!(export.s3_prefix(), Some(bed.expected_prefix().as_str()));
+    assert_eq!(export.iam_role_arn(), Some(EXPORT_ROLE));
+    assert_eq!(export.kms_key_id(), Some(bed.kms_key.as_str()));
+    assert_eq!(
+        bed.backup.deleted(),
+        vec![(bed.vault.clone(), bed.job.recovery_point_arn.clone())]
+    );
+    let output = run.output.clone().unwrap();
+    assert_eq!(output["recoveryPoint"], json!("deleted"));
+    assert_eq!(
+        output["export"]["location"],
+        json!(format!("s3://{}/{}/", bed.bucket, bed.expected_prefix()))
+    );
+    assert_eq!(
+        output["source"],
+        json!({"kind": "instance", "id": bed.source})
+    );
+    assert!(bed.proxy.calls().iter().any(|c| c == "PutEvents"));
+    assert_eq!(
+        run.path(),
+        [
+            "Init",
+            "Describe",
+            "ExportChosen",
+            "StartExport",
+            "WaitExport",
+            "SanitizeChosen",
+            "DeleteChosen",
+            "DeleteRecoveryPoint",
+            "Notify",
+            "Done"
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cloudtrail_cluster_event_exports_the_cluster_snapshot_and_keeps_it_when_deletion_is_off() {
+    let bed = Bed::new(Options {
+        cluster: true,
+        delete: "false",
+        ..Options::default()
+    })
+    .await;
+
+    let started = bed
+        .deliver(&bed.event("cloudtrail-cluster-completed"))
+        .await
+        .unwrap();
+    let run = bed.run().await;
+
+    assert_eq!(started["started"], json!(true), "{started}");
+    assert_succeeded(&run, &bed);
+    let exports = bed.exports().await;
+    assert_eq!(exports.len(), 1, "{exports:?}");
+    assert!(
+        exports[0]
+            .source_arn()
+            .unwrap()
+            .contains(":cluster-snapshot:"),
+        "{exports:?}"
+    );
+    assert_eq!(exports[0].s3_prefix(), Some(bed.expected_prefix().as_str()));
+    assert!(bed.backup.deleted().is_empty());
+    assert!(
+        !bed.backup
+            .calls()
+            .contains(&"DeleteRecoveryPoint".to_owned())
+    );
+    let output = run.output.unwrap();
+    assert_eq!(output["recoveryPoint"], json!("kept"));
+    assert_eq!(
+        output["source"],
+        json!({"kind": "cluster", "id": bed.source})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_duplicate_event_in_either_shape_never_starts_a_second_run() {
+    let bed = Bed::new(Options::default()).await;
+    let native = bed.event("native-instance-completed");
+
+    let first = bed.deliver(&native).await.unwrap();
+    let again = bed.deliver(&native).await.unwrap();
+    // The same job reported through CloudTrail (different fields, same job id).
+    let mut cloudtrail = bed.event("cloudtrail-cluster-completed");
+    let details = &mut cloudtrail["detail"]["serviceEventDetails"];
+    details["backupJobId"] = json!(bed.job.job_id);
+    details["resourceArn"] = json!(bed.job.resource_arn);
+    details["resourceType"] = json!("RDS");
+    details["recoveryPointArn"] = json!(bed.job.recovery_point_arn);
+    let third = bed.deliver(&cloudtrail).await.unwrap();
+
+    assert_eq!(first["started"], json!(true));
+    // The same input again: StartExecution is idempotent and answers with the same execution.
+    assert_eq!(again["executionArn"], first["executionArn"], "{again}");
+    // The other shape gives the same normalised input: the same execution again.
+    assert_eq!(third["executionArn"], first["executionArn"], "{third}");
+    // Once the run has ended, StartExecution refuses the name: still no second run.
+    aws_sdk_sfn::Client::new(&bed.sdk)
+        .stop_execution()
+        .execution_arn(first["executionArn"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let late = bed.deliver(&native).await.unwrap();
+    assert_eq!(late["started"], json!(false), "{late}");
+    assert_eq!(late["reason"], json!("duplicate event"));
+    assert_eq!(late["executionArn"], first["executionArn"], "{late}");
+    assert_eq!(bed.executions().await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn other_resource_types_states_and_vaults_are_ignored_with_a_logged_reason() {
+    let bed = Bed::new(Options::default()).await;
+    let ebs = bed.event("native-ebs-completed");
+    let failed = bed.event("native-instance-failed");
+    let mut elsewhere = bed.event("native-instance-completed");
+    elsewhere["detail"]["backupVaultName"] = json!("someone-elses-vault");
+    let mut not_backup = bed.event("native-instance-completed");
+    not_backup["detail-type"] = json!("Copy Job State Change");
+
+    let answers = [
+        bed.deliver(&ebs).await.unwrap(),
+        bed.deliver(&failed).await.unwrap(),
+        bed.deliver(&elsewhere).await.unwrap(),
+        bed.deliver(&not_backup).await.unwrap(),
+    ];
+
+    let reasons: Vec<&str> = answers
+        .iter()
+        .map(|a| {
+            assert_eq!(a["started"], json!(false), "{a}");
+            a["reason"].as_str().unwrap()
+        })
+        .collect();
+    assert!(reasons[0].contains("\"EBS\""), "{reasons:?}");
+    assert!(reasons[1].contains("FAILED"), "{reasons:?}");
+    assert!(reasons[2].contains("someone-elses-vault"), "{reasons:?}");
+    assert!(reasons[3].contains("Copy Job State Change"), "{reasons:?}");
+    assert!(bed.executions().await.is_empty());
+    let logs = bed.logs();
+    for reason in &reasons {
+        assert!(logs.contains(reason), "not logged: {reason}\n{logs}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_export_fails_the_run_with_its_cause_and_deletes_nothing() {
+    let bed = Bed::new(Options::default()).await;
+    bed.proxy.replace_in_response(
+        "DescribeExportTasks",
+        "<Status>complete</Status>",
+        "<Status>FAILED</Status><FailureCause>S3 bucket exports: access denied</FailureCause>",
+    );
+    bed.deliver(&bed.event("native-instance-completed"))
+        .await
+        .unwrap();
+
+    let run = bed.run().await;
+
+    assert!(!run.succeeded(), "{:?}", run.path());
+    assert_eq!(run.error.as_deref(), Some("ResourceFailed"));
+    let cause = run.cause.clone().unwrap_or_default();
+    assert!(
+        cause.contains("ended FAILED") && cause.contains("access denied"),
+        "{cause}"
+    );
+    assert!(bed.backup.deleted().is_empty());
+    assert!(
+        !bed.backup
+            .calls()
+            .contains(&"DeleteRecoveryPoint".to_owned())
+    );
+    let path = run.path();
+    assert!(
+        path.ends_with(&[
+            "Abort".to_owned(),
+            "NotifyFailure".to_owned(),
+            "Failed".to_owned()
+        ]),
+        "{path:?}"
+    );
+    assert!(bed.proxy.calls().iter().any(|c| c == "PutEvents"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_export_past_its_timeout_fails_and_the_failure_path_cancels_it() {
+    let bed = Bed::new(Options {
+        export_timeout_minutes: 60,
+        ..Options::default()
+    })
+    .await;
+    bed.proxy.replace_in_response(
+        "DescribeExportTasks",
+        "<Status>complete</Status>",
+        "<Status>IN_PROGRESS</Status>",
+    );
+    bed.deliver(&bed.event("native-instance-completed"))
+        .await
+        .unwrap();
+    let (name, input) = bed.executions().await.remove(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let mut state = json!({"input": input, "runId": name});
+    state = bed.step("describe", state).await.unwrap();
+    state = bed.step("exportStart", state).await.unwrap();
+
+    let running = bed.step("exportWait", state.clone()).await.unwrap_err();
+    // Two hours later: past EXPORT_TIMEOUT_MINUTES=60.
+    state["export"]["started"] = json!(now - 7_200);
+    let late = bed.step("exportWait", state.clone()).await.unwrap_err();
+    state["export"]["status"] = json!("IN_PROGRESS");
+    let aborted = bed.step("abort", state).await.unwrap();
+
+    assert_eq!(running.error_type, "NotReady", "{running}");
+    assert!(running.error_message.contains("IN_PROGRESS"), "{running}");
+    assert_eq!(late.error_type, "ResourceFailed", "{late}");
+    assert!(
+        late.error_message.contains("EXPORT_TIMEOUT_MINUTES=60"),
+        "{late}"
+    );
+    assert!(bed.proxy.calls().iter().any(|c| c == "CancelExportTask"));
+    assert_eq!(aborted["export"]["status"], json!("CANCELED"));
+    assert_eq!(aborted["recoveryPoint"], json!("kept"));
+    assert!(bed.backup.deleted().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sanitize_run_from_the_recovery_point_gates_deletion() {
+    // Succeeded: export and sanitize done, then the recovery point goes.
+    let ok = Bed::new(Options {
+        sanitize: "true",
+        ..Options::default()
+    })
+    .await;
+    ok.sanitize_run_ends("SUCCEEDED");
+    ok.deliver(&ok.event("native-instance-completed"))
+        .await
+        .unwrap();
+    let run = ok.run().await;
+    assert_succeeded(&run, &ok);
+    let runs = ok.sanitize_runs().await;
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0].0, format!("backup-{}", ok.job.job_id));
+    assert_eq!(
+        runs[0].1,
+        json!({"source": {"kind": "instance", "id": ok.source}, "snapshot": ok.job.recovery_point_arn})
+    );
+    assert_eq!(ok.backup.deleted().len(), 1);
+
+    // Failed: the export completed, but the sanitize run did not; nothing is deleted.
+    let bad = Bed::new(Options {
+        sanitize: "true",
+        ..Options::default()
+    })
+    .await;
+    bad.sanitize_run_ends("FAILED");
+    bad.deliver(&bad.event("native-instance-completed"))
+        .await
+        .unwrap();
+    let run = bad.run().await;
+    assert!(!run.succeeded(), "{:?}", run.path());
+    assert_eq!(run.error.as_deref(), Some("ResourceFailed"));
+    assert!(
+        run.cause
+            .clone()
+            .unwrap_or_default()
+            .contains("ended FAILED")
+    );
+    assert!(run.path().contains(&"WaitSanitize".to_owned()));
+    assert!(!run.path().contains(&"DeleteRecoveryPoint".to_owned()));
+    assert!(bad.backup.deleted().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deletion_is_refused_unless_every_chosen_action_succeeded() {
+    let bed = Bed::new(Options::default()).await;
+    bed.deliver(&bed.event("native-instance-completed"))
+        .await
+        .unwrap();
+    let (name, input) = bed.executions().await.remove(0);
+    let state = bed
+        .step("describe", json!({"input": input, "runId": name}))
+        .await
+        .unwrap();
+    let mut exporting = bed.step("exportStart", state.clone()).await.unwrap();
+    exporting["export"]["status"] = json!("FAILED");
+
+    let never_exported = bed
+        .step("deleteRecoveryPoint", state.clone())
+        .await
+        .unwrap_err();
+    let export_failed = bed
+        .step("deleteRecoveryPoint", exporting)
+        .await
+        .unwrap_err();
+
+    for refused in [&never_exported, &export_failed] {
+        assert_eq!(refused.error_type, "InvalidInput", "{refused}");
+        assert!(
+            refused.error_message.contains("refusing to delete")
+                && refused.error_message.contains("export has not completed"),
+            "{refused}"
+        );
+    }
+    assert!(
+        !bed.backup
+            .calls()
+            .contains(&"DeleteRecoveryPoint".to_owned())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_boolean_that_is_not_true_or_false_fails_the_run_naming_the_setting() {
+    let bed = Bed::new(Options {
+        delete: "yes",
+        ..Options::default()
+    })
+    .await;
+    let refused = bed
+        .deliver(&bed.event("native-instance-completed"))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.error_type, "ConfigError", "{refused}");
+    assert!(refused.error_message.contains("BACKUP_DELETE"), "{refused}");
+    let input = json!({
+        "backupJobId": bed.job.job_id,
+        "vault": bed.vault,
+        "resourceArn": bed.job.resource_arn,
+        "resourceType": "RDS",
+    });
+
+    let run = bed.run_as("backup-manual", input).await;
+
+    assert!(!run.succeeded());
+    assert_eq!(run.error.as_deref(), Some("ConfigError"));
+    let cause = run.cause.unwrap_or_default();
+    assert!(
+        cause.contains("BACKUP_DELETE") && cause.contains("yes"),
+        "{cause}"
+    );
+    assert!(bed.exports().await.is_empty());
+    assert!(bed.backup.deleted().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deletion_the_vault_refuses_fails_the_run_after_the_export() {
+    let bed = Bed::new(Options::default()).await;
+    bed.backup
+        .fail_delete("InvalidRequestException", "recovery point is locked");
+    bed.deliver(&bed.event("native-instance-completed"))
+        .await
+        .unwrap();
+
+    let run = bed.run().await;
+
+    assert!(!run.succeeded());
+    assert_eq!(run.error.as_deref(), Some("AwsError"));
+    assert!(
+        run.cause
+            .clone()
+            .unwrap_or_default()
+            .contains("recovery point is locked"),
+        "{:?}",
+        run.cause
+    );
+    assert_eq!(bed.exports().await.len(), 1);
+    assert!(bed.backup.deleted().is_empty());
+}
+
+/// One CloudWatch Logs call to moto (awsJson1_1).
+async fn logs(endpoint: &str, operation: &str, body: Value) -> Value {
+    let response = reqwest::Client::new()
+        .post(endpoint)
+        .header("X-Amz-Target", format!("Logs_20140328.{operation}"))
+        .header("Content-Type", "application/x-amz-json-1.1")
+        .header(
+            "Authorization",
+            "AWS4-HMAC-SHA256 Credential=testing/20261122/us-east-1/logs/aws4_request, SignedHeaders=host, Signature=0",
+        )
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "{operation}: {}",
+        response.status()
+    );
+    response.json().await.unwrap_or(Value::Null)
+}
+
+/// The template's rule patterns, put into moto's EventBridge with a log group as target, and
+/// fed every fixture: only completed-job events reach the function.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_rules_event_patterns_match_completed_jobs_only() {
+    let template = sluice_testbed::template::load();
+    let patterns: Vec<Value> =
+        sluice_testbed::template::resources_of(template, "AWS::Events::Rule")
+            .into_iter()
+            .filter(|(id, _)| id.starts_with("BackupJobCompleted"))
+            .map(|(_, rule)| rule["Properties"]["EventPattern"].clone())
+            .collect();
+    assert_eq!(patterns.len(), 2, "one rule per event shape");
+    let moto = Moto::shared();
+    let sdk = moto.sdk_config();
+    let events = aws_sdk_eventbridge::Client::new(&sdk);
+    let group = format!("/test/backup-rules-{}", std::process::id());
+    logs(
+        &moto.endpoint(),
+        "CreateLogGroup",
+        json!({"logGroupName": group}),
+    )
+    .await;
+    for (i, pattern) in patterns.iter().enumerate() {
+        let name = format!("backup-rule-{i}-{}", std::process::id());
+        events
+            .put_rule()
+            .name(&name)
+            .event_pattern(pattern.to_string())
+            .send()
+            .await
+            .unwrap();
+        events
+            .put_targets()
+            .rule(&name)
+            .targets(
+                aws_sdk_eventbridge::types::Target::builder()
+                    .id("log")
+                    .arn(format!(
+                        "arn:aws:logs:us-east-1:123456789012:log-group:{group}"
+                    ))
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    let fixtures = [
+        ("native-instance-completed", true),
+        ("cloudtrail-cluster-completed", true),
+        // The function also ignores these with a reason, should it be invoked with them.
+        ("native-instance-failed", false),
+        ("native-ebs-completed", false),
+    ];
+    for (name, _) in &fixtures {
+        let event = fixture(name);
+        events
+            .put_events()
+            .entries(
+                aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+                    .source(event["source"].as_str().unwrap())
+                    .detail_type(event["detail-type"].as_str().unwrap())
+                    .detail(event["detail"].to_string())
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+
+    // moto's log event timestamps are floats, which the SDK refuses: read them as JSON.
+    let delivered = logs(
+        &moto.endpoint(),
+        "FilterLogEvents",
+        json!({"logGroupName": group}),
+    )
+    .await;
+    let delivered: Vec<String> = delivered["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["message"].as_str().map(str::to_owned))
+        .collect();
+    for (name, expected) in fixtures {
+        let event = fixture(name);
+        let job = event["detail"]["backupJobId"]
+            .as_str()
+            .or_else(|| event["detail"]["serviceEventDetails"]["backupJobId"].as_str())
+            .unwrap()
+            .to_owned();
+        let matched = delivered.iter().filter(|m| m.contains(&job)).count();
+        assert_eq!(
+            matched,
+            usize::from(expected),
+            "{name}: matched {matched} time(s)\n{delivered:#?}"
+        );
+    }
+}

@@ -3,6 +3,7 @@
 //! and which states each execution passed through. Everything it starts stops with it, also
 //! on Ctrl-C.
 
+mod backups;
 mod cwlogs;
 mod das;
 mod foundation;
@@ -25,6 +26,7 @@ pub struct Stage {
 async fn run_all(stage: &Stage, report: &mut Report) -> anyhow::Result<()> {
     foundation::run(stage, report).await?;
     snapshots::run(report).await?;
+    backups::run(report).await?;
     cwlogs::run(stage, report).await?;
     das::run(stage, report).await?;
     rdslogs::run(stage, report).await?;

@@ -28,6 +28,46 @@ pub struct AslRunSpec {
     pub context: Option<Value>,
 }
 
+impl AslRunSpec {
+    /// A run of `definition` as execution `name` of the state machine `machine_arn`, whose
+    /// `${placeholder}` is the Lambda `function` served at `lambda_endpoint`.
+    pub fn execution(
+        definition: &str,
+        placeholder: &str,
+        function: &str,
+        lambda_endpoint: String,
+        machine_arn: &str,
+        name: &str,
+        input: Value,
+    ) -> Self {
+        let (region, account) = {
+            let mut parts = machine_arn.split(':').skip(3);
+            (
+                parts.next().unwrap_or_default().to_owned(),
+                parts.next().unwrap_or_default().to_owned(),
+            )
+        };
+        let machine = machine_arn.rsplit(':').next().unwrap_or_default();
+        Self {
+            definition: PathBuf::from(definition),
+            input,
+            substitutions: BTreeMap::from([(
+                placeholder.to_owned(),
+                format!("arn:aws:lambda:{region}:{account}:function:{function}"),
+            )]),
+            lambda_endpoint: Some(lambda_endpoint),
+            context: Some(serde_json::json!({
+                "Execution": {
+                    "Id": format!("arn:aws:states:{region}:{account}:execution:{machine}:{name}"),
+                    "Name": name,
+                },
+                "StateMachine": {"Id": machine_arn},
+            })),
+            ..Self::default()
+        }
+    }
+}
+
 /// One execution's outcome and event log.
 #[derive(Debug, Clone, Deserialize)]
 pub struct AslRun {

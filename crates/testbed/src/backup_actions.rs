@@ -12,8 +12,6 @@
 //! pipeline stays `RUNNING` unless the test makes the proxy answer otherwise
 //! ([`Stage::sanitize_run_ends`]).
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use aws_config::SdkConfig;
@@ -383,24 +381,15 @@ impl Stage {
 
     /// Runs the backup-actions ASL as execution `name` with `input`.
     pub async fn run_as(&self, name: &str, input: Value) -> AslRun {
-        let machine = self.machine_arn.rsplit(':').next().unwrap_or_default();
-        let spec = AslRunSpec {
-            definition: PathBuf::from("statemachines/backup-actions.asl.json"),
+        let spec = AslRunSpec::execution(
+            "statemachines/backup-actions.asl.json",
+            "SnapshotStepsFunctionArn",
+            FUNCTION,
+            self.host.endpoint(),
+            &self.machine_arn,
+            name,
             input,
-            substitutions: BTreeMap::from([(
-                "SnapshotStepsFunctionArn".to_owned(),
-                format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{FUNCTION}"),
-            )]),
-            lambda_endpoint: Some(self.host.endpoint()),
-            context: Some(json!({
-                "Execution": {
-                    "Id": format!("arn:aws:states:{REGION}:{ACCOUNT}:execution:{machine}:{name}"),
-                    "Name": name,
-                },
-                "StateMachine": {"Id": self.machine_arn},
-            })),
-            ..AslRunSpec::default()
-        };
+        );
         asl::run(&spec).await.expect("ASL runner")
     }
 

@@ -443,24 +443,15 @@ impl Stage {
     /// Runs the state machine once with `input`.
     pub async fn run_with(&self, input: Value) -> AslRun {
         let run_id = self.run_id();
-        let name = self.machine_arn.rsplit(':').next().unwrap_or_default();
-        let spec = AslRunSpec {
-            definition: PathBuf::from("statemachines/sanitized-snapshot.asl.json"),
+        let spec = AslRunSpec::execution(
+            "statemachines/sanitized-snapshot.asl.json",
+            "SnapshotStepsFunctionArn",
+            FUNCTION,
+            self.host.endpoint(),
+            &self.machine_arn,
+            &run_id,
             input,
-            substitutions: BTreeMap::from([(
-                "SnapshotStepsFunctionArn".to_owned(),
-                format!("arn:aws:lambda:us-east-1:123456789012:function:{FUNCTION}"),
-            )]),
-            lambda_endpoint: Some(self.host.endpoint()),
-            context: Some(json!({
-                "Execution": {
-                    "Id": format!("arn:aws:states:us-east-1:123456789012:execution:{name}:{run_id}"),
-                    "Name": run_id,
-                },
-                "StateMachine": {"Id": self.machine_arn},
-            })),
-            ..AslRunSpec::default()
-        };
+        );
         let run = asl::run(&spec).await.expect("ASL runner");
         assert!(
             self.ecs

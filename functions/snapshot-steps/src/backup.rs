@@ -242,25 +242,39 @@ pub async fn start(event: &Value, deps: &Deps) -> Result<Value, StepError> {
     let name = rules::execution_name(&job.backup_job_id);
     let input = serde_json::to_string(&job)
         .map_err(|e| StepError::new(ErrorKind::Internal, e.to_string()))?;
+    let (arn, started) = start_once(deps, machine, &name, input).await?;
+    if started {
+        tracing::info!(job = %job.backup_job_id, execution = %arn, "run started");
+        Ok(json!({"started": true, "executionArn": arn}))
+    } else {
+        tracing::info!(job = %job.backup_job_id, execution = %arn, "duplicate event: the run exists");
+        Ok(json!({"started": false, "reason": "duplicate event", "executionArn": arn}))
+    }
+}
+
+/// Starts execution `name` of `machine`, or finds it: Step Functions answers a repeated name
+/// and input with the running execution, and refuses the name once that execution has ended
+/// (`ExecutionAlreadyExists`). Returns its ARN and whether this call may have started it.
+async fn start_once(
+    deps: &Deps,
+    machine: &str,
+    name: &str,
+    input: String,
+) -> Result<(String, bool), StepError> {
     let started = deps
         .sfn
         .start_execution()
         .state_machine_arn(machine)
-        .name(&name)
+        .name(name)
         .input(input)
         .send()
         .await;
-    let arn = execution_arn(machine, &name);
     match started {
-        Ok(out) => {
-            tracing::info!(job = %job.backup_job_id, execution = out.execution_arn(), "run started");
-            Ok(json!({"started": true, "executionArn": out.execution_arn()}))
-        }
+        Ok(out) => Ok((out.execution_arn().to_owned(), true)),
         Err(e) if code(&e) == Some("ExecutionAlreadyExists") => {
-            tracing::info!(job = %job.backup_job_id, execution = %arn, "duplicate event: the run exists");
-            Ok(json!({"started": false, "reason": "duplicate event", "executionArn": arn}))
+            Ok((execution_arn(machine, name), false))
         }
-        Err(e) => Err(aws_error("StartExecution", &name, e)),
+        Err(e) => Err(aws_error("StartExecution", name, e)),
     }
 }
 
@@ -470,19 +484,7 @@ async fn sanitize_start(s: &mut BackupState, deps: &Deps) -> Result<(), StepErro
     let source = need(&s.source, "source")?;
     let name = rules::execution_name(&s.input.backup_job_id);
     let input = json!({"source": source, "snapshot": recovery_point}).to_string();
-    let started = deps
-        .sfn
-        .start_execution()
-        .state_machine_arn(machine)
-        .name(&name)
-        .input(input)
-        .send()
-        .await;
-    let arn = match started {
-        Ok(out) => out.execution_arn().to_owned(),
-        Err(e) if code(&e) == Some("ExecutionAlreadyExists") => execution_arn(machine, &name),
-        Err(e) => return Err(aws_error("StartExecution", &name, e)),
-    };
+    let (arn, _) = start_once(deps, machine, &name, input).await?;
     s.sanitize = Some(Sanitize {
         execution_arn: arn,
         status: "RUNNING".into(),

@@ -1,8 +1,9 @@
 //! An AWS Backup stand-in: moto implements no backup jobs or recovery points.
 //!
-//! It answers the two calls backup actions make (restJson1): `DescribeBackupJob`
-//! (`GET /backup-jobs/{id}`) and `DeleteRecoveryPoint`
-//! (`DELETE /backup-vaults/{vault}/recovery-points/{arn}`). The test registers the jobs a
+//! It answers the calls backup actions make (restJson1): `DescribeBackupJob`
+//! (`GET /backup-jobs/{id}`), `DeleteRecoveryPoint`
+//! (`DELETE /backup-vaults/{vault}/recovery-points/{arn}`) and `DescribeRecoveryPoint` (`GET`
+//! on the same path). The test registers the jobs a
 //! simulated AWS Backup completed with [`FakeBackup::add_job`]; for RDS the recovery point is a
 //! snapshot the test made in moto, so the export can read it. Product code reaches the stand-in
 //! through `AWS_ENDPOINT_URL_BACKUP` = [`FakeBackup::endpoint`]; signatures are not checked.
@@ -39,6 +40,8 @@ struct Inner {
     jobs: BTreeMap<String, BackupJob>,
     deleted: Vec<(String, String)>,
     fail_delete: Option<(String, String)>,
+    expire_on_delete: bool,
+    expired: Vec<String>,
     calls: Vec<String>,
 }
 
@@ -65,7 +68,7 @@ impl FakeBackup {
                 .route("/backup-jobs/{id}", axum::routing::get(describe_backup_job))
                 .route(
                     "/backup-vaults/{vault}/recovery-points/{arn}",
-                    axum::routing::delete(delete_recovery_point),
+                    axum::routing::delete(delete_recovery_point).get(describe_recovery_point),
                 )
                 .fallback(unknown)
                 .with_state(shared.clone()),
@@ -95,6 +98,12 @@ impl FakeBackup {
     /// Makes every `DeleteRecoveryPoint` fail with `code`.
     pub fn fail_delete(&self, code: &str, message: &str) {
         lock(&self.shared).fail_delete = Some((code.to_owned(), message.to_owned()));
+    }
+
+    /// Makes `DeleteRecoveryPoint` behave as AWS does when the caller may not delete the
+    /// underlying snapshot: success, but the recovery point is left `EXPIRED`.
+    pub fn expire_on_delete(&self) {
+        lock(&self.shared).expire_on_delete = true;
     }
 
     /// The operations called, in order.
@@ -168,8 +177,57 @@ async fn delete_recovery_point(
             &format!("recovery point {arn} not found in vault {vault}"),
         );
     }
-    inner.deleted.push((vault, arn));
+    if inner.expire_on_delete {
+        inner.expired.push(arn);
+    } else {
+        inner.deleted.push((vault, arn));
+    }
     StatusCode::OK.into_response()
+}
+
+async fn describe_recovery_point(
+    State(shared): State<Shared>,
+    Path((vault, arn)): Path<(String, String)>,
+) -> Response {
+    let mut inner = lock(&shared);
+    inner.calls.push("DescribeRecoveryPoint".into());
+    let known = inner
+        .jobs
+        .values()
+        .find(|j| j.vault == vault && j.recovery_point_arn == arn)
+        .cloned();
+    let Some(job) = known else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "ResourceNotFoundException",
+            &format!("recovery point {arn} not found in vault {vault}"),
+        );
+    };
+    let (status, message) = if inner.expired.contains(&arn) {
+        (
+            "EXPIRED",
+            "Insufficient privileges to delete the recovery point",
+        )
+    } else if inner.deleted.iter().any(|(_, a)| *a == arn) {
+        ("DELETING", "")
+    } else {
+        ("COMPLETED", "")
+    };
+    let body = json!({
+        "RecoveryPointArn": arn,
+        "BackupVaultName": vault,
+        "ResourceArn": job.resource_arn,
+        "ResourceType": job.resource_type,
+        "Status": status,
+        "StatusMessage": message,
+        "CreationDate": job.created,
+    });
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
 }
 
 async fn unknown(uri: axum::http::Uri) -> Response {

@@ -11,7 +11,7 @@
 //! - [`run`] is one step of that execution (`{"step", "state"}`), like the sanitized-snapshot
 //!   steps.
 
-use aws_sdk_backup::types::BackupJobState;
+use aws_sdk_backup::types::{BackupJobState, RecoveryPointStatus};
 use aws_sdk_sfn::types::ExecutionStatus;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -564,6 +564,27 @@ async fn delete_recovery_point(s: &mut BackupState, deps: &Deps) -> Result<(), S
         Ok(_) => {}
         Err(e) if code(&e) == Some("ResourceNotFoundException") => {}
         Err(e) => return Err(aws_error("DeleteRecoveryPoint", recovery_point, e)),
+    }
+    // AWS Backup answers a deletion it lacks the rights for with success and leaves the
+    // recovery point EXPIRED: read it back.
+    let after = deps
+        .backup
+        .describe_recovery_point()
+        .backup_vault_name(&s.input.vault)
+        .recovery_point_arn(recovery_point)
+        .send()
+        .await;
+    match after {
+        Ok(point) if point.status() == Some(&RecoveryPointStatus::Expired) => {
+            return Err(resource_failed(format!(
+                "AWS Backup did not delete recovery point {recovery_point}: it is EXPIRED \
+                 (the function's role may not delete the underlying snapshot) - {}",
+                point.status_message().unwrap_or("no message")
+            )));
+        }
+        Ok(_) => {}
+        Err(e) if code(&e) == Some("ResourceNotFoundException") => {}
+        Err(e) => return Err(aws_error("DescribeRecoveryPoint", recovery_point, e)),
     }
     s.recovery_point = "deleted".into();
     Ok(())

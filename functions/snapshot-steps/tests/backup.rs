@@ -419,6 +419,27 @@ async fn a_deletion_the_vault_refuses_fails_the_run_after_the_export() {
     assert!(bed.backup.deleted().is_empty());
 }
 
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deletion_backup_accepts_but_leaves_expired_fails_the_run() {
+    let bed = Bed::new(Options::default()).await;
+    bed.backup.expire_on_delete();
+    bed.deliver(&bed.event("native-instance-completed"))
+        .await
+        .unwrap();
+
+    let run = bed.run().await;
+
+    assert!(!run.succeeded(), "{:?}", run.path());
+    assert_eq!(run.error.as_deref(), Some("ResourceFailed"));
+    let cause = run.cause.clone().unwrap_or_default();
+    assert!(cause.contains("EXPIRED"), "{cause}");
+    assert!(
+        bed.backup
+            .calls()
+            .contains(&"DescribeRecoveryPoint".to_owned())
+    );
+}
+
 /// One CloudWatch Logs call to moto (awsJson1_1).
 async fn logs(endpoint: &str, operation: &str, body: Value) -> Value {
     let response = reqwest::Client::new()

@@ -92,6 +92,17 @@ impl AslRun {
         self.status == "SUCCEEDED"
     }
 
+    /// Panics unless the execution succeeded, showing its error, cause, path and `logs`.
+    pub fn assert_succeeded(&self, logs: &str) {
+        assert!(
+            self.succeeded(),
+            "{:?} {:?} {:?}\n{logs}",
+            self.error,
+            self.cause,
+            self.path()
+        );
+    }
+
     /// The names of the states entered, in order (the path through the machine).
     pub fn path(&self) -> Vec<String> {
         self.events_of("StateEntered")

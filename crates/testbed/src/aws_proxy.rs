@@ -164,6 +164,22 @@ impl AwsProxy {
         }
     }
 
+    /// `moto`'s environment for a function process, with every AWS call sent through this
+    /// proxy (`AWS_ENDPOINT_URL`).
+    pub fn env(&self, moto: &crate::moto::Moto) -> Vec<(String, String)> {
+        moto.env()
+            .into_iter()
+            .map(|(k, v)| {
+                let v = if k == "AWS_ENDPOINT_URL" {
+                    self.endpoint()
+                } else {
+                    v
+                };
+                (k, v)
+            })
+            .collect()
+    }
+
     /// The proxy's URL, for `AWS_ENDPOINT_URL_<SERVICE>` or an SDK's `endpoint_url`.
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use crate::asl::{self, AslRun, AslRunSpec};
 use crate::aws_proxy::AwsProxy;
 use crate::backup::{BackupJob, FakeBackup};
-use crate::lambda::{FunctionError, FunctionSpec, LambdaHost};
+use crate::lambda::{FunctionError, LambdaHost};
 use crate::moto::{ACCOUNT, Moto, REGION};
 use crate::paths;
 
@@ -221,13 +221,8 @@ impl Stage {
         let machine_arn = machines.pop().expect("backup machine");
 
         let proxy = AwsProxy::start(&moto.endpoint());
-        let mut env: Vec<(String, String)> = moto
-            .env()
-            .into_iter()
-            .filter(|(k, _)| k != "AWS_ENDPOINT_URL")
-            .collect();
+        let mut env = proxy.env(moto);
         let pairs = [
-            ("AWS_ENDPOINT_URL", proxy.endpoint()),
             ("AWS_ENDPOINT_URL_BACKUP", backup.endpoint()),
             ("AWS_MAX_ATTEMPTS", "1".to_owned()),
             // The sanitized-snapshot settings the function needs to start at all.
@@ -255,15 +250,7 @@ impl Stage {
             ("BACKUP_DELETE", options.delete.to_owned()),
         ];
         env.extend(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)));
-        let host = LambdaHost::start();
-        host.add_function(
-            FUNCTION,
-            &paths::bin_path(FUNCTION),
-            FunctionSpec {
-                env,
-                ..FunctionSpec::default()
-            },
-        );
+        let host = LambdaHost::serving(FUNCTION, env);
         Stage {
             sdk,
             proxy,
@@ -366,6 +353,13 @@ impl Stage {
             "\"RUNNING\"",
             &format!("\"{status}\""),
         );
+    }
+
+    /// Delivers fixture `name` (see [`Stage::event`]), then runs the execution it started.
+    pub async fn complete(&self, name: &str) -> AslRun {
+        let answer = self.deliver(&self.event(name)).await;
+        assert!(answer.is_ok(), "the event handler failed: {answer:?}");
+        self.run().await
     }
 
     /// Runs the backup-actions ASL for the execution the delivered event started, with the

@@ -161,6 +161,20 @@ impl LambdaHost {
         self.rt.as_ref().expect("runtime lives until drop")
     }
 
+    /// A host running the workspace binary `name` as function `name` with `env`.
+    pub fn serving(name: &str, env: Vec<(String, String)>) -> LambdaHost {
+        let host = LambdaHost::start();
+        host.add_function(
+            name,
+            &crate::paths::bin_path(name),
+            FunctionSpec {
+                env,
+                ..FunctionSpec::default()
+            },
+        );
+        host
+    }
+
     /// The Invoke API base URL (what the ASL runner's `--lambda-endpoint` takes).
     pub fn endpoint(&self) -> String {
         format!("http://{}", self.invoke_addr)

@@ -19,7 +19,7 @@ use crate::asl::{self, AslRun, AslRunSpec};
 use crate::aws_proxy::AwsProxy;
 use crate::db::{self, DbServer};
 use crate::ecs::{FakeEcs, Launcher, TaskLaunch};
-use crate::lambda::{FunctionSpec, LambdaHost};
+use crate::lambda::LambdaHost;
 use crate::moto::Moto;
 use crate::paths;
 use aws_config::SdkConfig;
@@ -352,13 +352,8 @@ impl Stage {
             db.ca_bundle().map(PathBuf::from),
             options.task_fails_to_start,
         ));
-        let mut env: Vec<(String, String)> = moto
-            .env()
-            .into_iter()
-            .filter(|(k, _)| k != "AWS_ENDPOINT_URL")
-            .collect();
+        let mut env = proxy.env(moto);
         let pairs = [
-            ("AWS_ENDPOINT_URL", proxy.endpoint()),
             ("AWS_ENDPOINT_URL_ECS", ecs.endpoint()),
             ("AWS_MAX_ATTEMPTS", "1".to_owned()),
             ("SUBNET_GROUP", format!("iso-{tag}")),
@@ -399,15 +394,7 @@ impl Stage {
                 .filter(|(_, v)| !v.is_empty())
                 .map(|(k, v)| (k.to_owned(), v)),
         );
-        let host = LambdaHost::start();
-        host.add_function(
-            FUNCTION,
-            &paths::bin_path(FUNCTION),
-            FunctionSpec {
-                env,
-                ..FunctionSpec::default()
-            },
-        );
+        let host = LambdaHost::serving(FUNCTION, env);
         Stage {
             tag,
             sdk,

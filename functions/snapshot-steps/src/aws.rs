@@ -186,9 +186,12 @@ const NOT_FOUND: &[&str] = &[
     "DBSnapshotNotFoundFault",
     "DBClusterSnapshotNotFoundFault",
     "DBClusterSnapshotNotFound",
+    // AWS Backup.
+    "ResourceNotFoundException",
 ];
 
-fn not_found<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
+/// Whether `err` says the resource does not exist.
+pub(crate) fn not_found<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> bool {
     code(err).is_some_and(|c| NOT_FOUND.contains(&c))
 }
 
@@ -210,7 +213,11 @@ where
 }
 
 /// A delete call's outcome, where "not found" means it is already gone.
-fn gone<O, E, R>(op: &str, what: &str, result: Result<O, SdkError<E, R>>) -> Result<(), StepError>
+pub(crate) fn gone<O, E, R>(
+    op: &str,
+    what: &str,
+    result: Result<O, SdkError<E, R>>,
+) -> Result<(), StepError>
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: Debug + Send + Sync + 'static,

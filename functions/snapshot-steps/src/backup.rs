@@ -19,9 +19,10 @@ use sluice_runtime::{ErrorKind, StepError};
 use sluice_snapshots::backup::{self as rules, Actions, Done, ExportStatus, SourceKind};
 
 use crate::Deps;
-use crate::aws::{aws_error, code};
+use crate::aws::{aws_error, code, gone, made, not_found};
 use crate::config::{BackupConfig, ExportConfig};
-use crate::state::{Kind, Source};
+use crate::state::{Kind, Source, State};
+use crate::steps::resource_failed;
 
 /// The backup-action step names.
 pub const STEPS: &[&str] = &[
@@ -157,14 +158,6 @@ fn settings(deps: &Deps) -> Result<&BackupConfig, StepError> {
     deps.backup_config
         .as_ref()
         .map_err(|e| StepError::config(e.to_string()))
-}
-
-fn need<'a, T>(value: &'a Option<T>, field: &str) -> Result<&'a T, StepError> {
-    crate::State::need(value, field)
-}
-
-fn resource_failed(message: impl Into<String>) -> StepError {
-    StepError::new(ErrorKind::ResourceFailed, message)
 }
 
 /// Reads the job out of a native or CloudTrail-delivered completion event.
@@ -372,8 +365,8 @@ fn export_settings(deps: &Deps) -> Result<&ExportConfig, StepError> {
 /// Starts the Parquet export of the recovery point (idempotent: the task id is the job's).
 async fn export_start(s: &mut BackupState, deps: &Deps, now: i64) -> Result<(), StepError> {
     let export = export_settings(deps)?;
-    let recovery_point = need(&s.recovery_point_arn, "recoveryPointArn")?;
-    let source = need(&s.source, "source")?;
+    let recovery_point = State::need(&s.recovery_point_arn, "recoveryPointArn")?;
+    let source = State::need(&s.source, "source")?;
     let job = &s.input.backup_job_id;
     let task_id =
         rules::export_task_id(job).map_err(|e| StepError::invalid_input(e.to_string()))?;
@@ -395,11 +388,7 @@ async fn export_start(s: &mut BackupState, deps: &Deps, now: i64) -> Result<(), 
         .kms_key_id(&export.kms_key)
         .send()
         .await;
-    match started {
-        Ok(_) => {}
-        Err(e) if code(&e) == Some("ExportTaskAlreadyExists") => {}
-        Err(e) => return Err(aws_error("StartExportTask", &task_id, e)),
-    }
+    made("StartExportTask", &task_id, started)?;
     s.export = Some(Export {
         location: format!("s3://{}/{prefix}/", export.bucket),
         task_id,
@@ -480,8 +469,8 @@ async fn sanitize_start(s: &mut BackupState, deps: &Deps) -> Result<(), StepErro
         .sanitize_state_machine_arn
         .as_deref()
         .ok_or_else(|| StepError::config("BACKUP_SANITIZE is not true"))?;
-    let recovery_point = need(&s.recovery_point_arn, "recoveryPointArn")?;
-    let source = need(&s.source, "source")?;
+    let recovery_point = State::need(&s.recovery_point_arn, "recoveryPointArn")?;
+    let source = State::need(&s.source, "source")?;
     let name = rules::execution_name(&s.input.backup_job_id);
     let input = json!({"source": source, "snapshot": recovery_point}).to_string();
     let (arn, _) = start_once(deps, machine, &name, input).await?;
@@ -533,8 +522,8 @@ async fn sanitize_wait(s: &mut BackupState, deps: &Deps) -> Result<(), StepError
 /// Deletes the recovery point, only when deletion is on and every chosen action succeeded.
 async fn delete_recovery_point(s: &mut BackupState, deps: &Deps) -> Result<(), StepError> {
     let config = settings(deps)?;
-    let recovery_point = need(&s.recovery_point_arn, "recoveryPointArn")?;
-    let chosen = *need(&s.actions, "actions")?;
+    let recovery_point = State::need(&s.recovery_point_arn, "recoveryPointArn")?;
+    let chosen = *State::need(&s.actions, "actions")?;
     let done = Done {
         exported: s
             .export
@@ -560,11 +549,7 @@ async fn delete_recovery_point(s: &mut BackupState, deps: &Deps) -> Result<(), S
         .recovery_point_arn(recovery_point)
         .send()
         .await;
-    match deleted {
-        Ok(_) => {}
-        Err(e) if code(&e) == Some("ResourceNotFoundException") => {}
-        Err(e) => return Err(aws_error("DeleteRecoveryPoint", recovery_point, e)),
-    }
+    gone("DeleteRecoveryPoint", recovery_point, deleted)?;
     // AWS Backup answers a deletion it lacks the rights for with success and leaves the
     // recovery point EXPIRED: read it back.
     let after = deps
@@ -583,7 +568,7 @@ async fn delete_recovery_point(s: &mut BackupState, deps: &Deps) -> Result<(), S
             )));
         }
         Ok(_) => {}
-        Err(e) if code(&e) == Some("ResourceNotFoundException") => {}
+        Err(e) if not_found(&e) => {}
         Err(e) => return Err(aws_error("DescribeRecoveryPoint", recovery_point, e)),
     }
     s.recovery_point = "deleted".into();

@@ -67,7 +67,7 @@ fn config_error(e: impl std::fmt::Display) -> StepError {
     StepError::config(e.to_string())
 }
 
-fn resource_failed(message: impl Into<String>) -> StepError {
+pub(crate) fn resource_failed(message: impl Into<String>) -> StepError {
     StepError::new(ErrorKind::ResourceFailed, message)
 }
 

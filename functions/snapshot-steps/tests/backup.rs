@@ -10,17 +10,6 @@ use serde_json::{Value, json};
 use sluice_testbed::backup_actions::{EXPORT_ROLE, Options, Stage as Bed, fixture};
 use sluice_testbed::moto::Moto;
 
-fn assert_succeeded(run: &sluice_testbed::asl::AslRun, bed: &Bed) {
-    assert!(
-        run.succeeded(),
-        "{:?} {:?} {:?}\n{}",
-        run.error,
-        run.cause,
-        run.path(),
-        bed.logs()
-    );
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn native_instance_event_exports_to_the_dated_prefix_then_deletes_the_recovery_point() {
     let bed = Bed::new(Options::default()).await;
@@ -35,7 +24,7 @@ async fn native_instance_event_exports_to_the_dated_prefix_then_deletes_the_reco
     let executions = bed.executions().await;
     assert_eq!(executions.len(), 1);
     assert_eq!(executions[0].0, format!("backup-{}", bed.job.job_id));
-    assert_succeeded(&run, &bed);
+    run.assert_succeeded(&bed.logs());
     let exports = bed.exports().await;
     assert_eq!(exports.len(), 1, "{exports:?}");
     let export = &exports[0];
@@ -98,7 +87,7 @@ async fn cloudtrail_cluster_event_exports_the_cluster_snapshot_and_keeps_it_when
     let run = bed.run().await;
 
     assert_eq!(started["started"], json!(true), "{started}");
-    assert_succeeded(&run, &bed);
+    run.assert_succeeded(&bed.logs());
     let exports = bed.exports().await;
     assert_eq!(exports.len(), 1, "{exports:?}");
     assert!(
@@ -201,11 +190,7 @@ async fn a_failed_export_fails_the_run_with_its_cause_and_deletes_nothing() {
         "<Status>complete</Status>",
         "<Status>FAILED</Status><FailureCause>S3 bucket exports: access denied</FailureCause>",
     );
-    bed.deliver(&bed.event("native-instance-completed"))
-        .await
-        .unwrap();
-
-    let run = bed.run().await;
+    let run = bed.complete("native-instance-completed").await;
 
     assert!(!run.succeeded(), "{:?}", run.path());
     assert_eq!(run.error.as_deref(), Some("ResourceFailed"));
@@ -285,11 +270,8 @@ async fn sanitize_run_from_the_recovery_point_gates_deletion() {
     })
     .await;
     ok.sanitize_run_ends("SUCCEEDED");
-    ok.deliver(&ok.event("native-instance-completed"))
-        .await
-        .unwrap();
-    let run = ok.run().await;
-    assert_succeeded(&run, &ok);
+    let run = ok.complete("native-instance-completed").await;
+    run.assert_succeeded(&ok.logs());
     let runs = ok.sanitize_runs().await;
     assert_eq!(runs.len(), 1, "{runs:?}");
     assert_eq!(runs[0].0, format!("backup-{}", ok.job.job_id));
@@ -306,10 +288,7 @@ async fn sanitize_run_from_the_recovery_point_gates_deletion() {
     })
     .await;
     bad.sanitize_run_ends("FAILED");
-    bad.deliver(&bad.event("native-instance-completed"))
-        .await
-        .unwrap();
-    let run = bad.run().await;
+    let run = bad.complete("native-instance-completed").await;
     assert!(!run.succeeded(), "{:?}", run.path());
     assert_eq!(run.error.as_deref(), Some("ResourceFailed"));
     assert!(
@@ -399,11 +378,7 @@ async fn a_deletion_the_vault_refuses_fails_the_run_after_the_export() {
     let bed = Bed::new(Options::default()).await;
     bed.backup
         .fail_delete("InvalidRequestException", "recovery point is locked");
-    bed.deliver(&bed.event("native-instance-completed"))
-        .await
-        .unwrap();
-
-    let run = bed.run().await;
+    let run = bed.complete("native-instance-completed").await;
 
     assert!(!run.succeeded());
     assert_eq!(run.error.as_deref(), Some("AwsError"));
@@ -423,11 +398,7 @@ async fn a_deletion_the_vault_refuses_fails_the_run_after_the_export() {
 async fn a_deletion_backup_accepts_but_leaves_expired_fails_the_run() {
     let bed = Bed::new(Options::default()).await;
     bed.backup.expire_on_delete();
-    bed.deliver(&bed.event("native-instance-completed"))
-        .await
-        .unwrap();
-
-    let run = bed.run().await;
+    let run = bed.complete("native-instance-completed").await;
 
     assert!(!run.succeeded(), "{:?}", run.path());
     assert_eq!(run.error.as_deref(), Some("ResourceFailed"));

@@ -21,14 +21,7 @@ async fn given_postgres_instance_when_run_then_sanitized_snapshot_is_shared_and_
 
     let run = bed.run().await;
 
-    assert!(
-        run.succeeded(),
-        "{:?} {:?} {:?}\n{}",
-        run.error,
-        run.cause,
-        run.path(),
-        bed.logs()
-    );
+    run.assert_succeeded(&bed.logs());
     assert_no_original_pii(&dump(&bed));
     assert!(dump(&bed).contains("@example.invalid"));
     let kept = bed.kept().await;
@@ -70,14 +63,7 @@ async fn given_aurora_postgresql_cluster_with_reencryption_when_run_then_copy_un
 
     let run = bed.run().await;
 
-    assert!(
-        run.succeeded(),
-        "{:?} {:?} {:?}\n{}",
-        run.error,
-        run.cause,
-        run.path(),
-        bed.logs()
-    );
+    run.assert_succeeded(&bed.logs());
     assert_no_original_pii(&dump(&bed));
     let kept = bed.kept().await;
     assert_eq!(kept.len(), 1, "{kept:?}");
@@ -114,14 +100,7 @@ async fn given_mariadb_instance_when_run_then_sanitized_snapshot_is_kept() {
 
     let run = bed.run().await;
 
-    assert!(
-        run.succeeded(),
-        "{:?} {:?} {:?}\n{}",
-        run.error,
-        run.cause,
-        run.path(),
-        bed.logs()
-    );
+    run.assert_succeeded(&bed.logs());
     assert_no_original_pii(&dump(&bed));
     let kept = bed.kept().await;
     assert_eq!(kept.len(), 1, "{kept:?}");

@@ -58,10 +58,7 @@ pub async fn run(report: &mut Report) -> anyhow::Result<()> {
     .await;
     // moto's executions never end: the stand-in reports the sanitized-snapshot run done.
     sanitize.sanitize_run_ends("SUCCEEDED");
-    sanitize
-        .deliver(&sanitize.event("native-instance-completed"))
-        .await?;
-    let run = sanitize.run().await;
+    let run = sanitize.complete("native-instance-completed").await;
     section.line(format!(
         "with sanitize on: {}: {}",
         run.status,
@@ -88,10 +85,7 @@ pub async fn run(report: &mut Report) -> anyhow::Result<()> {
         "<Status>complete</Status>",
         "<Status>FAILED</Status><FailureCause>the export role cannot write the bucket</FailureCause>",
     );
-    failing
-        .deliver(&failing.event("native-instance-completed"))
-        .await?;
-    let run = failing.run().await;
+    let run = failing.complete("native-instance-completed").await;
     section.line(format!(
         "export that fails: {} with {} via {}",
         run.status,

@@ -190,12 +190,27 @@ pub async fn copy(
     opts: CopyOptions,
 ) -> Result<Copied, CopyError> {
     let mut upload: Option<(String, Vec<Part>)> = None;
-    let result = copy_inner(stream, store, key, source, opts, &mut upload).await;
+    let mut in_flight: Option<InFlight<'_>> = None;
+    let result = copy_inner(
+        stream,
+        store,
+        key,
+        source,
+        opts,
+        &mut upload,
+        &mut in_flight,
+    )
+    .await;
     if result.is_err()
         && let Some((id, _)) = upload
-        && let Err(error) = store.abort_multipart(key, &id).await
     {
-        tracing::warn!(key, upload_id = %id, error = %crate::error::chain(&error), "abort failed");
+        // A part still uploading could outlive the abort and be stored after it.
+        if let Some(running) = in_flight.take() {
+            let _ = running.await;
+        }
+        if let Err(error) = store.abort_multipart(key, &id).await {
+            tracing::warn!(key, upload_id = %id, error = %crate::error::chain(&error), "abort failed");
+        }
     }
     result
 }
@@ -218,13 +233,15 @@ fn finish_part(
     Ok(())
 }
 
-async fn copy_inner(
+async fn copy_inner<'a>(
     stream: &mut dyn LogStream,
-    store: &dyn ObjectStore,
-    key: &str,
+    store: &'a dyn ObjectStore,
+    key: &'a str,
     source: Source<'_>,
     opts: CopyOptions,
     upload: &mut Option<(String, Vec<Part>)>,
+    // The previous part's upload, running while the next part is read; at most one.
+    in_flight: &mut Option<InFlight<'a>>,
 ) -> Result<Copied, CopyError> {
     let part_size = part_size_for(opts.part_size, source.listed);
     let gzip_err = |source| CopyError::Gzip {
@@ -233,8 +250,6 @@ async fn copy_inner(
     };
     let mut buffer = Buffer::new(opts);
     let (mut source_bytes, mut object_bytes) = (0u64, 0u64);
-    // The previous part's upload, running while the next part is read; at most one.
-    let mut in_flight: Option<InFlight<'_>> = None;
     // The last uploaded part's body, to become the next part's buffer.
     let mut spare: Option<Bytes> = None;
     loop {
@@ -244,7 +259,7 @@ async fn copy_inner(
             None => next.await?,
             Some(running) => match select(next, running).await {
                 Either::Left((chunk, running)) => {
-                    in_flight = Some(running);
+                    *in_flight = Some(running);
                     chunk?
                 }
                 Either::Right((done, next)) => {
@@ -275,7 +290,7 @@ async fn copy_inner(
             if let Some((id, parts)) = upload.as_ref() {
                 let number = parts.len() as i32 + 1;
                 let id = id.clone();
-                in_flight = Some(Box::pin(async move {
+                *in_flight = Some(Box::pin(async move {
                     let result = store.upload_part(key, &id, number, body.clone()).await;
                     (result, body)
                 }));

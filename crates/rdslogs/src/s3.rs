@@ -4,10 +4,15 @@
 //! signs the request, but the body is not SHA-256 hashed a second time on the way out (the
 //! most expensive step of the copy otherwise). Integrity is kept by TLS to S3 and by the
 //! CRC32 flexible checksum the SDK computes for every body and S3 verifies.
+//!
+//! Each body upload runs as a task of its own: checksumming and sending a part take a core
+//! of their own while the copy that produced it reads on, and the copies of several files
+//! do not take turns on the one task that drives a sync.
 
-use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_smithy_runtime_api::client::result::CreateUnhandledError;
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
 
@@ -39,6 +44,23 @@ where
         operation,
         key: key.to_owned(),
         source: Box::new(error),
+    }
+}
+
+/// Runs an SDK request on a task of its own and waits for it.
+async fn spawned<T, E, R>(
+    operation: &'static str,
+    key: &str,
+    request: impl Future<Output = Result<T, SdkError<E, R>>> + Send + 'static,
+) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    E: std::error::Error + CreateUnhandledError + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match tokio::spawn(request).await {
+        Ok(result) => result.map_err(|e| err(operation, key, e.into_service_error())),
+        Err(joined) => Err(err(operation, key, joined)),
     }
 }
 
@@ -76,17 +98,17 @@ impl ObjectStore for S3Store {
     }
 
     fn put<'a>(&'a self, key: &'a str, body: Bytes) -> BoxFuture<'a, Result<(), StoreError>> {
+        let request = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .body(ByteStream::from(body))
+            .customize()
+            .disable_payload_signing()
+            .send();
         Box::pin(async move {
-            self.client
-                .put_object()
-                .bucket(&self.bucket)
-                .key(key)
-                .body(ByteStream::from(body))
-                .customize()
-                .disable_payload_signing()
-                .send()
-                .await
-                .map_err(|e| err("PutObject", key, e.into_service_error()))?;
+            spawned("PutObject", key, request).await?;
             Ok(())
         })
     }
@@ -118,20 +140,19 @@ impl ObjectStore for S3Store {
         number: i32,
         body: Bytes,
     ) -> BoxFuture<'a, Result<Part, StoreError>> {
+        let request = self
+            .client
+            .upload_part()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .part_number(number)
+            .body(ByteStream::from(body))
+            .customize()
+            .disable_payload_signing()
+            .send();
         Box::pin(async move {
-            let out = self
-                .client
-                .upload_part()
-                .bucket(&self.bucket)
-                .key(key)
-                .upload_id(upload_id)
-                .part_number(number)
-                .body(ByteStream::from(body))
-                .customize()
-                .disable_payload_signing()
-                .send()
-                .await
-                .map_err(|e| err("UploadPart", key, e.into_service_error()))?;
+            let out = spawned("UploadPart", key, request).await?;
             Ok(Part {
                 number,
                 etag: out.e_tag.unwrap_or_default(),

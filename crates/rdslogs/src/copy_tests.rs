@@ -205,12 +205,22 @@ struct SignallingStream {
     delivered: usize,
     signal_at: usize,
     read_past: std::sync::Arc<tokio::sync::Notify>,
+    /// Fails instead of delivering this chunk (1-based), if set.
+    fail_at: Option<usize>,
 }
 
 impl LogStream for SignallingStream {
     fn next_chunk(&mut self) -> BoxFuture<'_, Result<Option<Bytes>, DownloadError>> {
         Box::pin(async move {
             tokio::task::yield_now().await;
+            if self.fail_at == Some(self.delivered + 1) {
+                return Err(DownloadError::Status {
+                    instance: "db1".into(),
+                    file: "error/a.log".into(),
+                    status: 500,
+                    body: "gone".into(),
+                });
+            }
             let next = self.chunks.next();
             if next.is_some() {
                 self.delivered += 1;
@@ -232,6 +242,8 @@ struct GatedStore {
     running: std::sync::atomic::AtomicUsize,
     max_running: std::sync::atomic::AtomicUsize,
     fail_part: Option<i32>,
+    /// Set when an abort arrived while a part was still uploading.
+    aborted_while_uploading: std::sync::atomic::AtomicBool,
 }
 
 impl ObjectStore for GatedStore {
@@ -285,6 +297,10 @@ impl ObjectStore for GatedStore {
         key: &'a str,
         upload_id: &'a str,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
+        use std::sync::atomic::Ordering::SeqCst;
+        if self.running.load(SeqCst) > 0 {
+            self.aborted_while_uploading.store(true, SeqCst);
+        }
         self.inner.abort_multipart(key, upload_id)
     }
 }
@@ -300,6 +316,7 @@ fn signalling(store: &GatedStore, bytes: &[u8]) -> SignallingStream {
         // The first chunk of part 2 (5 MiB parts of 1 MiB chunks).
         signal_at: 6,
         read_past: store.read_past.clone(),
+        fail_at: None,
     }
 }
 
@@ -366,6 +383,37 @@ async fn given_part_upload_fails_while_next_part_is_read_when_copied_then_aborte
         assert!(store.inner.objects().is_empty());
         assert_eq!(store.inner.open_uploads(), 0, "part {fail_part}");
     }
+}
+
+#[tokio::test]
+async fn given_download_fails_while_a_part_uploads_when_copied_then_abort_waits_for_that_part() {
+    let store = GatedStore::default();
+    let bytes = data(17 * MIB);
+    let opts = CopyOptions {
+        part_size: 5 * MIB,
+        gzip: false,
+    };
+    let mut stream = SignallingStream {
+        // Part 1 (chunks 1-5) is uploading; chunk 6 lets it finish; chunk 7 fails at once.
+        fail_at: Some(7),
+        ..signalling(&store, &bytes)
+    };
+    let err = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        copy(&mut stream, &store, "k", source(bytes.len()), opts),
+    )
+    .await
+    .expect("no hang")
+    .expect_err("must fail");
+    assert!(matches!(err, CopyError::Download(_)), "{err}");
+    assert!(
+        !store
+            .aborted_while_uploading
+            .load(std::sync::atomic::Ordering::SeqCst),
+        "a part stored after the abort would be kept (and billed) by S3"
+    );
+    assert!(store.inner.objects().is_empty());
+    assert_eq!(store.inner.open_uploads(), 0);
 }
 
 #[test]

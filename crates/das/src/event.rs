@@ -1,35 +1,17 @@
-//! The decrypted activity payload and a light view of each event.
+//! A light view of each activity event, and its NDJSON line.
 //!
 //! Plaintext shape (Aurora PostgreSQL / MySQL, RDS for Oracle / SQL Server, versions 1.1 and 1.2):
 //! `{"type":"DatabaseActivityMonitoringRecord","clusterId","instanceId","databaseActivityEventList":[…]}`
 //! (<https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/DBActivityStreams.Monitoring.html>).
-//! Events stay as the raw JSON text they arrived in ([`RawValue`]), so every field, known or not,
-//! is emitted exactly as received; [`EventView`] reads only what filtering and routing need.
+//! Events stay as the raw JSON text they arrived in (see [`crate::payload`]), so every field,
+//! known or not, is emitted exactly as received; [`EventView`] reads only what filtering and
+//! routing need.
 
 use std::borrow::Cow;
 use std::fmt;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, Visitor};
-use serde_json::value::RawValue;
-
-/// The decrypted, decompressed payload of one DAS record; events borrowed from the plaintext.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ActivityPayload<'a> {
-    /// `DatabaseActivityMonitoringRecord`.
-    #[serde(rename = "type", default, borrow)]
-    pub kind: Text<'a>,
-    /// The Aurora cluster resource id (`cluster-…`), empty for RDS instances.
-    #[serde(default, borrow)]
-    pub cluster_id: Text<'a>,
-    /// The instance resource id (`db-…`).
-    #[serde(default, borrow)]
-    pub instance_id: Text<'a>,
-    /// The events, each its raw JSON text.
-    #[serde(borrow)]
-    pub database_activity_event_list: Vec<&'a RawValue>,
-}
 
 /// What filtering and routing read from one event; other fields are left in the raw text.
 #[derive(Debug, Default, Deserialize)]
@@ -187,26 +169,7 @@ pub fn push_ndjson_line(out: &mut Vec<u8>, text: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn given_payload_with_unknown_fields_when_parsed_then_events_are_raw_text() {
-        let json = br#"{"type":"DatabaseActivityMonitoringRecord","clusterId":"cluster-1",
-            "instanceId":"db-1","newTopField":{"x":1},
-            "databaseActivityEventList":[{"type":"record","zeta":1,"alpha":"\u00e9"}, {"type":"heartbeat"}]}"#;
-        let p: ActivityPayload<'_> = serde_json::from_slice(json).expect("parses");
-        assert_eq!(p.cluster_id.as_deref(), Some("cluster-1"));
-        assert_eq!(p.database_activity_event_list.len(), 2);
-        let mut out = Vec::new();
-        push_ndjson_line(&mut out, p.database_activity_event_list[0].get().as_bytes());
-        assert_eq!(
-            out,
-            br#"{"type":"record","zeta":1,"alpha":"\u00e9"}"#
-                .to_vec()
-                .into_iter()
-                .chain([b'\n'])
-                .collect::<Vec<_>>()
-        );
-    }
+    use serde_json::value::RawValue;
 
     #[test]
     fn given_pretty_printed_event_when_written_then_one_line() {

@@ -13,9 +13,10 @@ use flate2::bufread::MultiGzDecoder;
 use serde::Deserialize;
 use sluice_esdk::RawAesKeyring;
 
-use crate::event::{ActivityPayload, EventView, Text, push_ndjson_line};
+use crate::event::{Text, push_ndjson_line};
 use crate::filter::Filters;
 use crate::kms::KmsError;
+use crate::payload::parse_payload;
 
 /// ESDK provider id of the DAS wrapping key.
 pub const PROVIDER_ID: &str = "BC";
@@ -66,6 +67,45 @@ impl From<serde_json::Error> for JsonFault {
             column: e.column(),
         }
     }
+}
+
+impl JsonFault {
+    /// The fault of `category` at byte `offset` of `text`.
+    pub fn at(category: &'static str, text: &[u8], offset: usize) -> Self {
+        let (line, column) = line_column(text, offset);
+        Self {
+            category,
+            line,
+            column,
+        }
+    }
+
+    /// This fault, found in the part of `text` starting at byte `base`, placed in all of `text`.
+    pub fn shifted(self, text: &[u8], base: usize) -> Self {
+        let (line, column) = line_column(text, base);
+        if self.line <= 1 {
+            Self {
+                line,
+                column: column + self.column.saturating_sub(1),
+                ..self
+            }
+        } else {
+            Self {
+                line: line + self.line - 1,
+                ..self
+            }
+        }
+    }
+}
+
+/// 1-based line and column of byte `offset` of `text`.
+fn line_column(text: &[u8], offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line_start = memchr::memrchr(b'\n', before).map_or(0, |i| i + 1);
+    (
+        1 + memchr::memchr_iter(b'\n', before).count(),
+        1 + before.len() - line_start,
+    )
 }
 
 impl std::fmt::Display for JsonFault {
@@ -266,7 +306,10 @@ pub fn route_events(
     plaintext: &[u8],
     filters: &Filters,
 ) -> Result<Routed, RecordError> {
-    let payload = parse_payload(record_id, plaintext)?;
+    let payload = parse_payload(plaintext).map_err(|fault| RecordError::PayloadJson {
+        record_id: record_id.to_owned(),
+        fault,
+    })?;
     let mut routed = Routed {
         ndjson: Vec::with_capacity(plaintext.len()),
         source_id: payload
@@ -285,7 +328,7 @@ pub fn route_events(
         }
         class.add(view.class.as_deref());
         let start = routed.ndjson.len();
-        push_ndjson_line(&mut routed.ndjson, raw);
+        push_ndjson_line(&mut routed.ndjson, raw.as_bytes());
         routed.kept.push(KeptEvent {
             command: view.command.as_deref().map(str::to_owned),
             epoch_ms: view.epoch_ms(),
@@ -298,35 +341,6 @@ pub fn route_events(
         Class::Unset | Class::One(None) => "none".to_owned(),
     };
     Ok(routed)
-}
-
-/// The payload's ids, and each event's raw text with the view of it.
-struct Payload<'a> {
-    cluster_id: Text<'a>,
-    instance_id: Text<'a>,
-    events: Vec<(&'a [u8], EventView<'a>)>,
-}
-
-/// Parses the payload (validating all of it) and each event's view.
-fn parse_payload<'a>(record_id: &str, plaintext: &'a [u8]) -> Result<Payload<'a>, RecordError> {
-    let fault = |e: serde_json::Error| RecordError::PayloadJson {
-        record_id: record_id.to_owned(),
-        fault: e.into(),
-    };
-    let payload: ActivityPayload<'a> = serde_json::from_slice(plaintext).map_err(fault)?;
-    let events = payload
-        .database_activity_event_list
-        .into_iter()
-        .map(|raw| {
-            let view: EventView<'a> = serde_json::from_str(raw.get()).map_err(fault)?;
-            Ok((raw.get().as_bytes(), view))
-        })
-        .collect::<Result<_, RecordError>>()?;
-    Ok(Payload {
-        cluster_id: payload.cluster_id,
-        instance_id: payload.instance_id,
-        events,
-    })
 }
 
 /// The class kept events share so far (upper-cased), or that they differ.

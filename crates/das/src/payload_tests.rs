@@ -1,0 +1,189 @@
+use proptest::prelude::*;
+use serde_json::value::RawValue;
+
+use super::*;
+
+/// The two-pass reading this module replaced, kept as the oracle: serde's own parse of the
+/// payload with each event captured as a `RawValue`, then each event's view read from it.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Oracle<'a> {
+    #[serde(default, borrow)]
+    cluster_id: Text<'a>,
+    #[serde(default, borrow)]
+    instance_id: Text<'a>,
+    #[serde(borrow)]
+    database_activity_event_list: Vec<&'a RawValue>,
+}
+
+/// What a parse read: ids, and each event's text with its view (as comparable strings).
+type Read<'a> = Option<(Text<'a>, Text<'a>, Vec<(String, String)>)>;
+
+fn oracle(bytes: &[u8]) -> Read<'_> {
+    let p: Oracle<'_> = serde_json::from_slice(bytes).ok()?;
+    let mut events = Vec::new();
+    for raw in p.database_activity_event_list {
+        let view: EventView<'_> = serde_json::from_str(raw.get()).ok()?;
+        events.push((raw.get().to_owned(), format!("{view:?}")));
+    }
+    Some((p.cluster_id, p.instance_id, events))
+}
+
+fn read(bytes: &[u8]) -> Read<'_> {
+    let p = parse_payload(bytes).ok()?;
+    let events = p
+        .events
+        .into_iter()
+        .map(|(raw, view)| (raw.to_owned(), format!("{view:?}")))
+        .collect();
+    Some((p.cluster_id, p.instance_id, events))
+}
+
+const DOC: &str = r#"{"type":"DatabaseActivityMonitoringRecord","clusterId":"cluster-ABC","instanceId":"db-1",
+  "databaseActivityEventList":[
+    {"type":"record","class":"READ","command":"SELECT","commandText":"select '\"x\"' \\ ✓","paramList":[1,{"a":[]}],"logTime":"2026-11-22 13:45:01.123+00","newField":{"n":null}},
+    {"type":"heartbeat"} ,
+    { "type" : "record", "startTime" : 1795000000000, "dbUserName" : "app\u00e9" }
+  ],"newTopField":[true,false,-1.5e3]}"#;
+
+#[test]
+fn given_payload_with_unknown_fields_when_parsed_then_events_are_their_exact_text() {
+    let p = parse_payload(DOC.as_bytes()).expect("parses");
+    assert_eq!(p.cluster_id.as_deref(), Some("cluster-ABC"));
+    assert_eq!(p.instance_id.as_deref(), Some("db-1"));
+    assert_eq!(p.events.len(), 3);
+    assert!(
+        p.events[0]
+            .0
+            .starts_with(r#"{"type":"record","class":"READ""#)
+    );
+    assert!(p.events[0].0.ends_with(r#""newField":{"n":null}}"#));
+    assert_eq!(p.events[1].0, r#"{"type":"heartbeat"}"#);
+    assert!(p.events[1].1.is_heartbeat());
+    assert_eq!(p.events[2].1.db_user_name.as_deref(), Some("appé"));
+    assert_eq!(p.events[2].1.epoch_ms(), Some(1_795_000_000_000));
+    assert_eq!(read(DOC.as_bytes()), oracle(DOC.as_bytes()));
+}
+
+#[test]
+fn given_list_before_the_ids_then_order_does_not_matter() {
+    let doc = br#"{"databaseActivityEventList":[{"type":"record"}],"instanceId":"db-2"}"#;
+    let p = parse_payload(doc).expect("parses");
+    assert_eq!(p.instance_id.as_deref(), Some("db-2"));
+    assert_eq!(p.cluster_id.as_deref(), None);
+    assert_eq!(p.events.len(), 1);
+}
+
+#[test]
+fn given_empty_list_then_no_events() {
+    let p = parse_payload(br#" { "databaseActivityEventList" : [ ] } "#).expect("parses");
+    assert!(p.events.is_empty());
+}
+
+#[test]
+fn given_malformed_payloads_then_fault_names_category_and_place() {
+    let cases: [(&[u8], &str, usize, usize); 10] = [
+        (b"", "eof", 1, 1),
+        (b"[]", "syntax", 1, 1),
+        (b"{}", "data", 1, 3),
+        (br#"{"databaseActivityEventList":"x"}"#, "syntax", 1, 30),
+        (br#"{"databaseActivityEventList":[1]}"#, "data", 1, 31),
+        (
+            br#"{"databaseActivityEventList":[{"a":}]}"#,
+            "syntax",
+            1,
+            36,
+        ),
+        (
+            br#"{"databaseActivityEventList":[],"databaseActivityEventList":[]}"#,
+            "data",
+            1,
+            61,
+        ),
+        (b"{\"databaseActivityEventList\":[]}\n}", "syntax", 2, 1),
+        (
+            b"{\"clusterId\":\"a\xff\",\"databaseActivityEventList\":[]}",
+            "syntax",
+            1,
+            16,
+        ),
+        (b"{\n\"databaseActivityEventList\":[{\"a\":1}", "eof", 2, 37),
+    ];
+    for (doc, category, line, column) in cases {
+        let fault = parse_payload(doc).expect_err("malformed");
+        let text = String::from_utf8_lossy(doc);
+        assert_eq!(
+            (fault.category, fault.line, fault.column),
+            (category, line, column),
+            "{text}"
+        );
+    }
+}
+
+/// Valid payloads with varied events, for mutation.
+fn payloads() -> impl Strategy<Value = String> {
+    let event = (
+        prop_oneof![Just("record"), Just("heartbeat")],
+        "[A-Z]{0,5}",
+        prop_oneof![
+            Just("\"2026-11-22 13:45:01.123+00\"".to_owned()),
+            "[1-9][0-9]{0,13}",
+            Just("null".to_owned())
+        ],
+        "[ a-z\\\\\"é✓]{0,12}",
+    )
+        .prop_map(|(kind, class, time, text)| {
+            let text = serde_json::to_string(&text).unwrap_or_default();
+            format!(
+                r#"{{"type":"{kind}","class":"{class}","logTime":{time},"commandText":{text},"x":[1,{{"y":{{}}}}]}}"#
+            )
+        });
+    proptest::collection::vec(event, 0..4).prop_map(|events| {
+        format!(
+            r#"{{"type":"DatabaseActivityMonitoringRecord","clusterId":"cluster-1","databaseActivityEventList":[{}],"instanceId":"db-1"}}"#,
+            events.join(",")
+        )
+    })
+}
+
+proptest! {
+    #[test]
+    fn given_valid_payload_then_read_like_the_two_pass_parse(doc in payloads()) {
+        let ours = read(doc.as_bytes());
+        prop_assert!(ours.is_some(), "{}", doc);
+        prop_assert_eq!(ours, oracle(doc.as_bytes()));
+    }
+
+    #[test]
+    fn given_mangled_payload_then_accepted_only_as_the_two_pass_parse_reads_it(
+        doc in payloads(),
+        at in any::<prop::sample::Index>(),
+        byte in any::<u8>(),
+        cut in any::<bool>(),
+    ) {
+        let mut bytes = doc.into_bytes();
+        let i = at.index(bytes.len());
+        if cut { bytes.truncate(i) } else { bytes[i] = byte }
+        // Stricter than the oracle only where the oracle is lax: a payload that is not an
+        // object, an event that is not an object, or bytes that are not UTF-8.
+        match (read(&bytes), oracle(&bytes)) {
+            (Some(ours), theirs) => prop_assert_eq!(Some(ours), theirs),
+            (None, Some(_)) => {
+                let lax = std::str::from_utf8(&bytes).is_err()
+                    || !bytes.trim_ascii_start().starts_with(b"{")
+                    || serde_json::from_slice::<serde_json::Value>(&bytes)
+                        .ok()
+                        .and_then(|v| v.get("databaseActivityEventList").cloned())
+                        .and_then(|l| l.as_array().cloned())
+                        .is_none_or(|l| l.iter().any(|e| !e.is_object()));
+                prop_assert!(lax, "refused what the oracle reads: {:?}", String::from_utf8_lossy(&bytes));
+            }
+            (None, None) => {}
+        }
+    }
+
+    #[test]
+    fn given_arbitrary_bytes_then_error_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+        let _ = parse_payload(&bytes);
+    }
+}

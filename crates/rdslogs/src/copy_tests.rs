@@ -31,6 +31,24 @@ fn data(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 7 % 251) as u8).collect()
 }
 
+/// Copy options with S3's smallest part size.
+fn parts_of_5_mib(gzip: bool) -> CopyOptions {
+    CopyOptions {
+        part_size: 5 * MIB,
+        gzip,
+    }
+}
+
+/// The download of the test file failing mid-stream.
+fn broken_download() -> DownloadError {
+    DownloadError::Status {
+        instance: "db1".into(),
+        file: "error/a.log".into(),
+        status: 500,
+        body: "gone".into(),
+    }
+}
+
 #[tokio::test]
 async fn given_small_file_when_copied_then_single_put_with_exact_bytes() {
     let store = MemoryStore::default();
@@ -53,10 +71,7 @@ async fn given_small_file_when_copied_then_single_put_with_exact_bytes() {
 async fn given_file_larger_than_a_part_when_copied_then_multipart_with_all_bytes() {
     let store = MemoryStore::default();
     let bytes = data(12 * MIB + 17);
-    let opts = CopyOptions {
-        part_size: 5 * MIB,
-        gzip: false,
-    };
+    let opts = parts_of_5_mib(false);
     let out = copy(
         &mut chunks(&bytes, 64 * 1024),
         &store,
@@ -76,10 +91,7 @@ async fn given_file_larger_than_a_part_when_copied_then_multipart_with_all_bytes
 async fn given_gzip_when_copied_then_object_decompresses_to_the_source() {
     let store = MemoryStore::default();
     let bytes = data(11 * MIB);
-    let opts = CopyOptions {
-        part_size: 5 * MIB,
-        gzip: true,
-    };
+    let opts = parts_of_5_mib(true);
     let out = copy(
         &mut chunks(&bytes, 100_000),
         &store,
@@ -106,16 +118,8 @@ async fn given_stream_breaks_after_a_part_when_copied_then_upload_aborted_and_no
         .chunks(MIB)
         .map(|c| Ok(Bytes::copy_from_slice(c)))
         .collect();
-    items.push(Err(DownloadError::Status {
-        instance: "db1".into(),
-        file: "error/a.log".into(),
-        status: 500,
-        body: "gone".into(),
-    }));
-    let opts = CopyOptions {
-        part_size: 5 * MIB,
-        gzip: false,
-    };
+    items.push(Err(broken_download()));
+    let opts = parts_of_5_mib(false);
     let err = copy(
         &mut ChunkStream::new(items),
         &store,
@@ -134,10 +138,7 @@ async fn given_stream_breaks_after_a_part_when_copied_then_upload_aborted_and_no
 async fn given_fewer_bytes_than_listed_when_copied_then_short_and_nothing_written() {
     let store = MemoryStore::default();
     for len in [0, 100, 6 * MIB] {
-        let opts = CopyOptions {
-            part_size: 5 * MIB,
-            gzip: false,
-        };
+        let opts = parts_of_5_mib(false);
         let err = copy(
             &mut chunks(&data(len), MIB),
             &store,
@@ -177,10 +178,7 @@ async fn given_more_bytes_than_listed_when_copied_then_everything_is_kept() {
 async fn given_chunks_straddling_part_boundaries_when_copied_then_parts_are_cut_at_part_size() {
     let store = MemoryStore::default();
     let bytes = data(15 * MIB);
-    let opts = CopyOptions {
-        part_size: 5 * MIB,
-        gzip: false,
-    };
+    let opts = parts_of_5_mib(false);
     let out = copy(
         &mut chunks(&bytes, 4 * MIB),
         &store,
@@ -214,12 +212,7 @@ impl LogStream for SignallingStream {
         Box::pin(async move {
             tokio::task::yield_now().await;
             if self.fail_at == Some(self.delivered + 1) {
-                return Err(DownloadError::Status {
-                    instance: "db1".into(),
-                    file: "error/a.log".into(),
-                    status: 500,
-                    body: "gone".into(),
-                });
+                return Err(broken_download());
             }
             let next = self.chunks.next();
             if next.is_some() {
@@ -324,10 +317,7 @@ fn signalling(store: &GatedStore, bytes: &[u8]) -> SignallingStream {
 async fn given_part_uploading_when_copied_then_next_part_is_read_meanwhile() {
     let store = GatedStore::default();
     let bytes = data(17 * MIB + 3);
-    let opts = CopyOptions {
-        part_size: 5 * MIB,
-        gzip: false,
-    };
+    let opts = parts_of_5_mib(false);
     // Sequential code waits for part 1's upload before reading on, and part 1's upload waits
     // for that read: it would never finish.
     let out = tokio::time::timeout(
@@ -362,10 +352,7 @@ async fn given_part_upload_fails_while_next_part_is_read_when_copied_then_aborte
             ..GatedStore::default()
         };
         let bytes = data(17 * MIB + 3);
-        let opts = CopyOptions {
-            part_size: 5 * MIB,
-            gzip: false,
-        };
+        let opts = parts_of_5_mib(false);
         let err = tokio::time::timeout(
             std::time::Duration::from_secs(10),
             copy(
@@ -389,10 +376,7 @@ async fn given_part_upload_fails_while_next_part_is_read_when_copied_then_aborte
 async fn given_download_fails_while_a_part_uploads_when_copied_then_abort_waits_for_that_part() {
     let store = GatedStore::default();
     let bytes = data(17 * MIB);
-    let opts = CopyOptions {
-        part_size: 5 * MIB,
-        gzip: false,
-    };
+    let opts = parts_of_5_mib(false);
     let mut stream = SignallingStream {
         // Part 1 (chunks 1-5) is uploading; chunk 6 lets it finish; chunk 7 fails at once.
         fail_at: Some(7),

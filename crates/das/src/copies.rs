@@ -32,7 +32,7 @@ impl CopySet {
     /// Adds the kept events of a record answered `Ok`; `record_date` is the fallback date.
     pub fn add(&mut self, routed: &Routed, record_date: &PartitionDate) {
         for event in &routed.kept {
-            let Some(command) = &event.command else {
+            let Some(command) = routed.command(event) else {
                 continue;
             };
             let date = PartitionDate::of_event(event.epoch_ms, record_date);
@@ -142,8 +142,7 @@ mod tests {
     #[test]
     fn given_events_of_two_commands_and_two_dates_then_one_object_per_pair() {
         let day = 86_400_000;
-        let mut ndjson = Vec::new();
-        let mut kept = Vec::new();
+        let mut routed = Routed::default();
         for (i, (cmd, ms)) in [
             ("SELECT", 0),
             ("SELECT", 0),
@@ -153,24 +152,29 @@ mod tests {
         .into_iter()
         .enumerate()
         {
-            let start = ndjson.len();
-            ndjson.extend_from_slice(format!("{{\"n\":{i}}}\n").as_bytes());
-            kept.push(KeptEvent {
-                command: Some(cmd.into()),
+            let start = routed.ndjson.len();
+            routed
+                .ndjson
+                .extend_from_slice(format!("{{\"n\":{i}}}\n").as_bytes());
+            let command = routed
+                .commands
+                .iter()
+                .position(|c| c == cmd)
+                .unwrap_or_else(|| {
+                    routed.commands.push(cmd.to_owned());
+                    routed.commands.len() - 1
+                });
+            routed.kept.push(KeptEvent {
+                command: Some(command),
                 epoch_ms: Some(ms),
-                range: start..ndjson.len(),
+                range: start..routed.ndjson.len(),
             });
         }
-        kept.push(KeptEvent {
+        routed.kept.push(KeptEvent {
             command: None,
             epoch_ms: None,
             range: 0..0,
         });
-        let routed = Routed {
-            ndjson,
-            kept,
-            ..Routed::default()
-        };
         let mut set = CopySet::default();
         set.add(&routed, &PartitionDate::from_ms(0));
         set.add(&routed, &PartitionDate::from_ms(0));

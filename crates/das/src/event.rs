@@ -5,7 +5,7 @@
 //! (<https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/DBActivityStreams.Monitoring.html>).
 //! Events stay as the raw JSON text they arrived in (see [`crate::payload`]), so every field,
 //! known or not, is emitted exactly as received; [`EventView`] reads only what filtering and
-//! routing need.
+//! routing need, with the scanner of [`crate::scan`].
 
 use std::borrow::Cow;
 use std::fmt;
@@ -13,34 +13,91 @@ use std::fmt;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, Visitor};
 
+use crate::record::JsonFault;
+use crate::scan::{Cursor, MAX_NESTING, Stop};
+
 /// What filtering and routing read from one event; other fields are left in the raw text.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default)]
 pub struct EventView<'a> {
-    /// `record` or `heartbeat`.
-    #[serde(rename = "type", default, borrow)]
+    /// `type`: `record` or `heartbeat`.
     pub kind: Text<'a>,
-    /// Activity class, e.g. `READ`, `WRITE`, `DDL`, `MISC`.
-    #[serde(default, borrow)]
+    /// `class`, e.g. `READ`, `WRITE`, `DDL`, `MISC`.
     pub class: Text<'a>,
-    /// The command, e.g. `SELECT`, `CONNECT`, `CREATE INDEX`.
-    #[serde(default, borrow)]
+    /// `command`, e.g. `SELECT`, `CONNECT`, `CREATE INDEX`.
     pub command: Text<'a>,
-    /// The database the command ran in.
-    #[serde(default, borrow)]
+    /// `databaseName`: the database the command ran in.
     pub database_name: Text<'a>,
-    /// The database user.
-    #[serde(default, borrow)]
+    /// `dbUserName`: the database user.
     pub db_user_name: Text<'a>,
-    /// When the event was logged (string or epoch number).
-    #[serde(default)]
+    /// `logTime`: when the event was logged (string or epoch number).
     pub log_time: Time,
-    /// When the statement started (string or epoch number).
-    #[serde(default)]
+    /// `startTime`: when the statement started (string or epoch number).
     pub start_time: Time,
 }
 
-impl EventView<'_> {
+impl<'a> EventView<'a> {
+    /// Reads the view of one event object, checking all of it is valid JSON.
+    pub fn parse(json: &'a str) -> Result<Self, JsonFault> {
+        let mut at = Cursor::new(json);
+        Self::read(&mut at)
+            .and_then(|view| match at.at_end() {
+                true => Ok(view),
+                false => Err(at.stop("syntax")),
+            })
+            .map_err(|Stop| at.fault())
+    }
+
+    /// Reads the event object at the cursor (at its `{`), checking every value. Unknown fields
+    /// are skipped; a known field given twice is refused, as serde would.
+    pub(crate) fn read(at: &mut Cursor<'a>) -> Result<Self, Stop> {
+        let mut view = Self::default();
+        let mut seen = 0u8;
+        at.expect(b'{')?;
+        if at.eat(b'}') {
+            return Ok(view);
+        }
+        loop {
+            at.skip_ws();
+            let key = at.read_str()?;
+            at.expect(b':')?;
+            let field: u8 = match &*key {
+                "type" => 0,
+                "class" => 1,
+                "command" => 2,
+                "databaseName" => 3,
+                "dbUserName" => 4,
+                "logTime" => 5,
+                "startTime" => 6,
+                _ => {
+                    at.skip_value(MAX_NESTING - 1)?;
+                    if !at.eat(b',') {
+                        at.expect(b'}')?;
+                        return Ok(view);
+                    }
+                    continue;
+                }
+            };
+            at.skip_ws();
+            if seen & (1 << field) != 0 {
+                return Err(at.stop("data"));
+            }
+            seen |= 1 << field;
+            match field {
+                0 => view.kind = Text::read(at)?,
+                1 => view.class = Text::read(at)?,
+                2 => view.command = Text::read(at)?,
+                3 => view.database_name = Text::read(at)?,
+                4 => view.db_user_name = Text::read(at)?,
+                5 => view.log_time = Time::read(at)?,
+                _ => view.start_time = Time::read(at)?,
+            }
+            if !at.eat(b',') {
+                at.expect(b'}')?;
+                return Ok(view);
+            }
+        }
+    }
+
     /// Whether this is a heartbeat (always dropped).
     pub fn is_heartbeat(&self) -> bool {
         self.kind
@@ -59,10 +116,20 @@ impl EventView<'_> {
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Text<'a>(pub Option<Cow<'a, str>>);
 
-impl Text<'_> {
+impl<'a> Text<'a> {
     /// The string, if the field was one.
     pub fn as_deref(&self) -> Option<&str> {
         self.0.as_deref()
+    }
+
+    /// Reads the value at the cursor: a string's value, or absent for any other value.
+    #[inline]
+    pub(crate) fn read(at: &mut Cursor<'a>) -> Result<Self, Stop> {
+        if at.peek() == Some(b'"') {
+            return Ok(Text(Some(at.read_str()?)));
+        }
+        at.skip_value(MAX_NESTING - 1)?;
+        Ok(Text(None))
     }
 }
 
@@ -112,6 +179,21 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
 /// An event time field read straight into UTC epoch ms; unparsable or absent reads as `None`.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Time(pub Option<i64>);
+
+impl Time {
+    /// Reads the value at the cursor: a time string, an epoch number (read by serde_json, so
+    /// huge and fractional numbers read as serde reads them), or absent for any other value.
+    pub(crate) fn read(at: &mut Cursor<'_>) -> Result<Self, Stop> {
+        match at.peek() {
+            Some(b'"') => Ok(Time(crate::time::parse_str(&at.read_str()?))),
+            Some(b'-' | b'0'..=b'9') => at.read_number(),
+            _ => {
+                at.skip_value(MAX_NESTING - 1)?;
+                Ok(Time(None))
+            }
+        }
+    }
+}
 
 impl<'de> Deserialize<'de> for Time {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -183,7 +265,7 @@ mod tests {
 
     #[test]
     fn given_fields_of_unexpected_types_when_viewed_then_absent_not_error() {
-        let v: EventView<'_> = serde_json::from_str(
+        let v = EventView::parse(
             r#"{"type":"record","class":null,"command":42,"databaseName":["a"],"dbUserName":{"n":1},
                 "logTime":1795000000000,"startTime":"garbage"}"#,
         )
@@ -196,8 +278,7 @@ mod tests {
 
     #[test]
     fn given_no_log_time_then_start_time_is_used() {
-        let v: EventView<'_> =
-            serde_json::from_str(r#"{"startTime":"2021-06-04 02:12:04.649566+00"}"#).expect("ok");
+        let v = EventView::parse(r#"{"startTime":"2021-06-04 02:12:04.649566+00"}"#).expect("ok");
         assert!(v.epoch_ms().is_some());
     }
 }

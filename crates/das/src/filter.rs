@@ -82,7 +82,7 @@ mod tests {
     }
 
     fn event(json: &str) -> EventView<'_> {
-        serde_json::from_str(json).expect("event json")
+        EventView::parse(json).expect("event json")
     }
 
     #[test]

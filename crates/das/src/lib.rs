@@ -4,7 +4,7 @@
 //! outer DAS record JSON ([`record`]) → the record's `key` decrypted by KMS under
 //! `{"aws:rds:dbc-id"|"aws:rds:db-id": <resource id>}` ([`kms`], [`source`]), cached per warm
 //! container ([`cache`]) → ESDK decrypt with provider `BC` / key `DataKey` → size-capped gunzip →
-//! events ([`payload`], [`event`]) filtered ([`filter`]) into NDJSON with partition keys ([`partition`]) →
+//! events ([`payload`], [`event`], [`scan`]) filtered ([`filter`]) into NDJSON with partition keys ([`partition`]) →
 //! `Ok` / `Dropped` / `ProcessingFailed` within the 6 MB budget; optional per-command copies
 //! ([`copies`]). Everything but the two adapters (KMS, S3) is synchronous and pure.
 
@@ -17,6 +17,7 @@ pub mod kms;
 pub mod partition;
 pub mod payload;
 pub mod record;
+pub mod scan;
 pub mod source;
 pub mod time;
 pub mod transform;

@@ -1,10 +1,12 @@
 use proptest::prelude::*;
+use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::*;
+use crate::event::Time;
 
-/// The two-pass reading this module replaced, kept as the oracle: serde's own parse of the
-/// payload with each event captured as a `RawValue`, then each event's view read from it.
+/// The reading this module replaced, kept as the oracle: serde's own parse of the payload with
+/// each event captured as a `RawValue`, then each event's view read from it by serde.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Oracle<'a> {
@@ -16,6 +18,40 @@ struct Oracle<'a> {
     database_activity_event_list: Vec<&'a RawValue>,
 }
 
+/// [`EventView`] as serde reads it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OracleView<'a> {
+    #[serde(rename = "type", default, borrow)]
+    kind: Text<'a>,
+    #[serde(default, borrow)]
+    class: Text<'a>,
+    #[serde(default, borrow)]
+    command: Text<'a>,
+    #[serde(default, borrow)]
+    database_name: Text<'a>,
+    #[serde(default, borrow)]
+    db_user_name: Text<'a>,
+    #[serde(default)]
+    log_time: Time,
+    #[serde(default)]
+    start_time: Time,
+}
+
+impl<'a> From<OracleView<'a>> for EventView<'a> {
+    fn from(v: OracleView<'a>) -> Self {
+        EventView {
+            kind: v.kind,
+            class: v.class,
+            command: v.command,
+            database_name: v.database_name,
+            db_user_name: v.db_user_name,
+            log_time: v.log_time,
+            start_time: v.start_time,
+        }
+    }
+}
+
 /// What a parse read: ids, and each event's text with its view (as comparable strings).
 type Read<'a> = Option<(Text<'a>, Text<'a>, Vec<(String, String)>)>;
 
@@ -23,14 +59,38 @@ fn oracle(bytes: &[u8]) -> Read<'_> {
     let p: Oracle<'_> = serde_json::from_slice(bytes).ok()?;
     let mut events = Vec::new();
     for raw in p.database_activity_event_list {
-        let view: EventView<'_> = serde_json::from_str(raw.get()).ok()?;
+        let view = EventView::from(serde_json::from_str::<OracleView<'_>>(raw.get()).ok()?);
         events.push((raw.get().to_owned(), format!("{view:?}")));
     }
     Some((p.cluster_id, p.instance_id, events))
 }
 
+/// Every event of a payload, with its ids.
+#[derive(Debug)]
+struct Payload<'a> {
+    cluster_id: Text<'a>,
+    instance_id: Text<'a>,
+    events: Vec<(&'a str, EventView<'a>)>,
+}
+
+fn read_all(bytes: &[u8]) -> Result<Payload<'_>, JsonFault> {
+    let mut events = Vec::new();
+    let ids = parse_payload(bytes, |raw, view| {
+        events.push((raw, view));
+        ControlFlow::<()>::Continue(())
+    })?;
+    let ControlFlow::Continue(ids) = ids else {
+        unreachable!("never breaks")
+    };
+    Ok(Payload {
+        cluster_id: ids.cluster_id,
+        instance_id: ids.instance_id,
+        events,
+    })
+}
+
 fn read(bytes: &[u8]) -> Read<'_> {
-    let p = parse_payload(bytes).ok()?;
+    let p = read_all(bytes).ok()?;
     let events = p
         .events
         .into_iter()
@@ -48,7 +108,7 @@ const DOC: &str = r#"{"type":"DatabaseActivityMonitoringRecord","clusterId":"clu
 
 #[test]
 fn given_payload_with_unknown_fields_when_parsed_then_events_are_their_exact_text() {
-    let p = parse_payload(DOC.as_bytes()).expect("parses");
+    let p = read_all(DOC.as_bytes()).expect("parses");
     assert_eq!(p.cluster_id.as_deref(), Some("cluster-ABC"));
     assert_eq!(p.instance_id.as_deref(), Some("db-1"));
     assert_eq!(p.events.len(), 3);
@@ -68,15 +128,31 @@ fn given_payload_with_unknown_fields_when_parsed_then_events_are_their_exact_tex
 #[test]
 fn given_list_before_the_ids_then_order_does_not_matter() {
     let doc = br#"{"databaseActivityEventList":[{"type":"record"}],"instanceId":"db-2"}"#;
-    let p = parse_payload(doc).expect("parses");
+    let p = read_all(doc).expect("parses");
     assert_eq!(p.instance_id.as_deref(), Some("db-2"));
     assert_eq!(p.cluster_id.as_deref(), None);
     assert_eq!(p.events.len(), 1);
 }
 
 #[test]
+fn given_a_break_then_reading_stops_there_unchecked() {
+    let doc = br#"{"databaseActivityEventList":[{"n":1},{"n":2},{"n":3}, not json at all"#;
+    let mut seen = Vec::new();
+    let read = parse_payload(doc, |raw, _| {
+        seen.push(raw);
+        if seen.len() == 2 {
+            ControlFlow::Break("stopped")
+        } else {
+            ControlFlow::Continue(())
+        }
+    });
+    assert_eq!(read, Ok(ControlFlow::Break("stopped")));
+    assert_eq!(seen, [r#"{"n":1}"#, r#"{"n":2}"#]);
+}
+
+#[test]
 fn given_empty_list_then_no_events() {
-    let p = parse_payload(br#" { "databaseActivityEventList" : [ ] } "#).expect("parses");
+    let p = read_all(br#" { "databaseActivityEventList" : [ ] } "#).expect("parses");
     assert!(p.events.is_empty());
 }
 
@@ -110,7 +186,7 @@ fn given_malformed_payloads_then_fault_names_category_and_place() {
         (b"{\n\"databaseActivityEventList\":[{\"a\":1}", "eof", 2, 37),
     ];
     for (doc, category, line, column) in cases {
-        let fault = parse_payload(doc).expect_err("malformed");
+        let fault = read_all(doc).expect_err("malformed");
         let text = String::from_utf8_lossy(doc);
         assert_eq!(
             (fault.category, fault.line, fault.column),
@@ -184,6 +260,6 @@ proptest! {
 
     #[test]
     fn given_arbitrary_bytes_then_error_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
-        let _ = parse_payload(&bytes);
+        let _ = read_all(&bytes);
     }
 }

@@ -6,6 +6,7 @@
 
 use std::borrow::Cow;
 use std::io::Read;
+use std::ops::ControlFlow;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -182,12 +183,10 @@ pub enum RecordError {
         fault: JsonFault,
     },
     /// The kept events would make a record larger than Firehose accepts.
-    #[error("record {record_id}: transformed record of {len} bytes exceeds {max}")]
+    #[error("record {record_id}: transformed record exceeds {max} bytes")]
     OutputTooLarge {
         /// The record.
         record_id: String,
-        /// Its NDJSON length.
-        len: usize,
         /// [`sluice_firehose::MAX_RECORD_BYTES`].
         max: usize,
     },
@@ -277,8 +276,8 @@ pub fn gunzip_capped(record_id: &str, bytes: &[u8], cap: usize) -> Result<Vec<u8
 /// One kept event's routing facts, pointing into [`Routed::ndjson`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeptEvent {
-    /// The event's `command`, if it has one.
-    pub command: Option<String>,
+    /// The event's `command`, if it has one, as an index into [`Routed::commands`].
+    pub command: Option<usize>,
     /// The event's own time (`logTime`, else `startTime`), UTC epoch ms.
     pub epoch_ms: Option<i64>,
     /// Its line in the NDJSON, newline included.
@@ -292,6 +291,8 @@ pub struct Routed {
     pub ndjson: Vec<u8>,
     /// Facts per kept event, in order.
     pub kept: Vec<KeptEvent>,
+    /// The distinct commands of kept events, each once.
+    pub commands: Vec<String>,
     /// Events dropped (heartbeats and filtered).
     pub dropped: usize,
     /// The class all kept events share, `mixed` when they differ, `none` when absent.
@@ -300,41 +301,106 @@ pub struct Routed {
     pub source_id: Option<String>,
 }
 
-/// Parses the decompressed payload and keeps the events `filters` allows.
+impl Routed {
+    /// The command of a kept event, if it has one.
+    pub fn command(&self, event: &KeptEvent) -> Option<&str> {
+        event
+            .command
+            .and_then(|i| self.commands.get(i))
+            .map(String::as_str)
+    }
+
+    /// The index of `command` in [`Self::commands`], added when new.
+    fn intern(&mut self, command: &str) -> usize {
+        match self.commands.iter().position(|c| c == command) {
+            Some(i) => i,
+            None => {
+                self.commands.push(command.to_owned());
+                self.commands.len() - 1
+            }
+        }
+    }
+}
+
+/// How much NDJSON one record may produce.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputLimit {
+    /// No limit (the operator CLI).
+    Unlimited,
+    /// As an answer to Firehose: at most [`sluice_firehose::MAX_RECORD_BYTES`], and at most
+    /// `response_room` bytes, what is left of the response for it.
+    Firehose {
+        /// NDJSON bytes whose answer still fits in the response.
+        response_room: usize,
+    },
+}
+
+/// Parses the decompressed payload and keeps the events `filters` allows, into NDJSON within
+/// `limit`: routing stops at the first kept event past it, and the record fails
+/// ([`RecordError::OutputTooLarge`] or [`RecordError::BudgetExceeded`]) without the rest being
+/// read.
 pub fn route_events(
     record_id: &str,
     plaintext: &[u8],
     filters: &Filters,
+    limit: OutputLimit,
 ) -> Result<Routed, RecordError> {
-    let payload = parse_payload(plaintext).map_err(|fault| RecordError::PayloadJson {
-        record_id: record_id.to_owned(),
-        fault,
-    })?;
+    let (record_max, room) = match limit {
+        OutputLimit::Unlimited => (usize::MAX, usize::MAX),
+        OutputLimit::Firehose { response_room } => {
+            (sluice_firehose::MAX_RECORD_BYTES, response_room)
+        }
+    };
+    let max = record_max.min(room);
     let mut routed = Routed {
-        ndjson: Vec::with_capacity(plaintext.len()),
-        source_id: payload
-            .cluster_id
-            .as_deref()
-            .filter(|s| !s.is_empty())
-            .or(payload.instance_id.as_deref())
-            .map(str::to_owned),
+        ndjson: Vec::with_capacity(plaintext.len().min(max)),
         ..Routed::default()
     };
     let mut class = Class::Unset;
-    for (raw, view) in payload.events {
+    let read = parse_payload(plaintext, |raw, view| {
         if !filters.keep(&view) {
             routed.dropped += 1;
-            continue;
+            return ControlFlow::Continue(());
+        }
+        let start = routed.ndjson.len();
+        // The event's line is its text and a newline.
+        if start + raw.len() + 1 > max {
+            return ControlFlow::Break(start + raw.len() + 1);
         }
         class.add(view.class.as_deref());
-        let start = routed.ndjson.len();
         push_ndjson_line(&mut routed.ndjson, raw.as_bytes());
+        let command = view.command.as_deref().map(|c| routed.intern(c));
         routed.kept.push(KeptEvent {
-            command: view.command.as_deref().map(str::to_owned),
+            command,
             epoch_ms: view.epoch_ms(),
             range: start..routed.ndjson.len(),
         });
-    }
+        ControlFlow::Continue(())
+    })
+    .map_err(|fault| RecordError::PayloadJson {
+        record_id: record_id.to_owned(),
+        fault,
+    })?;
+    let ids = match read {
+        ControlFlow::Continue(ids) => ids,
+        ControlFlow::Break(len) if len > record_max => {
+            return Err(RecordError::OutputTooLarge {
+                record_id: record_id.to_owned(),
+                max: record_max,
+            });
+        }
+        ControlFlow::Break(_) => {
+            return Err(RecordError::BudgetExceeded {
+                record_id: record_id.to_owned(),
+            });
+        }
+    };
+    routed.source_id = ids
+        .cluster_id
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .or(ids.instance_id.as_deref())
+        .map(str::to_owned);
     routed.class = match class {
         Class::One(Some(c)) => c,
         Class::Mixed => "mixed".to_owned(),

@@ -3,6 +3,10 @@ use proptest::prelude::*;
 
 use crate::filter::ListRule;
 
+fn room(response_room: usize) -> OutputLimit {
+    OutputLimit::Firehose { response_room }
+}
+
 fn keyring() -> RawAesKeyring {
     RawAesKeyring::new(PROVIDER_ID, KEY_NAME, &[9u8; 32]).expect("valid key")
 }
@@ -21,6 +25,7 @@ fn given_json_quoting_content_when_it_fails_then_error_has_no_content() {
         "r9",
         br#"{"databaseActivityEventList":"SECRET-TEXT"}"#,
         &Filters::default(),
+        OutputLimit::Unlimited,
     )
     .expect_err("wrong shape");
     let text = err.to_string();
@@ -60,14 +65,42 @@ fn given_events_when_routed_then_heartbeats_and_filtered_dropped_and_class_summa
         user: ListRule::new(vec!["RDSADMIN".into()], vec![]),
         ..Filters::default()
     };
-    let routed = route_events("r", plain, &filters).expect("routes");
+    let routed = route_events("r", plain, &filters, OutputLimit::Unlimited).expect("routes");
     assert_eq!(routed.kept.len(), 2);
     assert_eq!(routed.dropped, 2);
     assert_eq!(routed.class, "mixed");
     assert_eq!(routed.source_id.as_deref(), Some("db-1"));
     assert_eq!(routed.ndjson.iter().filter(|&&b| b == b'\n').count(), 2);
-    assert_eq!(routed.kept[0].command.as_deref(), Some("SELECT"));
+    assert_eq!(routed.command(&routed.kept[0]), Some("SELECT"));
+    assert_eq!(routed.commands, ["SELECT", "INSERT"]);
     assert!(routed.kept[0].epoch_ms.is_some());
+}
+
+#[test]
+fn given_events_past_the_room_then_budget_exceeded_without_reading_the_rest() {
+    let plain =
+        br#"{"databaseActivityEventList":[{"type":"record","n":1},{"type":"record","n":2},"#;
+    let one_line = r#"{"type":"record","n":1}"#.len() + 1;
+    let err = route_events("r", plain, &Filters::default(), room(one_line)).expect_err("over");
+    assert_eq!(err.kind(), "response_budget_exceeded");
+    let err =
+        route_events("r", plain, &Filters::default(), OutputLimit::Unlimited).expect_err("cut");
+    assert_eq!(err.kind(), "bad_payload_json");
+    let full = br#"{"databaseActivityEventList":[{"type":"record","n":1}]}"#;
+    let routed =
+        route_events("r", full, &Filters::default(), room(one_line)).expect("fits exactly");
+    assert_eq!(routed.ndjson.len(), one_line);
+}
+
+#[test]
+fn given_kept_events_past_the_firehose_record_limit_then_output_too_large() {
+    let text = "x".repeat(sluice_firehose::MAX_RECORD_BYTES / 2);
+    let plain = format!(
+        r#"{{"databaseActivityEventList":[{{"commandText":"{text}"}},{{"commandText":"{text}"}}]}}"#
+    );
+    let err = route_events("r", plain.as_bytes(), &Filters::default(), room(usize::MAX))
+        .expect_err("too large");
+    assert_eq!(err.kind(), "output_too_large");
 }
 
 #[test]
@@ -82,11 +115,11 @@ proptest! {
         let _ = parse_record("r", &bytes);
         let _ = open_events("r", &bytes, &keyring(), 1 << 16);
         let _ = gunzip_capped("r", &bytes, 1 << 16);
-        let _ = route_events("r", &bytes, &Filters::default());
+        let _ = route_events("r", &bytes, &Filters::default(), OutputLimit::Unlimited);
     }
 
     #[test]
     fn given_arbitrary_event_json_when_routed_then_no_panic(s in r#"\{"databaseActivityEventList":\[(\{"type":"(record|heartbeat)","class":("[A-Z]{0,4}"|1|null),"logTime":("[0-9 :+.-]{0,30}"|[0-9]{1,16})\},?){0,4}\]\}"#) {
-        let _ = route_events("r", s.as_bytes(), &Filters::default());
+        let _ = route_events("r", s.as_bytes(), &Filters::default(), room(64));
     }
 }

@@ -26,7 +26,7 @@ use crate::config::DasConfig;
 use crate::copies::{CopyObject, CopySet};
 use crate::kms::{KeyDecryptor, KmsError};
 use crate::partition::{PartitionDate, partition_keys};
-use crate::record::{self, KEY_NAME, PROVIDER_ID, RecordError, Routed};
+use crate::record::{self, KEY_NAME, OutputLimit, PROVIDER_ID, RecordError, Routed};
 use crate::source;
 
 /// Why the whole invocation fails (Firehose retries it).
@@ -119,7 +119,13 @@ impl Transformer {
         let mut out = Outcome::default();
         let mut copies = CopySet::default();
         for rec in &event.records {
-            let answer = match self.process(rec, &source, &mut out.stats).await? {
+            // What this record's answer may take once its own reservation is released; routing
+            // stops early (and the record fails) when its NDJSON's base64 could not fit in it.
+            let room = budget.remaining() + ResponseRecord::failed_len(rec) + 1;
+            let limit = OutputLimit::Firehose {
+                response_room: room.saturating_sub(1) / 4 * 3,
+            };
+            let answer = match self.process(rec, &source, limit, &mut out.stats).await? {
                 Ok(routed) if routed.kept.is_empty() => {
                     out.stats.events_dropped += routed.dropped as u64;
                     ResponseRecord::dropped(&rec.record_id)
@@ -127,13 +133,8 @@ impl Transformer {
                 Ok(routed) => {
                     let date = PartitionDate::of(&routed, rec.approximate_arrival_timestamp);
                     let keys = partition_keys(&source.resource_id, &routed.class, &date);
-                    // Skip base64-encoding output that cannot fit even once this record's own
-                    // reservation is released.
-                    let b64_len = routed.ndjson.len().div_ceil(3) * 4;
-                    let room = budget.remaining() + ResponseRecord::failed_len(rec) + 1;
-                    let ok = (b64_len < room)
-                        .then(|| ResponseRecord::ok(&rec.record_id, &routed.ndjson, Some(keys)));
-                    if let Some(ok) = ok.filter(|ok| budget.try_add(ok)) {
+                    let ok = ResponseRecord::ok(&rec.record_id, &routed.ndjson, Some(keys));
+                    if budget.try_add(&ok) {
                         out.stats.events_kept += routed.kept.len() as u64;
                         out.stats.events_dropped += routed.dropped as u64;
                         out.stats.records_ok += 1;
@@ -197,11 +198,13 @@ impl Transformer {
         })
     }
 
-    /// One record: `Ok(Err(_))` fails the record, `Err(_)` the invocation.
+    /// One record, its kept events' NDJSON within `limit`: `Ok(Err(_))` fails the record,
+    /// `Err(_)` the invocation.
     async fn process(
         &self,
         rec: &FirehoseRecord,
         source: &Source,
+        limit: OutputLimit,
         stats: &mut Stats,
     ) -> Result<Result<Routed, RecordError>, InvocationError> {
         let id = rec.record_id.as_str();
@@ -226,17 +229,7 @@ impl Transformer {
                 .and_then(|msg| {
                     record::open_events(id, &msg, &keyring, self.config.max_plaintext_bytes)
                 })
-                .and_then(|plain| record::route_events(id, &plain, &self.config.filters))
-                .and_then(|routed| {
-                    if routed.ndjson.len() > sluice_firehose::MAX_RECORD_BYTES {
-                        return Err(RecordError::OutputTooLarge {
-                            record_id: id.to_owned(),
-                            len: routed.ndjson.len(),
-                            max: sluice_firehose::MAX_RECORD_BYTES,
-                        });
-                    }
-                    Ok(routed)
-                }),
+                .and_then(|plain| record::route_events(id, &plain, &self.config.filters, limit)),
         )
     }
 

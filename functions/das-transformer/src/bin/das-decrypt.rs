@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use sluice_das::filter::Filters;
-use sluice_das::record::{self, KEY_NAME, PROVIDER_ID};
+use sluice_das::record::{self, KEY_NAME, OutputLimit, PROVIDER_ID};
 use sluice_das::{KeyDecryptor, KmsKeyDecryptor, config::DEFAULT_MAX_PLAINTEXT_BYTES, source};
 use sluice_esdk::RawAesKeyring;
 
@@ -108,7 +108,8 @@ async fn main() -> anyhow::Result<()> {
         let msg =
             record::decode_field(&id, "databaseActivityEvents", &das.database_activity_events)?;
         let plain = record::open_events(&id, &msg, &keyring, DEFAULT_MAX_PLAINTEXT_BYTES)?;
-        let routed = record::route_events(&id, &plain, &Filters::default())?;
+        let routed =
+            record::route_events(&id, &plain, &Filters::default(), OutputLimit::Unlimited)?;
         out.write_all(&routed.ndjson)?;
     }
     out.flush()?;

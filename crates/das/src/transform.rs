@@ -121,9 +121,8 @@ impl Transformer {
         for rec in &event.records {
             // What this record's answer may take once its own reservation is released; routing
             // stops early (and the record fails) when its NDJSON's base64 could not fit in it.
-            let room = budget.remaining() + ResponseRecord::failed_len(rec) + 1;
             let limit = OutputLimit::Firehose {
-                response_room: room.saturating_sub(1) / 4 * 3,
+                response_room: budget.room_for_next() / 4 * 3,
             };
             let answer = match self.process(rec, &source, limit, &mut out.stats).await? {
                 Ok(routed) if routed.kept.is_empty() => {

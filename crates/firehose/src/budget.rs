@@ -117,6 +117,15 @@ impl ResponseBudget {
         self.limit.saturating_sub(self.used + self.reserved)
     }
 
+    /// The largest [`ResponseRecord::encoded_len`] the next record's answer may have and still
+    /// fit (after its separating comma), its own reservation counted as available.
+    pub fn room_for_next(&self) -> usize {
+        let (comma, reserved) = self.cost_parts();
+        self.limit
+            .saturating_sub(self.used + reserved)
+            .saturating_sub(comma)
+    }
+
     /// Whether used plus reserved bytes exceed the limit.
     pub fn is_over(&self) -> bool {
         self.used + self.reserved > self.limit
@@ -134,10 +143,15 @@ impl ResponseBudget {
 
     /// (bytes `rec` adds, reservation left after it is added).
     fn cost(&self, rec: &ResponseRecord) -> (usize, usize) {
+        let (comma, reserved) = self.cost_parts();
+        (rec.encoded_len() + comma, reserved)
+    }
+
+    /// (the comma before the next record, reservation left once it is added).
+    fn cost_parts(&self) -> (usize, usize) {
         let comma = usize::from(self.count > 0);
         let own = self.reservations.get(self.count).copied().unwrap_or(0);
-        let reserved = self.reserved.saturating_sub(own);
-        (rec.encoded_len() + comma, reserved)
+        (comma, self.reserved.saturating_sub(own))
     }
 
     fn commit(&mut self, cost: usize, reserved: usize) {
@@ -234,6 +248,22 @@ mod tests {
         })
         .expect("serialises");
         assert!(json.len() <= limit);
+    }
+
+    #[test]
+    fn given_room_for_next_then_an_answer_of_that_size_fits_and_one_byte_more_does_not() {
+        let ev = event(&["a", "b"]);
+        let limit = EMPTY_RESPONSE_LEN + 2 * (ResponseRecord::dropped_len("a") + 1) + 100;
+        let mut budget = ResponseBudget::with_limit(limit).reserve_for(&ev);
+        for n in 0..2 {
+            let room = budget.room_for_next();
+            let base = ResponseRecord::dropped("").encoded_len();
+            let exact = ResponseRecord::dropped("x".repeat(room - base));
+            let over = ResponseRecord::dropped("x".repeat(room - base + 1));
+            assert!(!budget.clone().try_add(&over), "record {n}");
+            assert!(budget.try_add(&exact), "record {n}");
+        }
+        assert!(!budget.is_over());
     }
 
     #[test]

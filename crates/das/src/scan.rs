@@ -291,11 +291,19 @@ impl<'a> Cursor<'a> {
     }
 
     /// Moves over any value, checking it, with at most `nesting` levels of containers inside.
+    /// Strings and numbers, most of what events hold, are passed without a call.
     #[inline]
     pub fn skip_value(&mut self, nesting: usize) -> Result<(), Stop> {
         match self.peek() {
             Some(b'"') => self.string().map(drop),
             Some(b'-' | b'0'..=b'9') => self.number().map(drop),
+            _ => self.skip_other(nesting),
+        }
+    }
+
+    /// [`Self::skip_value`] for literals and containers.
+    fn skip_other(&mut self, nesting: usize) -> Result<(), Stop> {
+        match self.peek() {
             Some(b'n') => self.literal(b"null"),
             Some(b'{') => self.skip_container(b'}', nesting),
             Some(b'[') => self.skip_container(b']', nesting),

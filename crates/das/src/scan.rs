@@ -7,7 +7,7 @@
 //! byte comparison and skips string contents eight bytes at a time.
 //!
 //! Rare paths defer to serde_json so that they read exactly as serde reads them: strings holding
-//! escapes ([`JsonStr::decode`]) and numbers that are read rather than skipped.
+//! escapes ([`Cursor::str_value`]) and numbers that are read rather than skipped.
 
 use std::borrow::Cow;
 

@@ -156,16 +156,9 @@ mod tests {
             routed
                 .ndjson
                 .extend_from_slice(format!("{{\"n\":{i}}}\n").as_bytes());
-            let command = routed
-                .commands
-                .iter()
-                .position(|c| c == cmd)
-                .unwrap_or_else(|| {
-                    routed.commands.push(cmd.to_owned());
-                    routed.commands.len() - 1
-                });
+            let command = Some(routed.intern(cmd));
             routed.kept.push(KeptEvent {
-                command: Some(command),
+                command,
                 epoch_ms: Some(ms),
                 range: start..routed.ndjson.len(),
             });

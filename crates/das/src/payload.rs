@@ -14,7 +14,7 @@ use crate::record::JsonFault;
 use crate::scan::{Cursor, MAX_NESTING, Stop};
 
 /// The payload's ids.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, PartialEq, Eq)]
 pub struct Ids<'a> {
     /// The Aurora cluster resource id (`cluster-…`), empty for RDS instances.
     pub cluster_id: Text<'a>,

@@ -311,7 +311,7 @@ impl Routed {
     }
 
     /// The index of `command` in [`Self::commands`], added when new.
-    fn intern(&mut self, command: &str) -> usize {
+    pub(crate) fn intern(&mut self, command: &str) -> usize {
         match self.commands.iter().position(|c| c == command) {
             Some(i) => i,
             None => {

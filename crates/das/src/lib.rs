@@ -3,7 +3,8 @@
 //! Flow of one invocation ([`Transformer::transform`]): for each Firehose record, base64 →
 //! outer DAS record JSON ([`record`]) → the record's `key` decrypted by KMS under
 //! `{"aws:rds:dbc-id"|"aws:rds:db-id": <resource id>}` ([`kms`], [`source`]), cached per warm
-//! container ([`cache`]) → ESDK decrypt with provider `BC` / key `DataKey` → size-capped gunzip →
+//! container ([`cache`]) → ESDK decrypt with provider `BC` / key `DataKey` → size-capped gunzip
+//! ([`gunzip`]) →
 //! events ([`payload`], [`event`], [`scan`]) filtered ([`filter`]) into NDJSON with partition keys ([`partition`]) →
 //! `Ok` / `Dropped` / `ProcessingFailed` within the 6 MB budget; optional per-command copies
 //! ([`copies`]). Everything but the two adapters (KMS, S3) is synchronous and pure.
@@ -13,6 +14,7 @@ pub mod config;
 pub mod copies;
 pub mod event;
 pub mod filter;
+pub mod gunzip;
 pub mod kms;
 pub mod partition;
 pub mod payload;

@@ -5,17 +5,16 @@
 //! and position, because serde's messages may quote the input.
 
 use std::borrow::Cow;
-use std::io::Read;
 use std::ops::ControlFlow;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use flate2::bufread::MultiGzDecoder;
 use serde::Deserialize;
 use sluice_esdk::RawAesKeyring;
 
 use crate::event::{Text, push_ndjson_line};
 use crate::filter::Filters;
+use crate::gunzip::Gunzip;
 use crate::kms::KmsError;
 use crate::payload::parse_payload;
 
@@ -237,11 +236,13 @@ pub fn decode_field(
         })
 }
 
-/// Decrypts the ESDK message and gunzips it, refusing more than `cap` decompressed bytes.
+/// Decrypts the ESDK message and gunzips it with `gunzip`, refusing more than `cap`
+/// decompressed bytes.
 pub fn open_events(
     record_id: &str,
     message: &[u8],
     keyring: &RawAesKeyring,
+    gunzip: &mut Gunzip,
     cap: usize,
 ) -> Result<Vec<u8>, RecordError> {
     let decrypted =
@@ -250,27 +251,7 @@ pub fn open_events(
             kind: source.kind(),
             source,
         })?;
-    gunzip_capped(record_id, &decrypted.plaintext, cap)
-}
-
-/// Gunzips `bytes` (all members), failing with [`RecordError::TooLarge`] past `cap` bytes.
-pub fn gunzip_capped(record_id: &str, bytes: &[u8], cap: usize) -> Result<Vec<u8>, RecordError> {
-    let mut out = Vec::with_capacity(bytes.len().saturating_mul(8).min(cap));
-    let limit = u64::try_from(cap).unwrap_or(u64::MAX).saturating_add(1);
-    MultiGzDecoder::new(bytes)
-        .take(limit)
-        .read_to_end(&mut out)
-        .map_err(|e| RecordError::Gzip {
-            record_id: record_id.to_owned(),
-            reason: e.to_string(),
-        })?;
-    if out.len() > cap {
-        return Err(RecordError::TooLarge {
-            record_id: record_id.to_owned(),
-            cap,
-        });
-    }
-    Ok(out)
+    gunzip.gunzip_capped(record_id, &decrypted.plaintext, cap)
 }
 
 /// One kept event's routing facts, pointing into [`Routed::ndjson`].

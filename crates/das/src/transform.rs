@@ -24,6 +24,7 @@ use tracing::{debug, warn};
 use crate::cache::KeyCache;
 use crate::config::DasConfig;
 use crate::copies::{CopyObject, CopySet};
+use crate::gunzip::Gunzip;
 use crate::kms::{KeyDecryptor, KmsError};
 use crate::partition::{PartitionDate, partition_keys};
 use crate::record::{self, KEY_NAME, OutputLimit, PROVIDER_ID, RecordError, Routed};
@@ -118,13 +119,17 @@ impl Transformer {
         let mut budget = ResponseBudget::new().reserve_failed_for(event);
         let mut out = Outcome::default();
         let mut copies = CopySet::default();
+        let mut gunzip = Gunzip::new();
         for rec in &event.records {
             // What this record's answer may take once its own reservation is released; routing
             // stops early (and the record fails) when its NDJSON's base64 could not fit in it.
             let limit = OutputLimit::Firehose {
                 response_room: budget.room_for_next() / 4 * 3,
             };
-            let answer = match self.process(rec, &source, limit, &mut out.stats).await? {
+            let answer = match self
+                .process(rec, &source, limit, &mut gunzip, &mut out.stats)
+                .await?
+            {
                 Ok(routed) if routed.kept.is_empty() => {
                     out.stats.events_dropped += routed.dropped as u64;
                     ResponseRecord::dropped(&rec.record_id)
@@ -204,6 +209,7 @@ impl Transformer {
         rec: &FirehoseRecord,
         source: &Source,
         limit: OutputLimit,
+        gunzip: &mut Gunzip,
         stats: &mut Stats,
     ) -> Result<Result<Routed, RecordError>, InvocationError> {
         let id = rec.record_id.as_str();
@@ -226,7 +232,8 @@ impl Transformer {
         Ok(
             record::decode_field(id, "databaseActivityEvents", &das.database_activity_events)
                 .and_then(|msg| {
-                    record::open_events(id, &msg, &keyring, self.config.max_plaintext_bytes)
+                    let cap = self.config.max_plaintext_bytes;
+                    record::open_events(id, &msg, &keyring, gunzip, cap)
                 })
                 .and_then(|plain| record::route_events(id, &plain, &self.config.filters, limit)),
         )

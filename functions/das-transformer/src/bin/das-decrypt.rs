@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use sluice_das::filter::Filters;
+use sluice_das::gunzip::Gunzip;
 use sluice_das::record::{self, KEY_NAME, OutputLimit, PROVIDER_ID};
 use sluice_das::{KeyDecryptor, KmsKeyDecryptor, config::DEFAULT_MAX_PLAINTEXT_BYTES, source};
 use sluice_esdk::RawAesKeyring;
@@ -85,6 +86,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let offline = args.wrapping_key_hex.as_deref().map(hex).transpose()?;
     let mut out = std::io::stdout().lock();
+    let mut gunzip = Gunzip::new();
     let stream = serde_json::Deserializer::from_slice(&input).into_iter::<serde_json::Value>();
     for (n, value) in stream.enumerate() {
         let id = format!("input-{}", n + 1);
@@ -107,7 +109,13 @@ async fn main() -> anyhow::Result<()> {
         let keyring = RawAesKeyring::new(PROVIDER_ID, KEY_NAME, &wrapping)?;
         let msg =
             record::decode_field(&id, "databaseActivityEvents", &das.database_activity_events)?;
-        let plain = record::open_events(&id, &msg, &keyring, DEFAULT_MAX_PLAINTEXT_BYTES)?;
+        let plain = record::open_events(
+            &id,
+            &msg,
+            &keyring,
+            &mut gunzip,
+            DEFAULT_MAX_PLAINTEXT_BYTES,
+        )?;
         let routed =
             record::route_events(&id, &plain, &Filters::default(), OutputLimit::Unlimited)?;
         out.write_all(&routed.ndjson)?;

@@ -81,7 +81,13 @@ impl ResponseBudget {
     /// Adds `rec` if the response (with what is still reserved) stays within the limit; returns
     /// whether it was added. Nothing changes when it does not fit.
     pub fn try_add(&mut self, rec: &ResponseRecord) -> bool {
-        let (cost, reserved) = self.cost(rec);
+        self.try_add_len(rec.encoded_len())
+    }
+
+    /// [`Self::try_add`] for the next answer, whose JSON is `len` bytes (without its comma).
+    pub fn try_add_len(&mut self, len: usize) -> bool {
+        let (comma, reserved) = self.cost_parts();
+        let cost = len + comma;
         if self.used + cost + reserved > self.limit {
             return false;
         }
@@ -92,8 +98,13 @@ impl ResponseBudget {
     /// Adds `rec` whether or not it fits (the fallback answer for a record that must be echoed);
     /// returns whether the response is still within the limit.
     pub fn add(&mut self, rec: &ResponseRecord) -> bool {
-        let (cost, reserved) = self.cost(rec);
-        self.commit(cost, reserved);
+        self.add_len(rec.encoded_len())
+    }
+
+    /// [`Self::add`] for the next answer, whose JSON is `len` bytes (without its comma).
+    pub fn add_len(&mut self, len: usize) -> bool {
+        let (comma, reserved) = self.cost_parts();
+        self.commit(len + comma, reserved);
         !self.is_over()
     }
 
@@ -142,12 +153,6 @@ impl ResponseBudget {
     }
 
     /// (bytes `rec` adds, reservation left after it is added).
-    fn cost(&self, rec: &ResponseRecord) -> (usize, usize) {
-        let (comma, reserved) = self.cost_parts();
-        (rec.encoded_len() + comma, reserved)
-    }
-
-    /// (the comma before the next record, reservation left once it is added).
     fn cost_parts(&self) -> (usize, usize) {
         let comma = usize::from(self.count > 0);
         let own = self.reservations.get(self.count).copied().unwrap_or(0);

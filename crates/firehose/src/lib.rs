@@ -4,7 +4,8 @@
 //! must answer with a [`FirehoseResponse`] that echoes every `recordId` exactly once, in order, each
 //! with a [`RecordResult`] of `Ok`, `Dropped` or `ProcessingFailed`, optionally carrying partition
 //! keys for dynamic partitioning. The whole response must fit in Lambda's 6 MB synchronous response
-//! limit; [`ResponseBudget`] tracks its exact JSON size while the handler builds it.
+//! limit; [`ResponseBudget`] tracks its exact JSON size while the handler builds it, and
+//! [`ResponseWriter`] writes it, answer by answer, as the JSON text the function returns.
 //!
 //! Wire contract: <https://docs.aws.amazon.com/firehose/latest/dev/data-transformation.html>.
 //! We use our own serde types rather than `aws_lambda_events`, whose result constants are wrong.
@@ -14,12 +15,14 @@ mod contract;
 mod event;
 mod partition;
 mod response;
+mod writer;
 
 pub use budget::{DEFAULT_SAFETY_MARGIN, ResponseBudget};
 pub use contract::{ContractError, check_contract};
 pub use event::{DecodeError, FirehoseEvent, FirehoseRecord};
 pub use partition::{MAX_PARTITION_VALUE_LEN, date_keys, sanitize_partition_value};
 pub use response::{FirehoseResponse, Metadata, RecordResult, ResponseRecord};
+pub use writer::ResponseWriter;
 
 /// Lambda's synchronous response payload limit; a Firehose transformation response must fit in it.
 pub const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024;

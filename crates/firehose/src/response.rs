@@ -118,6 +118,23 @@ impl ResponseRecord {
             + json_str_len(&record.data)
     }
 
+    /// Size of the `Ok` answer for `record_id` with `data_len` bytes of data (before base64) and
+    /// `partition_keys` (none: no `metadata`), as [`crate::ResponseWriter::try_ok`] writes it.
+    pub fn ok_len(record_id: &str, data_len: usize, partition_keys: &[(&str, &str)]) -> usize {
+        // {"recordId":<id>,"result":"Ok","data":"<base64>"}
+        let mut len = r#"{"recordId":,"result":"Ok","data":""}"#.len()
+            + json_str_len(record_id)
+            + data_len.div_ceil(3) * 4;
+        if !partition_keys.is_empty() {
+            // ,"metadata":{"partitionKeys":{<k>:<v>,…}}
+            len += r#","metadata":{"partitionKeys":{}}"#.len() + partition_keys.len() - 1;
+            for (key, value) in partition_keys {
+                len += json_str_len(key) + 1 + json_str_len(value);
+            }
+        }
+        len
+    }
+
     /// Size of the dropped answer for `record_id`: the least any record costs in a response.
     pub fn dropped_len(record_id: &str) -> usize {
         r#"{"recordId":,"result":"Dropped","data":""}"#.len() + json_str_len(record_id)

@@ -29,9 +29,9 @@ pub struct EventView<'a> {
     /// `dbUserName`: the database user.
     pub db_user_name: Text<'a>,
     /// `logTime`: when the event was logged (string or epoch number).
-    pub log_time: Time,
+    pub log_time: Time<'a>,
     /// `startTime`: when the statement started (string or epoch number).
-    pub start_time: Time,
+    pub start_time: Time<'a>,
 }
 
 impl<'a> EventView<'a> {
@@ -58,20 +58,19 @@ impl<'a> EventView<'a> {
         }
         loop {
             at.skip_ws();
-            let key = at.read_str()?;
-            at.expect(b':')?;
-            let field: u8 = match &*key {
-                "type" => 0,
-                "class" => 1,
-                "command" => 2,
-                "databaseName" => 3,
-                "dbUserName" => 4,
-                "logTime" => 5,
-                "startTime" => 6,
-                _ => u8::MAX,
+            let start = at.pos();
+            let field = match at.string()? {
+                false => field_of(at.string_bytes(start)),
+                true => field_of(at.str_value(start, true)?.as_bytes()),
             };
+            at.expect(b':')?;
             if field == u8::MAX {
-                at.skip_value(MAX_NESTING - 1)?;
+                // Most values of the fields not read are strings: passed here without a call.
+                if at.peek() == Some(b'"') {
+                    at.string()?;
+                } else {
+                    at.skip_value(MAX_NESTING - 1)?;
+                }
             } else {
                 at.skip_ws();
                 if seen & (1 << field) != 0 {
@@ -104,7 +103,24 @@ impl<'a> EventView<'a> {
 
     /// The event's own time in UTC epoch ms: `logTime`, else `startTime`.
     pub fn epoch_ms(&self) -> Option<i64> {
-        self.log_time.0.or(self.start_time.0)
+        self.log_time
+            .epoch_ms()
+            .or_else(|| self.start_time.epoch_ms())
+    }
+}
+
+/// Which [`EventView`] field a key names, `u8::MAX` for one not read.
+#[inline(always)]
+fn field_of(key: &[u8]) -> u8 {
+    match key {
+        b"type" => 0,
+        b"class" => 1,
+        b"command" => 2,
+        b"databaseName" => 3,
+        b"dbUserName" => 4,
+        b"logTime" => 5,
+        b"startTime" => 6,
+        _ => u8::MAX,
     }
 }
 
@@ -173,57 +189,84 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
     }
 }
 
-/// An event time field read straight into UTC epoch ms; unparsable or absent reads as `None`.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Time(pub Option<i64>);
+/// An event time field as read, turned into UTC epoch ms when asked ([`Time::epoch_ms`]).
+///
+/// A string is parsed only then: most events are dropped, and a kept one needs only `logTime`.
+/// A number is read at once by serde_json (so huge and fractional numbers read, or are refused,
+/// exactly as serde reads them); any other value reads as absent.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub enum Time<'a> {
+    /// Absent, or a value that cannot be a time (null, bool, array, object).
+    #[default]
+    Absent,
+    /// A time string such as `2026-11-22 13:45:01.123456+00`, not parsed yet.
+    Text(Cow<'a, str>),
+    /// An epoch number in UTC epoch ms (`None` when it is out of range).
+    Epoch(Option<i64>),
+}
 
-impl Time {
-    /// Reads the value at the cursor: a time string, an epoch number (read by serde_json, so
-    /// huge and fractional numbers read as serde reads them), or absent for any other value.
-    pub(crate) fn read(at: &mut Cursor<'_>) -> Result<Self, Stop> {
+impl<'a> Time<'a> {
+    /// The time in UTC epoch ms; `None` when absent or unparsable.
+    pub fn epoch_ms(&self) -> Option<i64> {
+        match self {
+            Time::Absent => None,
+            Time::Text(text) => crate::time::parse_str(text),
+            Time::Epoch(ms) => *ms,
+        }
+    }
+
+    /// Reads the value at the cursor: a string as it is, a number through serde_json, anything
+    /// else as absent.
+    pub(crate) fn read(at: &mut Cursor<'a>) -> Result<Self, Stop> {
         match at.peek() {
-            Some(b'"') => Ok(Time(crate::time::parse_str(&at.read_str()?))),
+            Some(b'"') => Ok(Time::Text(at.read_str()?)),
             Some(b'-' | b'0'..=b'9') => at.read_number(),
             _ => {
                 at.skip_value(MAX_NESTING - 1)?;
-                Ok(Time(None))
+                Ok(Time::Absent)
             }
         }
     }
 }
 
-impl<'de> Deserialize<'de> for Time {
+impl<'de: 'a, 'a> Deserialize<'de> for Time<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        use crate::time::{from_f64, from_i64, parse_str};
+        use crate::time::{from_f64, from_i64};
         struct V;
         impl<'de> Visitor<'de> for V {
-            type Value = Time;
+            type Value = Time<'de>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("any JSON value")
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Time, E> {
-                Ok(Time(parse_str(v)))
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Time::Text(Cow::Borrowed(v)))
             }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Time, E> {
-                Ok(Time(from_i64(v)))
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Time::Text(Cow::Owned(v.to_owned())))
             }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Time, E> {
-                Ok(Time(i64::try_from(v).ok().and_then(from_i64)))
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Time::Text(Cow::Owned(v)))
             }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Time, E> {
-                Ok(Time(from_f64(v)))
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(Time::Epoch(from_i64(v)))
             }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Time, E> {
-                Ok(Time(None))
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                Ok(Time::Epoch(i64::try_from(v).ok().and_then(from_i64)))
             }
-            fn visit_unit<E: de::Error>(self) -> Result<Time, E> {
-                Ok(Time(None))
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                Ok(Time::Epoch(from_f64(v)))
             }
-            fn visit_seq<A: de::SeqAccess<'de>>(self, a: A) -> Result<Time, A::Error> {
-                IgnoredAny.visit_seq(a).map(|_| Time(None))
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Time::Absent)
             }
-            fn visit_map<A: de::MapAccess<'de>>(self, a: A) -> Result<Time, A::Error> {
-                IgnoredAny.visit_map(a).map(|_| Time(None))
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                Ok(Time::Absent)
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, a: A) -> Result<Self::Value, A::Error> {
+                IgnoredAny.visit_seq(a).map(|_| Time::Absent)
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, a: A) -> Result<Self::Value, A::Error> {
+                IgnoredAny.visit_map(a).map(|_| Time::Absent)
             }
         }
         d.deserialize_any(V)

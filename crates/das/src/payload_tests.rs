@@ -32,10 +32,10 @@ struct OracleView<'a> {
     database_name: Text<'a>,
     #[serde(default, borrow)]
     db_user_name: Text<'a>,
-    #[serde(default)]
-    log_time: Time,
-    #[serde(default)]
-    start_time: Time,
+    #[serde(default, borrow)]
+    log_time: Time<'a>,
+    #[serde(default, borrow)]
+    start_time: Time<'a>,
 }
 
 impl<'a> From<OracleView<'a>> for EventView<'a> {

@@ -79,6 +79,11 @@ impl<'a> Cursor<'a> {
     /// Consumes `byte` if it comes next.
     #[inline]
     pub fn eat(&mut self, byte: u8) -> bool {
+        // Compact JSON, the common case: the byte is right here.
+        if self.byte() == Some(byte) {
+            self.pos += 1;
+            return true;
+        }
         let found = self.peek() == Some(byte);
         self.pos += usize::from(found);
         found
@@ -131,7 +136,7 @@ impl<'a> Cursor<'a> {
 
     /// Moves over the string at the cursor, which must be at its opening quote; returns whether
     /// it holds an escape sequence.
-    #[inline]
+    #[inline(always)]
     pub fn string(&mut self) -> Result<bool, Stop> {
         if self.byte() != Some(b'"') {
             return Err(self.unexpected());
@@ -139,8 +144,7 @@ impl<'a> Cursor<'a> {
         self.pos += 1;
         let mut escaped = false;
         loop {
-            self.skip_plain();
-            match self.byte() {
+            match self.skip_plain() {
                 Some(b'"') => {
                     self.pos += 1;
                     return Ok(escaped);
@@ -169,6 +173,14 @@ impl<'a> Cursor<'a> {
         ))
     }
 
+    /// The raw bytes between the quotes of the string literal from `start` to the cursor, as
+    /// [`Self::string`] passed it (its value when it holds no escape).
+    #[inline]
+    pub fn string_bytes(&self, start: usize) -> &'a [u8] {
+        let text: &'a [u8] = self.text.as_bytes();
+        text.get(start + 1..self.pos - 1).unwrap_or_default()
+    }
+
     #[cold]
     fn unescape(&mut self, start: usize) -> Result<String, Stop> {
         serde_json::from_str(self.since(start)).map_err(|e| self.serde_stop(start, e))
@@ -183,9 +195,9 @@ impl<'a> Cursor<'a> {
     }
 
     /// Moves over string bytes that need no attention (not `"`, `\` or a control character),
-    /// eight at a time while eight remain.
+    /// eight at a time while eight remain; returns the byte it stopped at, if any.
     #[inline]
-    fn skip_plain(&mut self) {
+    fn skip_plain(&mut self) -> Option<u8> {
         const ONES: u64 = splat(1);
         const HIGH: u64 = splat(0x80);
         while let Some(chunk) = self
@@ -204,11 +216,13 @@ impl<'a> Cursor<'a> {
                 | w.wrapping_sub(splat(0x20)) & !w)
                 & HIGH;
             if flags != 0 {
-                self.pos += (flags.trailing_zeros() / 8) as usize;
-                return;
+                let at = flags.trailing_zeros() / 8;
+                self.pos += at as usize;
+                return Some(chunk[at as usize & 7]);
             }
             self.pos += 8;
         }
+        self.byte()
     }
 
     /// Moves over one escape sequence (the cursor at its backslash).
@@ -259,7 +273,7 @@ impl<'a> Cursor<'a> {
     }
 
     /// Reads the number at the cursor as `T` with serde_json.
-    pub fn read_number<T: serde::de::DeserializeOwned>(&mut self) -> Result<T, Stop> {
+    pub fn read_number<T: serde::Deserialize<'a>>(&mut self) -> Result<T, Stop> {
         let start = self.pos;
         let number = self.number()?;
         serde_json::from_str(number).map_err(|e| self.serde_stop(start, e))

@@ -1,9 +1,7 @@
 //! Dynamic-partitioning keys of an `Ok` record: `resource`, `class`, `yyyy`, `mm`, `dd`, used in
 //! the delivery stream's prefix as `!{partitionKeyFromLambda:<name>}`.
 
-use std::collections::BTreeMap;
-
-use sluice_firehose::{date_keys, sanitize_partition_value};
+use sluice_firehose::date_keys;
 
 use crate::record::Routed;
 
@@ -55,24 +53,21 @@ impl PartitionDate {
     }
 }
 
-/// The partition keys of a record from `resource_id`, with kept events of `class` on `date`.
-pub fn partition_keys(
-    resource_id: &str,
-    class: &str,
-    date: &PartitionDate,
-) -> BTreeMap<String, String> {
-    let values = [
-        sanitize_partition_value(resource_id),
-        sanitize_partition_value(class),
-        date.yyyy.clone(),
-        date.mm.clone(),
-        date.dd.clone(),
-    ];
-    KEY_NAMES
-        .iter()
-        .map(|k| (*k).to_owned())
-        .zip(values)
-        .collect()
+/// A record's partition keys as `(name, value)` pairs in [`KEY_NAMES`] order, from values already
+/// made safe for S3 keys ([`sluice_firehose::sanitize_partition_value`]) and its date.
+pub fn partition_keys<'a>(
+    resource: &'a str,
+    class: &'a str,
+    date: &'a PartitionDate,
+) -> [(&'static str, &'a str); 5] {
+    let [r, c, y, m, d] = KEY_NAMES;
+    [
+        (r, resource),
+        (c, class),
+        (y, &date.yyyy),
+        (m, &date.mm),
+        (d, &date.dd),
+    ]
 }
 
 #[cfg(test)]
@@ -112,17 +107,17 @@ mod tests {
     }
 
     #[test]
-    fn given_unsafe_class_then_keys_are_sanitized() {
-        let keys = partition_keys("cluster-ABC", "a/b c", &PartitionDate::from_ms(0));
-        assert_eq!(keys["class"], "a.b_c");
-        assert_eq!(keys["resource"], "cluster-ABC");
+    fn given_values_then_keys_are_named_as_the_template_prefix_uses_them() {
+        let date = PartitionDate::from_ms(0);
         assert_eq!(
-            (
-                keys["yyyy"].as_str(),
-                keys["mm"].as_str(),
-                keys["dd"].as_str()
-            ),
-            ("1970", "01", "01")
+            partition_keys("cluster-ABC", "READ", &date),
+            [
+                ("resource", "cluster-ABC"),
+                ("class", "READ"),
+                ("yyyy", "1970"),
+                ("mm", "01"),
+                ("dd", "01")
+            ]
         );
     }
 }

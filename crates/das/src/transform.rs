@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use sluice_esdk::RawAesKeyring;
 use sluice_firehose::{
-    FirehoseEvent, FirehoseRecord, FirehoseResponse, ResponseBudget, ResponseRecord,
+    FirehoseEvent, FirehoseRecord, ResponseBudget, ResponseWriter, sanitize_partition_value,
 };
 use tracing::{debug, warn};
 
@@ -72,8 +72,9 @@ pub struct Stats {
 /// The answer to Firehose, the per-command copies to write, and counters.
 #[derive(Debug, Clone, Default)]
 pub struct Outcome {
-    /// One answer per record, in order.
-    pub response: FirehoseResponse,
+    /// The JSON of the response to Firehose (`{"records":[…]}`, one answer per record, in order),
+    /// exactly as the function returns it; it reads back as a [`sluice_firehose::FirehoseResponse`].
+    pub response: Vec<u8>,
     /// Objects to write when copies are enabled (at most one per command and date).
     pub copies: Vec<CopyObject>,
     /// Counters.
@@ -95,10 +96,18 @@ impl std::fmt::Debug for Transformer {
     }
 }
 
-/// Resource id and encryption-context key of one invocation.
+/// Resource id, its partition-key value and the encryption-context key of one invocation.
 struct Source {
     resource_id: String,
+    resource_key: String,
     context_key: String,
+}
+
+/// Logs when a fallback answer (always reserved up front) did not fit after all.
+fn fallback_fits(rec: &FirehoseRecord, fits: bool) {
+    if !fits {
+        warn!(record_id = %rec.record_id, "response over budget after a fallback answer");
+    }
 }
 
 impl Transformer {
@@ -116,67 +125,59 @@ impl Transformer {
     /// Transforms one Firehose invocation.
     pub async fn transform(&self, event: &FirehoseEvent) -> Result<Outcome, InvocationError> {
         let source = self.source(event)?;
-        let mut budget = ResponseBudget::new().reserve_failed_for(event);
-        let mut out = Outcome::default();
+        let mut response = ResponseWriter::new(ResponseBudget::new().reserve_failed_for(event));
+        let mut stats = Stats::default();
         let mut copies = CopySet::default();
         let mut gunzip = Gunzip::new();
         for rec in &event.records {
             // What this record's answer may take once its own reservation is released; routing
             // stops early (and the record fails) when its NDJSON's base64 could not fit in it.
             let limit = OutputLimit::Firehose {
-                response_room: budget.room_for_next() / 4 * 3,
+                response_room: response.room_for_next() / 4 * 3,
             };
-            let answer = match self
-                .process(rec, &source, limit, &mut gunzip, &mut out.stats)
+            let error = match self
+                .process(rec, &source, limit, &mut gunzip, &mut stats)
                 .await?
             {
                 Ok(routed) if routed.kept.is_empty() => {
-                    out.stats.events_dropped += routed.dropped as u64;
-                    ResponseRecord::dropped(&rec.record_id)
+                    stats.events_dropped += routed.dropped as u64;
+                    stats.records_dropped += 1;
+                    fallback_fits(rec, response.dropped(&rec.record_id));
+                    continue;
                 }
                 Ok(routed) => {
                     let date = PartitionDate::of(&routed, rec.approximate_arrival_timestamp);
-                    let keys = partition_keys(&source.resource_id, &routed.class, &date);
-                    let ok = ResponseRecord::ok(&rec.record_id, &routed.ndjson, Some(keys));
-                    if budget.try_add(&ok) {
-                        out.stats.events_kept += routed.kept.len() as u64;
-                        out.stats.events_dropped += routed.dropped as u64;
-                        out.stats.records_ok += 1;
+                    let class = sanitize_partition_value(&routed.class);
+                    let keys = partition_keys(&source.resource_key, &class, &date);
+                    if response.try_ok(&rec.record_id, &routed.ndjson, &keys) {
+                        stats.events_kept += routed.kept.len() as u64;
+                        stats.events_dropped += routed.dropped as u64;
+                        stats.records_ok += 1;
                         if self.config.copies.is_some() {
                             copies.add(&routed, &date);
                         }
-                        out.response.records.push(ok);
                         continue;
                     }
-                    self.failed(
-                        rec,
-                        &RecordError::BudgetExceeded {
-                            record_id: rec.record_id.clone(),
-                        },
-                    )
+                    RecordError::BudgetExceeded {
+                        record_id: rec.record_id.clone(),
+                    }
                 }
-                Err(e) => self.failed(rec, &e),
+                Err(e) => e,
             };
-            if answer.result == sluice_firehose::RecordResult::ProcessingFailed {
-                out.stats.records_failed += 1;
-            } else {
-                out.stats.records_dropped += 1;
-            }
-            if !budget.add(&answer) {
-                warn!(record_id = %rec.record_id, "response over budget after a fallback answer");
-            }
-            out.response.records.push(answer);
+            // The reason is logged, never plaintext; the answer echoes the original data.
+            warn!(record_id = %rec.record_id, kind = error.kind(), %error, "record failed");
+            stats.records_failed += 1;
+            fallback_fits(rec, response.failed(rec));
         }
-        if let Some(target) = &self.config.copies {
-            out.copies = copies.into_objects(target, &event.invocation_id);
-        }
-        Ok(out)
-    }
-
-    /// Logs the reason (never plaintext) and answers `ProcessingFailed` with the original data.
-    fn failed(&self, rec: &FirehoseRecord, error: &RecordError) -> ResponseRecord {
-        warn!(record_id = %rec.record_id, kind = error.kind(), %error, "record failed");
-        ResponseRecord::failed(rec)
+        let copies = match &self.config.copies {
+            Some(target) => copies.into_objects(target, &event.invocation_id),
+            None => Vec::new(),
+        };
+        Ok(Outcome {
+            response: response.finish(),
+            copies,
+            stats,
+        })
     }
 
     fn source(&self, event: &FirehoseEvent) -> Result<Source, InvocationError> {
@@ -197,6 +198,7 @@ impl Transformer {
             .clone()
             .unwrap_or_else(|| source::context_key_for(&resource_id).to_owned());
         Ok(Source {
+            resource_key: sanitize_partition_value(&resource_id),
             resource_id,
             context_key,
         })

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use serde_json::Value;
 use sluice_das::config::{CopiesTarget, DasConfig};
 use sluice_das::filter::ListRule;
-use sluice_das::{InvocationError, KmsError, Transformer};
-use sluice_firehose::{RecordResult, check_contract};
+use sluice_das::{InvocationError, KmsError, Outcome, Transformer};
+use sluice_firehose::{FirehoseResponse, RecordResult, check_contract};
 use support::*;
 
 const WK: [u8; 32] = [0x42; 32];
@@ -22,6 +22,11 @@ fn setup(config: DasConfig) -> (Arc<FakeKms>, Vec<u8>, Transformer) {
     let key = kms.encrypt(&WK, cluster_context());
     let t = Transformer::new(config, kms.clone());
     (kms, key, t)
+}
+
+/// The response as Firehose reads it: the exact JSON text the function returns.
+fn answers(out: &Outcome) -> FirehoseResponse {
+    serde_json::from_slice(&out.response).unwrap()
 }
 
 fn decode(data: &str) -> Vec<Value> {
@@ -61,21 +66,22 @@ async fn given_mixed_batch_when_transformed_then_each_record_gets_its_result() {
         firehose_record("junk", b"{not json"),
     ]);
     let out = t.transform(&event).await.unwrap();
-    check_contract(&event, &out.response).unwrap();
-    let results: Vec<_> = out.response.records.iter().map(|r| r.result).collect();
+    let response = answers(&out);
+    check_contract(&event, &response).unwrap();
+    let results: Vec<_> = response.records.iter().map(|r| r.result).collect();
     use RecordResult::*;
     assert_eq!(
         results,
         [Ok, Dropped, ProcessingFailed, Ok, ProcessingFailed]
     );
     // Failed records echo the original data.
-    assert_eq!(out.response.records[2].data, event.records[2].data);
+    assert_eq!(response.records[2].data, event.records[2].data);
     // One KMS call for the shared key, one for the refused one.
     assert_eq!(kms.calls(), 2);
-    let pg_lines = decode(&out.response.records[0].data);
+    let pg_lines = decode(&response.records[0].data);
     assert_eq!(pg_lines.len(), 2);
     assert_eq!(pg_lines[0]["command"], "CREATE INDEX");
-    let keys = &out.response.records[0]
+    let keys = &response.records[0]
         .metadata
         .as_ref()
         .unwrap()
@@ -90,7 +96,7 @@ async fn given_mixed_batch_when_transformed_then_each_record_gets_its_result() {
         ),
         ("2026", "11", "22")
     );
-    let my_lines = decode(&out.response.records[3].data);
+    let my_lines = decode(&response.records[3].data);
     assert_eq!(my_lines[0]["someFutureField"]["nested"][2], 3);
     assert_eq!(out.stats.records_ok, 2);
     assert_eq!(out.stats.records_dropped, 1);
@@ -111,9 +117,10 @@ async fn given_event_text_when_kept_then_bytes_are_exactly_as_received() {
         &das_record("1.2", &key, &WK, plain.as_bytes(), 9),
     )]);
     let out = t.transform(&event).await.unwrap();
+    let response = answers(&out);
     use base64::Engine as _;
     let data = base64::engine::general_purpose::STANDARD
-        .decode(&out.response.records[0].data)
+        .decode(&response.records[0].data)
         .unwrap();
     assert_eq!(data, format!("{raw}\n").into_bytes());
 }
@@ -172,16 +179,35 @@ async fn given_filters_when_nothing_kept_then_dropped_and_keep_only_respected() 
         firehose_record("b", &das_record("1.1", &key, &WK, &b, 2)),
     ]);
     let out = t.transform(&event).await.unwrap();
-    assert_eq!(out.response.records[0].result, RecordResult::Dropped);
-    assert_eq!(out.response.records[1].result, RecordResult::Ok);
+    let response = answers(&out);
+    assert_eq!(response.records[0].result, RecordResult::Dropped);
+    assert_eq!(response.records[1].result, RecordResult::Ok);
     assert_eq!(
-        out.response.records[1]
+        response.records[1]
             .metadata
             .as_ref()
             .unwrap()
             .partition_keys["class"],
         "WRITE"
     );
+}
+
+#[tokio::test]
+async fn given_class_unsafe_in_an_s3_key_when_kept_then_partition_value_is_sanitized() {
+    let (_, key, t) = setup(DasConfig::default());
+    let plain = payload(&[pg_event("read/write x", "SELECT", "app", DAY1, 1)]);
+    let event = firehose_event(vec![firehose_record(
+        "r",
+        &das_record("1.1", &key, &WK, &plain, 1),
+    )]);
+    let response = answers(&t.transform(&event).await.unwrap());
+    let keys = &response.records[0]
+        .metadata
+        .as_ref()
+        .unwrap()
+        .partition_keys;
+    assert_eq!(keys["class"], "READ.WRITE_X");
+    assert_eq!(keys["resource"], RESOURCE_ID);
 }
 
 #[tokio::test]
@@ -196,10 +222,8 @@ async fn given_plaintext_over_cap_or_unknown_stream_then_failed_or_config_error(
         &das_record("1.1", &key, &WK, &plain, 1),
     )]);
     let out = t.transform(&event).await.unwrap();
-    assert_eq!(
-        out.response.records[0].result,
-        RecordResult::ProcessingFailed
-    );
+    let response = answers(&out);
+    assert_eq!(response.records[0].result, RecordResult::ProcessingFailed);
     event.source_kinesis_stream_arn = Some("arn:aws:kinesis:us-east-1:1:stream/not-das".into());
     assert!(matches!(
         t.transform(&event).await,
@@ -259,16 +283,17 @@ async fn given_batch_over_response_budget_then_overflow_records_fail_and_contrac
         .collect();
     let event = firehose_event(cap_safe);
     let out = t.transform(&event).await.unwrap();
-    check_contract(&event, &out.response).unwrap();
-    let failed = out
-        .response
+    let response = answers(&out);
+    check_contract(&event, &response).unwrap();
+    let failed = response
         .records
         .iter()
         .filter(|r| r.result == RecordResult::ProcessingFailed)
         .count();
     assert!(failed >= 1, "some records overflow");
-    assert!(out.response.encoded_len() <= sluice_firehose::MAX_RESPONSE_BYTES);
-    assert!(out.response.records[0].result == RecordResult::Ok);
+    assert!(out.response.len() <= sluice_firehose::MAX_RESPONSE_BYTES);
+    assert_eq!(response.encoded_len(), out.response.len());
+    assert!(response.records[0].result == RecordResult::Ok);
 }
 
 #[tokio::test]
@@ -290,9 +315,9 @@ async fn given_many_records_overflowing_then_failed_echoes_still_fit_the_respons
         .collect();
     let event = firehose_event(records);
     let out = t.transform(&event).await.unwrap();
-    check_contract(&event, &out.response).unwrap();
-    let failed: Vec<_> = out
-        .response
+    let response = answers(&out);
+    check_contract(&event, &response).unwrap();
+    let failed: Vec<_> = response
         .records
         .iter()
         .filter(|r| r.result == RecordResult::ProcessingFailed)
@@ -302,7 +327,7 @@ async fn given_many_records_overflowing_then_failed_echoes_still_fit_the_respons
         let original = event.records.iter().find(|r| r.record_id == f.record_id);
         assert_eq!(Some(&f.data), original.map(|r| &r.data));
     }
-    let json = serde_json::to_vec(&out.response).unwrap();
+    let json = serde_json::to_vec(&response).unwrap();
     assert!(
         json.len() <= sluice_firehose::MAX_RESPONSE_BYTES,
         "{} bytes",

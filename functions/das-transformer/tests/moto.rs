@@ -99,6 +99,7 @@ async fn given_python_made_records_when_handled_then_results_per_record_and_copi
     let handler = Handler::from_sdk(DasConfig::from_env(&env).unwrap(), &sdk, &env);
     let event = batch(moto, "inv-direct");
     let response = handler.handle(&event).await.unwrap();
+    let response: FirehoseResponse = serde_json::from_str(response.get()).unwrap();
     assert_batch(&event, &response);
     let listed = s3
         .list_objects_v2()

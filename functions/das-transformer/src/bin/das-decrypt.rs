@@ -6,7 +6,8 @@
 //! Reads one or more DAS records (`{"type":"DatabaseActivityMonitoringRecords",…}`, concatenated
 //! or one per line) from FILE or stdin. With `--resource-id`, each `key` is decrypted by KMS under
 //! `{aws:rds:dbc-id|db-id: ID}` (credentials, region and endpoint from the usual AWS variables);
-//! with `--wrapping-key-hex`, the given 32-byte wrapping key is used offline.
+//! with `--wrapping-key-hex`, the given wrapping key (16, 24 or 32 bytes; DAS uses 32) is used
+//! offline.
 
 use std::io::{Read, Write};
 use std::sync::Arc;

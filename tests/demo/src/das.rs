@@ -136,9 +136,17 @@ pub async fn run(stage: &Stage, report: &mut Report) -> anyhow::Result<()> {
     let logs = stage.host.logs(FUNCTION);
     if let Some(emf) = logs.lines().find(|l| l.contains("\"EventsKept\"")) {
         let v: Value = serde_json::from_str(emf.trim()).unwrap_or(Value::Null);
+        // EMF writes counts as JSON numbers such as 2.0; shown as whole numbers.
+        let count = |name: &str| {
+            v[name]
+                .as_f64()
+                .map_or("?".to_owned(), |n| format!("{n:.0}"))
+        };
         section.line(format!(
             "events: {} kept, {} dropped (heartbeats, rdsadmin); KMS calls: {}",
-            v["EventsKept"], v["EventsDropped"], v["KmsCalls"]
+            count("EventsKept"),
+            count("EventsDropped"),
+            count("KmsCalls")
         ));
     }
     let listed = s3.list_objects_v2().bucket(BUCKET).send().await?;

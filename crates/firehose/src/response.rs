@@ -101,12 +101,8 @@ impl ResponseRecord {
             + self.result.as_str().len()
             + json_str_len(&self.data);
         if let Some(metadata) = &self.metadata {
-            // ,"metadata":{"partitionKeys":{<k>:<v>,…}}
-            len += r#","metadata":{"partitionKeys":{}}"#.len();
-            len += metadata.partition_keys.len().saturating_sub(1); // commas
-            for (k, v) in &metadata.partition_keys {
-                len += json_str_len(k) + 1 + json_str_len(v);
-            }
+            let keys = &metadata.partition_keys;
+            len += metadata_len(keys.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         }
         len
     }
@@ -126,11 +122,7 @@ impl ResponseRecord {
             + json_str_len(record_id)
             + data_len.div_ceil(3) * 4;
         if !partition_keys.is_empty() {
-            // ,"metadata":{"partitionKeys":{<k>:<v>,…}}
-            len += r#","metadata":{"partitionKeys":{}}"#.len() + partition_keys.len() - 1;
-            for (key, value) in partition_keys {
-                len += json_str_len(key) + 1 + json_str_len(value);
-            }
+            len += metadata_len(partition_keys.iter().copied());
         }
         len
     }
@@ -163,6 +155,16 @@ impl FirehoseResponse {
 
 /// Length of `{"records":[]}`.
 pub(crate) const EMPTY_RESPONSE_LEN: usize = r#"{"records":[]}"#.len();
+
+/// Size of `,"metadata":{"partitionKeys":{<k>:<v>,…}}` for `keys`.
+fn metadata_len<'a>(keys: impl ExactSizeIterator<Item = (&'a str, &'a str)>) -> usize {
+    let commas = keys.len().saturating_sub(1);
+    r#","metadata":{"partitionKeys":{}}"#.len()
+        + commas
+        + keys
+            .map(|(k, v)| json_str_len(k) + 1 + json_str_len(v))
+            .sum::<usize>()
+}
 
 /// Length of `s` as a JSON string literal written by serde_json (quotes included): `"` and `\`
 /// and `\b \t \n \f \r` take two bytes, other control characters six (`\u00XX`), the rest as is.

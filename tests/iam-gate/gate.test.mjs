@@ -1,0 +1,352 @@
+// The IAM gate's tests: request parsing (raw requests as the Rust SDK sends them), decisions
+// that can fail, the line protocol, and the replay of every call the product makes.
+//
+//   .tools/node/node_modules/.bin/node --test tests/iam-gate/
+
+import { test, describe, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync, mkdtempSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { Gate, parseRequest, IMPLIED } from './gate.mjs';
+import { translate, replay, describe as describeDenial, loadCalls, ROOT } from './replay.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const A = '123456789012';
+const auth = (service, region = 'us-east-1') =>
+  `AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20261206/${region}/${service}/aws4_request, SignedHeaders=host;x-amz-date, Signature=${'a'.repeat(64)}`;
+const s3req = (method, p, query = '', extra = {}) => ({
+  method,
+  path: p,
+  query,
+  headers: { host: 's3.us-east-1.amazonaws.com', authorization: auth('s3'), 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', ...extra },
+  body: '',
+});
+const rdsReq = (body) => ({
+  method: 'POST',
+  path: '/',
+  headers: { host: 'rds.us-east-1.amazonaws.com', 'content-type': 'application/x-www-form-urlencoded', authorization: auth('rds') },
+  body,
+});
+const ecsReq = (action, params) => ({
+  method: 'POST',
+  path: '/',
+  headers: {
+    host: 'ecs.us-east-1.amazonaws.com',
+    'x-amz-target': `AmazonEC2ContainerServiceV20141113.${action}`,
+    'content-type': 'application/x-amz-json-1.1',
+    authorization: auth('ecs'),
+  },
+  body: JSON.stringify(params),
+});
+const RUN_TASK = {
+  cluster: `arn:aws:ecs:us-east-1:${A}:cluster/sanitizercluster`,
+  taskDefinition: `arn:aws:ecs:us-east-1:${A}:task-definition/sluice-test-sanitizer:1`,
+  launchType: 'FARGATE',
+  count: 1,
+  tags: [{ key: 'sluice:run-id', value: 'run-1' }],
+};
+
+// ---- request parsing ---------------------------------------------------------------------------
+
+describe('parseRequest', () => {
+  test('Query protocol: action from the form body, service from the credential scope, RDS tags', () => {
+    const p = parseRequest(
+      rdsReq('Action=CreateDBSnapshot&Version=2014-10-31&DBSnapshotIdentifier=s1&DBInstanceIdentifier=prod-db&Tags.Tag.1.Key=sluice%3Arun-id&Tags.Tag.1.Value=r1&Tags.Tag.2.Key=sluice%3Arole&Tags.Tag.2.Value=temp'),
+    );
+    assert.equal(p.service, 'rds');
+    assert.equal(p.region, 'us-east-1');
+    assert.equal(p.protocol, 'query');
+    assert.equal(p.action, 'CreateDBSnapshot');
+    assert.equal(p.params.DBInstanceIdentifier, 'prod-db');
+    assert.deepEqual(p.tags, [
+      { Key: 'sluice:run-id', Value: 'r1' },
+      { Key: 'sluice:role', Value: 'temp' },
+    ]);
+  });
+
+  test('JSON protocol: action after the last dot of X-Amz-Target, tags in ECS shape', () => {
+    const p = parseRequest(ecsReq('RunTask', RUN_TASK));
+    assert.equal(p.service, 'ecs');
+    assert.equal(p.protocol, 'json');
+    assert.equal(p.action, 'RunTask');
+    assert.deepEqual(p.tags, [{ Key: 'sluice:run-id', Value: 'r1'.replace('r1', 'run-1') }]);
+  });
+
+  test('S3 REST: method, path and query give the IAM action', () => {
+    const cases = [
+      [s3req('GET', '/b/k/x.log'), 'GetObject', 'k/x.log'],
+      [s3req('HEAD', '/b/k/x.log'), 'GetObject', 'k/x.log'],
+      [s3req('GET', '/b/k', 'versionId=3'), 'GetObjectVersion', 'k'],
+      [s3req('PUT', '/b/k'), 'PutObject', 'k'],
+      [s3req('POST', '/b/k', 'uploads='), 'PutObject', 'k'], // CreateMultipartUpload
+      [s3req('PUT', '/b/k', 'partNumber=2&uploadId=U'), 'PutObject', 'k'], // UploadPart
+      [s3req('POST', '/b/k', 'uploadId=U'), 'PutObject', 'k'], // CompleteMultipartUpload
+      [s3req('DELETE', '/b/k', 'uploadId=U'), 'AbortMultipartUpload', 'k'],
+      [s3req('DELETE', '/b/k'), 'DeleteObject', 'k'],
+      [s3req('DELETE', '/b/k', 'versionId=3'), 'DeleteObjectVersion', 'k'],
+      [s3req('GET', '/b', 'list-type=2&prefix=rds-logs%2F'), 'ListBucket', ''],
+      [s3req('HEAD', '/b'), 'ListBucket', ''], // HeadBucket
+      [s3req('GET', '/b', 'location='), 'GetBucketLocation', ''],
+      [s3req('GET', '/b', 'uploads='), 'ListBucketMultipartUploads', ''],
+      [s3req('GET', '/b/a%20b/c%2Bd'), 'GetObject', 'a b/c+d'],
+    ];
+    for (const [req, action, key] of cases) {
+      const p = parseRequest(req);
+      assert.equal(p.service, 's3');
+      assert.equal(p.action, action, `${req.method} ${req.path}?${req.query}`);
+      assert.equal(p.s3.bucket, 'b');
+      assert.equal(p.s3.key, key);
+    }
+  });
+
+  test('S3 virtual-hosted style and DeleteObjects keys', () => {
+    const p = parseRequest({ ...s3req('GET', '/dir/f.txt'), headers: { host: 'mybucket.s3.us-east-1.amazonaws.com', authorization: auth('s3') } });
+    assert.equal(p.s3.bucket, 'mybucket');
+    assert.equal(p.s3.key, 'dir/f.txt');
+    const d = parseRequest({ ...s3req('POST', '/b', 'delete='), body: '<Delete><Object><Key>a/1</Key></Object><Object><Key>a/2</Key></Object></Delete>' });
+    assert.equal(d.action, 'DeleteObject');
+    assert.deepEqual(d.s3.keys, ['a/1', 'a/2']);
+  });
+
+  test('REST routes: RDS log download, AWS Backup, Lambda invoke; presigned credential; host fallback', () => {
+    const dl = parseRequest({ method: 'GET', path: '/v13/downloadCompleteLogFile/prod-db/error/postgresql.log.1', headers: { host: 'rds.us-east-1.amazonaws.com', authorization: auth('rds') } });
+    assert.equal(dl.action, 'DownloadCompleteDBLogFile');
+    assert.equal(dl.params.DBInstanceIdentifier, 'prod-db');
+    const rp = parseRequest({ method: 'DELETE', path: `/backup-vaults/Default/recovery-points/${encodeURIComponent('arn:aws:rds:us-east-1:1:snapshot:awsbackup:job-1')}`, headers: { host: 'backup.us-east-1.amazonaws.com', authorization: auth('backup') } });
+    assert.equal(rp.action, 'DeleteRecoveryPoint');
+    assert.equal(rp.params.RecoveryPointArn, 'arn:aws:rds:us-east-1:1:snapshot:awsbackup:job-1');
+    const inv = parseRequest({ method: 'POST', path: '/2015-03-31/functions/f/invocations', headers: { host: 'lambda.us-east-1.amazonaws.com', authorization: auth('lambda') }, body: '{}' });
+    assert.equal(inv.action, 'InvokeFunction');
+    const pre = parseRequest({ method: 'GET', path: '/v13/downloadCompleteLogFile/db1/f', query: `X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=${encodeURIComponent('AKID/20261206/eu-west-1/rds/aws4_request')}`, headers: { host: 'localhost:4566' } });
+    assert.equal(pre.service, 'rds');
+    assert.equal(pre.region, 'eu-west-1');
+    const unsigned = parseRequest({ method: 'POST', path: '/', headers: { host: 'kms.us-east-1.amazonaws.com', 'x-amz-target': 'TrentService.Decrypt' }, body: '{}' });
+    assert.equal(unsigned.service, 'kms');
+    assert.equal(unsigned.action, 'Decrypt');
+  });
+
+  test('a request it cannot understand is an error, not a silent allow', () => {
+    assert.throws(() => parseRequest({ method: 'POST', path: '/', headers: { host: 'localhost', authorization: auth('rds') }, body: 'nothing=here' }), /cannot tell the rds action/);
+  });
+});
+
+// ---- decisions against the translated template -------------------------------------------------
+
+describe('decisions', () => {
+  let gate;
+  before(() => {
+    gate = new Gate();
+    gate.load(translate());
+  });
+
+  test('the log syncer writes under rds-logs/ and nowhere else', async () => {
+    const ok = await gate.evaluate({ principal: 'LogSyncerFunctionRole', request: s3req('PUT', '/databucket/rds-logs/prod-db/2026/12/06/error.log') });
+    assert.equal(ok.decision, 'Allowed');
+    const no = await gate.evaluate({ principal: 'LogSyncerFunctionRole', request: s3req('PUT', '/databucket/activity-streams/x') });
+    assert.equal(no.decision, 'ImplicitlyDenied');
+    assert.equal(no.action, 's3:PutObject');
+    assert.equal(no.resource, 'arn:aws:s3:::databucket/activity-streams/x');
+    assert.equal(no.closest.sid, 'WriteCopiesAndState');
+    assert.match(no.closest.why, /resource not matched/);
+  });
+
+  test('the bucket policy denies plain HTTP explicitly', async () => {
+    const r = await gate.evaluate({ principal: 'LogSyncerFunctionRole', request: s3req('PUT', '/databucket/rds-logs/x'), secureTransport: false });
+    assert.equal(r.decision, 'ExplicitlyDenied');
+    assert.equal(r.closest.sid, 'DenyInsecureTransport');
+  });
+
+  test('RunTask with tags is allowed, ecs:TagResource included, with ecs:CreateAction=RunTask', async () => {
+    const r = await gate.evaluate({ principal: 'SnapshotStepsFunctionRole', request: ecsReq('RunTask', RUN_TASK) });
+    assert.equal(r.decision, 'Allowed', JSON.stringify(r.closest));
+    const tag = r.evaluations.find((e) => e.action === 'ecs:TagResource');
+    assert.equal(tag.context['ecs:CreateAction'], 'RunTask');
+    assert.deepEqual(tag.context['aws:TagKeys'], ['sluice:run-id']);
+    assert.deepEqual(
+      r.evaluations.filter((e) => e.action === 'iam:PassRole').map((e) => e.resource).sort(),
+      [`arn:aws:iam::${A}:role/sanitizerexecutionrole`, `arn:aws:iam::${A}:role/sanitizertaskrole`],
+    );
+  });
+
+  test('a direct TagResource (tagging an existing resource) stays denied', async () => {
+    const r = await gate.evaluate({ principal: 'SnapshotStepsFunctionRole', request: ecsReq('TagResource', { resourceArn: `arn:aws:ecs:us-east-1:${A}:task/sanitizercluster/abc`, tags: [{ key: 'k', value: 'v' }] }) });
+    assert.equal(r.decision, 'ImplicitlyDenied');
+  });
+
+  test('RunTask of another task definition is denied', async () => {
+    const r = await gate.evaluate({ principal: 'SnapshotStepsFunctionRole', request: ecsReq('RunTask', { ...RUN_TASK, taskDefinition: `arn:aws:ecs:us-east-1:${A}:task-definition/other:1` }) });
+    assert.equal(r.decision, 'ImplicitlyDenied');
+    assert.equal(r.action, 'ecs:RunTask');
+  });
+
+  test('the DAS key decrypts only under the pinned encryption context (kms:EncryptionContext:*)', async () => {
+    const key = `arn:aws:kms:us-east-1:${A}:key/11111111-1111-1111-1111-111111111111`;
+    const kms = (ec) => ({ method: 'POST', path: '/', headers: { host: 'kms.us-east-1.amazonaws.com', 'x-amz-target': 'TrentService.Decrypt', 'content-type': 'application/x-amz-json-1.1', authorization: auth('kms') }, body: JSON.stringify({ CiphertextBlob: 'AA==', EncryptionContext: ec }) });
+    assert.equal((await gate.evaluate({ principal: 'DasTransformerFunctionRole', resource: key, request: kms({ 'aws:rds:db-id': 'db-ABCDEFGHIJKL' }) })).decision, 'Allowed');
+    const other = await gate.evaluate({ principal: 'DasTransformerFunctionRole', resource: key, request: kms({ 'aws:rds:db-id': 'db-OTHER' }) });
+    assert.equal(other.decision, 'ImplicitlyDenied');
+    assert.match(other.closest.why, /kms:EncryptionContext:aws:rds:db-id/);
+  });
+
+  test('the sanitizer reads only the secrets of temporary databases (resource tags looked up)', async () => {
+    const secret = `arn:aws:secretsmanager:us-east-1:${A}:secret:rds!db-1-AbCdEf`;
+    const req = { method: 'POST', path: '/', headers: { host: 'secretsmanager.us-east-1.amazonaws.com', 'x-amz-target': 'secretsmanager.GetSecretValue', 'content-type': 'application/x-amz-json-1.1', authorization: auth('secretsmanager') }, body: JSON.stringify({ SecretId: secret }) };
+    const tagged = (db) => ({ [secret]: { 'aws:rds:primaryDBInstanceArn': `arn:aws:rds:us-east-1:${A}:db:${db}` } });
+    assert.equal((await gate.evaluate({ principal: 'SanitizerTaskRole', request: req, resourceTags: tagged('sluice-tmp-run-1') })).decision, 'Allowed');
+    assert.equal((await gate.evaluate({ principal: 'SanitizerTaskRole', request: req, resourceTags: tagged('prod-db') })).decision, 'ImplicitlyDenied');
+    assert.equal((await gate.evaluate({ principal: 'SanitizerTaskRole', request: req })).decision, 'ImplicitlyDenied');
+  });
+
+  test('temp databases are changed only when tagged sluice:role=temp (aws:ResourceTag)', async () => {
+    const req = rdsReq('Action=DeleteDBInstance&Version=2014-10-31&DBInstanceIdentifier=sluice-tmp-run-1&SkipFinalSnapshot=true');
+    const arn = `arn:aws:rds:us-east-1:${A}:db:sluice-tmp-run-1`;
+    assert.equal((await gate.evaluate({ principal: 'SnapshotStepsFunctionRole', request: req, resourceTags: { [arn]: { 'sluice:role': 'temp' } } })).decision, 'Allowed');
+    const r = await gate.evaluate({ principal: 'SnapshotStepsFunctionRole', request: req });
+    assert.equal(r.decision, 'ImplicitlyDenied');
+    assert.equal(r.closest.sid, 'ChangeOnlyTempDatabases');
+  });
+
+  test('ManageMasterUserPassword: kms:DescribeKey on the aws/secretsmanager key, grants through Secrets Manager', async () => {
+    const arn = `arn:aws:rds:us-east-1:${A}:db:sluice-tmp-run-1`;
+    const r = await gate.evaluate({
+      principal: 'SnapshotStepsFunctionRole',
+      request: rdsReq('Action=ModifyDBInstance&Version=2014-10-31&DBInstanceIdentifier=sluice-tmp-run-1&ManageMasterUserPassword=true&BackupRetentionPeriod=0&ApplyImmediately=true'),
+      resourceTags: { [arn]: { 'sluice:role': 'temp' } },
+    });
+    assert.equal(r.decision, 'Allowed', JSON.stringify(r.closest));
+    const actions = r.evaluations.map((e) => e.action);
+    for (const a of ['secretsmanager:CreateSecret', 'secretsmanager:TagResource', 'kms:DescribeKey', 'kms:CreateGrant', 'kms:Decrypt', 'kms:GenerateDataKey']) assert.ok(actions.includes(a), a);
+  });
+
+  test('StartExportTask passes only the export role', async () => {
+    const body = (role) =>
+      `Action=StartExportTask&Version=2014-10-31&ExportTaskIdentifier=e1&SourceArn=${encodeURIComponent(`arn:aws:rds:us-east-1:${A}:snapshot:awsbackup:job-1`)}&S3BucketName=databucket&IamRoleArn=${encodeURIComponent(role)}&KmsKeyId=${encodeURIComponent(`arn:aws:kms:us-east-1:${A}:key/33333333-3333-3333-3333-333333333333`)}`;
+    assert.equal((await gate.evaluate({ principal: 'BackupActionsFunctionRole', request: rdsReq(body(`arn:aws:iam::${A}:role/backupexportrole`)) })).decision, 'Allowed');
+    const r = await gate.evaluate({ principal: 'BackupActionsFunctionRole', request: rdsReq(body(`arn:aws:iam::${A}:role/admin`)) });
+    assert.equal(r.decision, 'ImplicitlyDenied');
+    assert.equal(r.action, 'iam:PassRole');
+    assert.equal(r.rule, 'rds-export-task');
+  });
+
+  test('EventBridge invokes a function only from its own rules (Lambda permissions, aws:SourceArn)', async () => {
+    const req = { method: 'POST', path: '/2015-03-31/functions/logsyncerfunction/invocations', headers: { host: 'lambda.us-east-1.amazonaws.com', authorization: auth('lambda') }, body: '{}' };
+    assert.equal((await gate.evaluate({ principal: 'service:events.amazonaws.com', request: req, sourceArn: `arn:aws:events:us-east-1:${A}:rule/logsyncerfunctionschedule` })).decision, 'Allowed');
+    assert.equal((await gate.evaluate({ principal: 'service:events.amazonaws.com', request: req, sourceArn: `arn:aws:events:us-east-1:${A}:rule/someone-elses` })).decision, 'ImplicitlyDenied');
+  });
+
+  test('unknown principals are errors', async () => {
+    await assert.rejects(gate.evaluate({ principal: 'NoSuchRole', request: s3req('GET', '/databucket/x') }), /unknown principal NoSuchRole/);
+  });
+});
+
+// ---- the gate can fail: a template without the statement the fix added -------------------------
+
+async function gateFor(templateText) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'iam-gate-tpl-'));
+  writeFileSync(path.join(dir, 'template.yaml'), templateText);
+  // The copy's state machine definitions are read relative to it.
+  symlinkSync(path.join(ROOT, 'statemachines'), path.join(dir, 'statemachines'));
+  const gate = new Gate();
+  gate.load(translate({ template: path.join(dir, 'template.yaml') }));
+  return gate;
+}
+
+describe('the gate fails where AWS would', () => {
+  test('a template copy with one statement removed makes the sanitizer run fail at ecs:TagResource', async () => {
+    const original = readFileSync(path.join(ROOT, 'template.yaml'), 'utf8');
+    const statement = /            # RunTask with tags is also authorized[\s\S]*?ecs:CreateAction: RunTask\n/;
+    assert.match(original, statement, 'template.yaml no longer has the TagTheSanitizerTaskAtLaunch statement this test removes');
+    const gate = await gateFor(original.replace(statement, ''));
+    const r = await gate.evaluate({ principal: 'SnapshotStepsFunctionRole', request: ecsReq('RunTask', RUN_TASK) });
+    assert.equal(r.decision, 'ImplicitlyDenied');
+    assert.equal(r.action, 'ecs:TagResource');
+    assert.equal(r.impliedBy, 'ecs:RunTask');
+    assert.equal(r.context['ecs:CreateAction'], 'RunTask');
+    assert.equal(r.evaluations.find((e) => e.action === 'ecs:RunTask').decision, 'Allowed');
+    assert.match(r.closest.why, /action not in the statement/);
+  });
+
+  test('the template before the fix (the bug issue 17 names) denies it: ecs:cluster is not in TagResource\'s context', async (t) => {
+    let before;
+    try {
+      before = execFileSync('git', ['-C', ROOT, 'show', '8afc4f6^:template.yaml'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    } catch {
+      t.skip('git history without commit 8afc4f6');
+      return;
+    }
+    const gate = await gateFor(before);
+    const r = await gate.evaluate({ principal: 'SnapshotStepsFunctionRole', request: ecsReq('RunTask', RUN_TASK) });
+    assert.equal(r.decision, 'ImplicitlyDenied');
+    assert.equal(r.action, 'ecs:TagResource');
+    assert.equal(r.closest.sid, 'WatchAndStopTheSanitizer');
+    assert.match(r.closest.why, /ArnEquals ecs:cluster .*key not in the request context/);
+  });
+});
+
+// ---- the line protocol ------------------------------------------------------------------------
+
+describe('line protocol', () => {
+  test('one JSON line per request, in order, ids echoed; errors are lines too', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'iam-gate-proto-'));
+    const principals = path.join(dir, 'principals.json');
+    writeFileSync(principals, JSON.stringify(translate()));
+    const child = spawn(process.execPath, [path.join(HERE, 'gate.mjs')], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const lines = createInterface({ input: child.stdout });
+    const out = [];
+    lines.on('line', (l) => out.push(JSON.parse(l)));
+    const send = [
+      { op: 'load', id: 'l', principals },
+      { op: 'eval', id: 1, principal: 'LogSyncerFunctionRole', request: s3req('GET', '/databucket/rds-logs/_state/db1.json') },
+      { op: 'eval', id: 2, principal: 'LogSyncerFunctionRole', request: s3req('DELETE', '/databucket/rds-logs/x') },
+      { op: 'parse', id: 3, request: s3req('HEAD', '/databucket') },
+      { op: 'eval', id: 4, principal: 'Nobody', request: s3req('GET', '/databucket/x') },
+      { op: 'stats', id: 5 },
+    ];
+    for (const m of send) child.stdin.write(JSON.stringify(m) + '\n');
+    child.stdin.write('not json\n');
+    child.stdin.end();
+    await new Promise((r) => child.on('close', r));
+    assert.equal(out.length, 7);
+    assert.deepEqual(out[0], { id: 'l', loaded: true, principals: out[0].principals, resourcePolicies: out[0].resourcePolicies });
+    assert.equal(out[1].id, 1);
+    assert.equal(out[1].decision, 'Allowed');
+    assert.equal(out[2].decision, 'ImplicitlyDenied');
+    assert.equal(out[2].action, 's3:DeleteObject');
+    assert.equal(out[3].action, 'ListBucket');
+    assert.match(out[4].error, /unknown principal/);
+    assert.deepEqual(out[5], { id: 5, requests: 2, evaluations: 2, principals: 1, denials: 1 });
+    assert.match(out[6].error, /not JSON/);
+  });
+});
+
+// ---- every call the product makes, replayed --------------------------------------------------
+
+describe('replay of fixtures/calls.jsonl', () => {
+  test('every call the product makes is allowed by the template', async () => {
+    const results = await replay();
+    const denied = results.filter((r) => r.result.decision !== 'Allowed');
+    const evaluations = results.reduce((n, r) => n + (r.result.evaluations?.length ?? 0), 0);
+    const principals = new Set(results.map((r) => r.call.principal)).size;
+    console.log(`iam-gate: ${results.length} requests, ${evaluations} evaluations, ${principals} principals, ${denied.length} denials`);
+    assert.equal(denied.length, 0, '\n' + denied.map(describeDenial).join('\n'));
+  });
+
+  test('every call names its principal and the code or service that makes it', () => {
+    const calls = loadCalls();
+    assert.ok(calls.length > 50);
+    const ids = new Set();
+    for (const c of calls) {
+      assert.ok(c.id && !ids.has(c.id), `duplicate or missing id ${c.id}`);
+      ids.add(c.id);
+      assert.ok(c.principal && c.source, c.id);
+    }
+  });
+
+  test('every implied-action row cites an AWS page', () => {
+    for (const row of IMPLIED) assert.match(row.doc, /^https:\/\/docs\.aws\.amazon\.com\//, row.id);
+  });
+});

@@ -547,6 +547,13 @@ export const IMPLIED = [
     add: (r, env) => [{ action: 's3:PutObjectTagging', arn: `arn:${env.partition}:s3:::${r.s3.bucket}/${r.s3.key}` }],
   },
   {
+    id: 'backup-delete-rds-recovery-point',
+    doc: 'https://docs.aws.amazon.com/aws-backup/latest/devguide/API_DeleteRecoveryPoint.html',
+    why: 'AWS Backup deletes the RDS snapshot behind a recovery point with the caller\'s rights (rds:DeleteDBSnapshot / rds:DeleteDBClusterSnapshot); without them it answers success and leaves the recovery point EXPIRED',
+    when: (r) => r.service === 'backup' && r.action === 'DeleteRecoveryPoint' && /^arn:[^:]+:rds:/.test(r.params.RecoveryPointArn || ''),
+    add: (r) => [{ action: r.params.RecoveryPointArn.includes(':cluster-snapshot:') ? 'rds:DeleteDBClusterSnapshot' : 'rds:DeleteDBSnapshot', arn: r.params.RecoveryPointArn, via: `backup.${r.region || 'us-east-1'}.amazonaws.com` }],
+  },
+  {
     id: 'logs-subscription-pass-role',
     doc: 'https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/SubscriptionFilters.html',
     why: 'PutSubscriptionFilter with roleArn passes that role to CloudWatch Logs (iam:PassRole)',

@@ -326,13 +326,36 @@ describe('line protocol', () => {
 // ---- every call the product makes, replayed --------------------------------------------------
 
 describe('replay of fixtures/calls.jsonl', () => {
-  test('every call the product makes is allowed by the template', async () => {
-    const results = await replay();
+  let results;
+  before(async () => {
+    results = await replay();
+  });
+
+  test('every call the product makes is allowed by the template', () => {
     const denied = results.filter((r) => r.result.decision !== 'Allowed');
     const evaluations = results.reduce((n, r) => n + (r.result.evaluations?.length ?? 0), 0);
     const principals = new Set(results.map((r) => r.call.principal)).size;
     console.log(`iam-gate: ${results.length} requests, ${evaluations} evaluations, ${principals} principals, ${denied.length} denials`);
     assert.equal(denied.length, 0, '\n' + denied.map(describeDenial).join('\n'));
+  });
+
+  test('no grant goes unused: every action a role\'s own policies allow is exercised by some call', () => {
+    const used = new Set();
+    for (const r of results) for (const e of r.result.evaluations || []) used.add(`${r.call.principal} ${e.action.toLowerCase()}`);
+    const unused = [];
+    for (const [name, p] of Object.entries(translate().principals)) {
+      for (const pol of p.policies) {
+        if (pol.managedPolicyArn) continue; // AWS managed policies are not ours to trim
+        for (const st of [].concat(pol.policy.Statement)) {
+          if (st.Effect !== 'Allow') continue;
+          for (const a of [].concat(st.Action)) {
+            const re = new RegExp('^' + a.toLowerCase().replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*') + '$');
+            if (![...used].some((u) => u.startsWith(`${name} `) && re.test(u.slice(name.length + 1)))) unused.push(`${name} [${st.Sid ?? pol.name}] ${a}`);
+          }
+        }
+      }
+    }
+    assert.deepEqual(unused, [], 'granted but never used by any call in fixtures/calls.jsonl: remove the grant, or add the call that needs it');
   });
 
   test('every call names its principal and the code or service that makes it', () => {

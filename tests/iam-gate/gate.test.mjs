@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { Gate, parseRequest, IMPLIED } from './gate.mjs';
-import { translate, replay, describe as describeDenial, loadCalls, ROOT } from './replay.mjs';
+import { translate, replay, variant, describe as describeDenial, loadCalls, ROOT, EXISTING_BUCKET_KEY } from './replay.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const A = '123456789012';
@@ -249,13 +249,50 @@ describe('decisions', () => {
     assert.deepEqual(kms, [['kms:GenerateDataKey', 's3.us-east-1.amazonaws.com'], ['kms:Decrypt', 's3.us-east-1.amazonaws.com']]);
   });
 
-  test('an existing SSE-KMS bucket (ExistingBucketName): no role gets its key (issue 17, open)', { todo: 'needs the existing bucket\'s key as a template parameter' }, async () => {
-    const key = `arn:aws:kms:us-east-1:${A}:key/55555555-5555-5555-5555-555555555555`;
-    const doc = translate({ set: ['ExistingBucketName=their-bucket', `BucketKmsKeyArn=${key}`] });
+  test('an existing SSE-KMS bucket (ExistingBucketName + ExistingBucketKmsKeyArn): its key, through S3 only', async () => {
+    const key = EXISTING_BUCKET_KEY;
+    const doc = translate({ set: ['ExistingBucketName=their-bucket', `ExistingBucketKmsKeyArn=${key}`] });
     const g = new Gate();
     g.load({ ...doc, bucketKmsKeys: { 'their-bucket': key } });
     const r = await g.evaluate({ principal: 'LogSyncerFunctionRole', request: s3req('PUT', '/their-bucket/rds-logs/db1/x.log') });
     assert.equal(r.decision, 'Allowed', `${r.action} ${r.resource}: ${r.closest?.why}`);
+    assert.deepEqual(r.evaluations.filter((e) => e.action.startsWith('kms:')).map((e) => [e.action, e.resource, e.context['kms:ViaService']]), [['kms:GenerateDataKey', key, 's3.us-east-1.amazonaws.com']]);
+    // The same key called directly (not by S3 on the role's behalf) is refused: kms:ViaService.
+    const kmsReq = { method: 'POST', path: '/', headers: { host: 'kms.us-east-1.amazonaws.com', 'x-amz-target': 'TrentService.Decrypt', 'content-type': 'application/x-amz-json-1.1', authorization: auth('kms') }, body: JSON.stringify({ CiphertextBlob: 'AA==' }) };
+    const direct = await g.evaluate({ principal: 'LogSyncerFunctionRole', resource: key, request: kmsReq });
+    assert.equal(direct.decision, 'ImplicitlyDenied');
+    assert.equal(direct.closest.sid, 'BucketKey');
+    assert.match(direct.closest.why, /kms:ViaService/);
+  });
+
+  test('the template Rules refuse a bucket key that does not match the bucket, with the reason', () => {
+    const run = (...set) => {
+      try {
+        execFileSync(path.join(ROOT, '.tools/venv/bin/python'), [path.join(HERE, 'translate.py'), '--out', path.join(tmpdir(), 'iam-gate-rules.json'), ...set.flatMap((s) => ['--set', s])], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+        return '';
+      } catch (e) {
+        return e.stderr;
+      }
+    };
+    assert.match(run('ExistingBucketName=theirs', `BucketKmsKeyArn=${EXISTING_BUCKET_KEY}`), /BucketKeyMatchesTheBucket .*existing bucket's key goes in ExistingBucketKmsKeyArn/);
+    assert.match(run(`ExistingBucketKmsKeyArn=${EXISTING_BUCKET_KEY}`), /ExistingBucketKeyNeedsTheBucket .*needs ExistingBucketName/);
+    assert.equal(run('ExistingBucketName=theirs', `ExistingBucketKmsKeyArn=${EXISTING_BUCKET_KEY}`), '');
+  });
+
+  test('the template before the existing-bucket fix refuses that bucket\'s key (issue 17)', async (t) => {
+    let before;
+    try {
+      before = execFileSync('git', ['-C', ROOT, 'show', 'd7b2710:template.yaml'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    } catch {
+      t.skip('git history without commit d7b2710');
+      return;
+    }
+    const g = await gateFor(before, ['ExistingBucketName=databucket'], { bucketKmsKeys: { databucket: EXISTING_BUCKET_KEY } });
+    const r = await g.evaluate({ principal: 'LogSyncerFunctionRole', request: s3req('PUT', '/databucket/rds-logs/db1/x.log') });
+    assert.equal(r.decision, 'ImplicitlyDenied');
+    assert.equal(r.action, 'kms:GenerateDataKey');
+    assert.equal(r.rule, 's3-sse-kms');
+    assert.equal(r.resource, EXISTING_BUCKET_KEY);
   });
 
   test('unknown principals are errors', async () => {
@@ -265,13 +302,13 @@ describe('decisions', () => {
 
 // ---- the gate can fail: a template without the statement the fix added -------------------------
 
-async function gateFor(templateText) {
+async function gateFor(templateText, set = [], extra = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), 'iam-gate-tpl-'));
   writeFileSync(path.join(dir, 'template.yaml'), templateText);
   // The copy's state machine definitions are read relative to it.
   symlinkSync(path.join(ROOT, 'statemachines'), path.join(dir, 'statemachines'));
   const gate = new Gate();
-  gate.load(translate({ template: path.join(dir, 'template.yaml') }));
+  gate.load({ ...translate({ template: path.join(dir, 'template.yaml'), set }), ...extra });
   return gate;
 }
 
@@ -343,6 +380,27 @@ describe('line protocol', () => {
   });
 });
 
+// Every action a role's own (non AWS managed) policies allow that no evaluation of the replay
+// used, as "<role> [<Sid or policy>] <action>".
+function unusedGrants(results, doc) {
+  const used = new Set();
+  for (const r of results) for (const e of r.result.evaluations || []) used.add(`${r.call.principal} ${e.action.toLowerCase()}`);
+  const unused = [];
+  for (const [name, p] of Object.entries(doc.principals)) {
+    for (const pol of p.policies) {
+      if (pol.managedPolicyArn) continue; // AWS managed policies are not ours to trim
+      for (const st of [].concat(pol.policy.Statement)) {
+        if (st.Effect !== 'Allow') continue;
+        for (const a of [].concat(st.Action)) {
+          const re = new RegExp('^' + a.toLowerCase().replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*') + '$');
+          if (![...used].some((u) => u.startsWith(`${name} `) && re.test(u.slice(name.length + 1)))) unused.push(`${name} [${st.Sid ?? pol.name}] ${a}`);
+        }
+      }
+    }
+  }
+  return unused;
+}
+
 // ---- every call the product makes, replayed --------------------------------------------------
 
 describe('replay of fixtures/calls.jsonl', () => {
@@ -360,23 +418,18 @@ describe('replay of fixtures/calls.jsonl', () => {
   });
 
   test('no grant goes unused: every action a role\'s own policies allow is exercised by some call', () => {
-    const used = new Set();
-    for (const r of results) for (const e of r.result.evaluations || []) used.add(`${r.call.principal} ${e.action.toLowerCase()}`);
-    const unused = [];
-    for (const [name, p] of Object.entries(translate().principals)) {
-      for (const pol of p.policies) {
-        if (pol.managedPolicyArn) continue; // AWS managed policies are not ours to trim
-        for (const st of [].concat(pol.policy.Statement)) {
-          if (st.Effect !== 'Allow') continue;
-          for (const a of [].concat(st.Action)) {
-            const re = new RegExp('^' + a.toLowerCase().replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*') + '$');
-            if (![...used].some((u) => u.startsWith(`${name} `) && re.test(u.slice(name.length + 1)))) unused.push(`${name} [${st.Sid ?? pol.name}] ${a}`);
-          }
-        }
-      }
-    }
-    assert.deepEqual(unused, [], 'granted but never used by any call in fixtures/calls.jsonl: remove the grant, or add the call that needs it');
+    assert.deepEqual(unusedGrants(results, translate()), [], 'granted but never used by any call in fixtures/calls.jsonl: remove the grant, or add the call that needs it');
   });
+
+  for (const also of ['created-kms', 'existing-kms']) {
+    test(`with an SSE-KMS bucket (${also}) every call is allowed, and every KMS grant is used`, async () => {
+      const res = await replay({ also });
+      const denied = res.filter((r) => r.result.decision !== 'Allowed');
+      assert.equal(denied.length, 0, '\n' + denied.map(describeDenial).join('\n'));
+      assert.ok(res.some((r) => r.result.evaluations.some((e) => e.rule === 's3-sse-kms')), 'no call used the bucket key');
+      assert.deepEqual(unusedGrants(res, translate({ set: variant(also).set })), []);
+    });
+  }
 
   test('every call names its principal and the code or service that makes it', () => {
     const calls = loadCalls();

@@ -1,7 +1,7 @@
 // Replays fixtures/calls.jsonl through the gate against the SAM-translated template and
 // reports every request AWS would refuse.
 //
-//   .tools/node/node_modules/.bin/node tests/iam-gate/replay.mjs [--template path] [--verbose]
+//   .tools/node/node_modules/.bin/node tests/iam-gate/replay.mjs [--template path] [--also variant] [--verbose]
 //
 // Exit status 1 when any call is denied. gate.test.mjs runs the same replay.
 
@@ -17,11 +17,32 @@ export const ROOT = path.resolve(HERE, '../..');
 export const PYTHON = path.join(ROOT, '.tools/venv/bin/python');
 
 // Template parameter variants a call may need (`"variant"` in calls.jsonl), on top of
-// fixtures/params.json.
+// fixtures/params.json: `--set` overrides, and `load` extras for the gate (e.g. which bucket is
+// SSE-KMS under which key). Variants combine with '+' (`cluster+existing-kms`).
+export const BUCKET_KEY = 'arn:aws:kms:us-east-1:123456789012:key/44444444-4444-4444-4444-444444444444';
+export const EXISTING_BUCKET_KEY = 'arn:aws:kms:us-east-1:123456789012:key/55555555-5555-5555-5555-555555555555';
 export const VARIANTS = {
   default: [],
   cluster: ['SnapshotSourceKind=cluster'],
+  // The created bucket, SSE-KMS under BucketKmsKeyArn.
+  'created-kms': { set: [`BucketKmsKeyArn=${BUCKET_KEY}`], extra: { bucketKmsKeys: { databucket: BUCKET_KEY } } },
+  // The user's own bucket (named like the created one, so every call shape applies), SSE-KMS
+  // under ExistingBucketKmsKeyArn.
+  'existing-kms': { set: ['ExistingBucketName=databucket', `ExistingBucketKmsKeyArn=${EXISTING_BUCKET_KEY}`], extra: { bucketKmsKeys: { databucket: EXISTING_BUCKET_KEY } } },
 };
+
+/** A variant name (parts joined by '+') -> { set, extra }. */
+export function variant(name = 'default') {
+  const out = { set: [], extra: {} };
+  for (const part of name.split('+')) {
+    const v = VARIANTS[part];
+    if (v === undefined) throw new Error(`unknown variant ${part}`);
+    const { set = [], extra = {} } = Array.isArray(v) ? { set: v } : v;
+    out.set.push(...set);
+    Object.assign(out.extra, extra);
+  }
+  return out;
+}
 
 /** Runs translate.py; returns the principals document. */
 export function translate({ template = path.join(ROOT, 'template.yaml'), set = [], physical } = {}) {
@@ -46,18 +67,22 @@ export function loadCalls(file = path.join(HERE, 'fixtures/calls.jsonl')) {
 }
 
 /** Evaluates every call; returns [{call, result}] in order. */
-export async function replay({ template, calls = loadCalls() } = {}) {
+// `also` names variants every call is replayed under besides its own (e.g. 'existing-kms':
+// a call of variant `cluster` then runs under `cluster+existing-kms`).
+export async function replay({ template, calls = loadCalls(), also, extra = {} } = {}) {
   const gates = {};
   const results = [];
   for (const call of calls) {
-    const variant = call.variant ?? 'default';
-    if (!gates[variant]) {
-      gates[variant] = new Gate();
-      gates[variant].load(translate({ template, set: VARIANTS[variant] }));
+    const own = call.variant ?? 'default';
+    const name = also ? (own === 'default' ? also : `${own}+${also}`) : own;
+    if (!gates[name]) {
+      const v = variant(name);
+      gates[name] = new Gate();
+      gates[name].load({ ...translate({ template, set: v.set }), ...v.extra, ...extra });
     }
     let result;
     try {
-      result = await gates[variant].evaluate(call);
+      result = await gates[name].evaluate(call);
     } catch (e) {
       result = { decision: 'Error', error: e.message };
     }
@@ -79,7 +104,8 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   const ti = process.argv.indexOf('--template');
   const template = ti > 0 ? path.resolve(process.argv[ti + 1]) : undefined;
   const verbose = process.argv.includes('--verbose');
-  const results = await replay({ template });
+  const ai = process.argv.indexOf('--also');
+  const results = await replay({ template, also: ai > 0 ? process.argv[ai + 1] : undefined });
   const denied = results.filter((r) => r.result.decision !== 'Allowed');
   for (const r of verbose ? results : denied) {
     if (r.result.decision === 'Allowed') {

@@ -301,6 +301,21 @@ def as_doc(policy):
     return policy
 
 
+class RuleFailed(SystemExit):
+    pass
+
+
+def check_rules(rules: dict, r: "Resolver") -> None:
+    """The template's Rules, as CloudFormation checks them before creating anything: a parameter
+    set that fails an assertion is refused with its AssertDescription."""
+    for name, rule in rules.items():
+        if "RuleCondition" in rule and not r.value(rule["RuleCondition"]):
+            continue
+        for a in rule.get("Assertions", []):
+            if not r.value(a["Assert"]):
+                raise RuleFailed(f"template rule {name} refuses these parameters: {a.get('AssertDescription', '')}")
+
+
 def build(template_path: Path, given: dict, physical: dict) -> dict:
     sam = yaml_parse(template_path.read_text())
     # Offline: code is never packaged, and a state machine's definition is read from its file
@@ -314,6 +329,7 @@ def build(template_path: Path, given: dict, physical: dict) -> dict:
     params = load_params(sam, given)
     cfn = transform(copy.deepcopy(sam), sam_params(params), StaticPolicyLoader())
     r = Resolver(cfn, params, physical)
+    check_rules(sam.get("Rules", {}), r)
     managed_by_arn = {p["arn"].replace("arn:aws:", f"arn:{PARTITION}:"): (n, p) for n, p in MANAGED_POLICIES.items()}
 
     principals: dict[str, dict] = {}

@@ -836,6 +836,31 @@ export class Gate {
     };
   }
 
+  /**
+   * Whether `service` (a service principal such as states.amazonaws.com) may assume the role
+   * `role` (principal name or ARN) under the role's trust policy, with the context that service
+   * documents: {role, service, sourceArn, sourceAccount, externalId}. Same answer shape as eval.
+   */
+  async assume(ev) {
+    if (!this.doc) throw new Error('no principals loaded: send {"op":"load",...} first');
+    const role = this.principalOf(ev.role);
+    if (!role.trust) throw new Error(`${ev.role} has no trust policy`);
+    if (!ev.service) throw new Error('assume needs the service principal that assumes the role');
+    const context = { 'aws:SecureTransport': 'true', 'aws:PrincipalServiceName': ev.service, 'aws:RequestedRegion': this.env.region, 'aws:CurrentTime': new Date().toISOString() };
+    if (ev.sourceArn) context['aws:SourceArn'] = ev.sourceArn;
+    if (ev.sourceAccount) context['aws:SourceAccount'] = ev.sourceAccount;
+    if (ev.externalId) context['sts:ExternalId'] = ev.externalId;
+    const r = await this.simulate({ principal: ev.service, sessionArn: ev.service, policies: [], action: 'sts:AssumeRole', arn: role.arn, context, resourcePolicy: role.trust });
+    const out = { decision: r.decision, principal: `service:${ev.service}`, action: 'sts:AssumeRole', resource: role.arn, context };
+    out.closest = r.decision === 'Allowed' ? null : r.error ? { why: r.error, errors: r.errors } : closestStatement(r.analysis);
+    if (r.note) out.note = r.note;
+    this.stats.requests++;
+    this.stats.evaluations++;
+    this.stats.principals.add(`service:${ev.service}`);
+    if (r.decision !== 'Allowed') this.stats.denials++;
+    return { ...(ev.id !== undefined ? { id: ev.id } : {}), ...out, role: ev.role, evaluations: [out] };
+  }
+
   /** One protocol line in, one out. */
   async handle(line) {
     let msg;
@@ -851,6 +876,8 @@ export class Gate {
           return { ...id, ...this.load(msg.principals) };
         case 'eval':
           return await this.evaluate(msg);
+        case 'assume':
+          return await this.assume(msg);
         case 'stats':
           return { ...id, requests: this.stats.requests, evaluations: this.stats.evaluations, principals: this.stats.principals.size, denials: this.stats.denials };
         case 'parse': {
@@ -858,7 +885,7 @@ export class Gate {
           return { ...id, service: p.service, action: p.action, region: p.region, protocol: p.protocol, params: p.params, tags: p.tags, ...(p.s3 ? { bucket: p.s3.bucket, key: p.s3.key } : {}) };
         }
         default:
-          return { ...id, error: `unknown op ${JSON.stringify(msg.op)} (load, eval, parse, stats)` };
+          return { ...id, error: `unknown op ${JSON.stringify(msg.op)} (load, eval, assume, parse, stats)` };
       }
     } catch (e) {
       return { ...id, error: e.message };

@@ -344,6 +344,68 @@ describe('the gate fails where AWS would', () => {
   });
 });
 
+// ---- trust policies: which service may assume each role, from where ----------------------------
+
+const FOREIGN = '999999999999';
+const foreign = (c) => ({
+  ...c,
+  ...(c.sourceArn ? { sourceArn: c.sourceArn.replace(/:(123456789012|210987654321):/, `:${FOREIGN}:`) } : {}),
+  ...(c.sourceAccount ? { sourceAccount: FOREIGN } : {}),
+  ...(c.externalId ? { externalId: FOREIGN } : {}),
+});
+// Roles whose trust policy carries no source condition, and why (docs/permissions.md).
+const UNCONDITIONED = {
+  lambda: 'AWS documents no source keys for lambda.amazonaws.com assuming a function role',
+  SanitizerExecutionRole: 'ECS documents the source keys for task roles; not relied on for the execution role',
+};
+
+describe('trust policies', () => {
+  const assumes = loadCalls().filter((c) => c.op === 'assume');
+  let gate;
+  before(() => {
+    gate = new Gate();
+    gate.load(translate());
+  });
+
+  test('every role has a documented assume call in the replay', () => {
+    const covered = new Set(assumes.map((c) => c.role));
+    assert.deepEqual(Object.keys(translate().principals).filter((r) => !covered.has(r)), []);
+  });
+
+  test('a service acting for another account cannot assume a Sluice role (aws:SourceAccount / aws:SourceArn / sts:ExternalId)', async () => {
+    const allowed = [];
+    for (const c of assumes) {
+      if (c.service === 'lambda.amazonaws.com' || UNCONDITIONED[c.role]) continue;
+      const r = await gate.assume(foreign(c));
+      if (r.decision === 'Allowed') allowed.push(`${c.id} ${c.role}`);
+      else assert.match(r.closest.why, /condition failed/, c.id);
+    }
+    assert.deepEqual(allowed, []);
+  });
+
+  test('the wrong service cannot assume a role either', async () => {
+    const r = await gate.assume({ role: 'SanitizedSnapshotStateMachineRole', service: 'events.amazonaws.com', sourceAccount: A, sourceArn: `arn:aws:events:us-east-1:${A}:rule/x` });
+    assert.equal(r.decision, 'ImplicitlyDenied');
+  });
+
+  test('the template before the trust fix let another account\'s resources make the services assume its roles', async (t) => {
+    let before;
+    try {
+      before = execFileSync('git', ['-C', ROOT, 'show', '44d2a76:template.yaml'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    } catch {
+      t.skip('git history without commit 44d2a76');
+      return;
+    }
+    const old = await gateFor(before);
+    const opened = [];
+    for (const c of assumes) {
+      if (c.service === 'lambda.amazonaws.com' || UNCONDITIONED[c.role]) continue;
+      if ((await old.assume(foreign(c))).decision === 'Allowed') opened.push(c.role);
+    }
+    assert.deepEqual([...new Set(opened)].sort(), ['CwlLogsToKinesisRole', 'SanitizedSnapshotStateMachineRole', 'SanitizedSnapshotStateMachineScheduleRole', 'SanitizerTaskRole', 'BackupActionsStateMachineRole'].sort()); // BackupExportRole had aws:SourceAccount already
+  });
+});
+
 // ---- the line protocol ------------------------------------------------------------------------
 
 describe('line protocol', () => {

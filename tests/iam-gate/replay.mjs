@@ -82,7 +82,7 @@ export async function replay({ template, calls = loadCalls(), also, extra = {} }
     }
     let result;
     try {
-      result = await gates[name].evaluate(call);
+      result = call.op === 'assume' ? await gates[name].assume(call) : await gates[name].evaluate(call);
     } catch (e) {
       result = { decision: 'Error', error: e.message };
     }
@@ -93,7 +93,10 @@ export async function replay({ template, calls = loadCalls(), also, extra = {} }
 
 /** One human-readable paragraph per refused call. */
 export function describe({ call, result }) {
-  if (result.error) return `${call.id} (${call.principal}): ERROR ${result.error}`;
+  if (result.error) return `${call.id} (${call.principal ?? call.role}): ERROR ${result.error}`;
+  if (call.op === 'assume') {
+    return `${call.id}: ${result.decision} — ${call.service} sts:AssumeRole on ${call.role} (${result.resource})\n    made by ${call.source}\n    context: ${JSON.stringify({ sourceArn: call.sourceArn, sourceAccount: call.sourceAccount, externalId: call.externalId })}` + (result.closest ? `\n    closest: ${result.closest.why}` : '');
+  }
   const lines = [`${call.id}: ${result.decision} — ${call.principal} ${result.action} on ${result.resource}` + (result.impliedBy ? ` (implied by ${result.impliedBy}: ${result.doc})` : '')];
   lines.push(`    made by ${call.source}`);
   if (result.closest) lines.push(`    closest: ${result.closest.policy ?? ''}${result.closest.sid ? ` [${result.closest.sid}]` : ''}: ${result.closest.why}`);

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { Gate, parseRequest, IMPLIED } from './gate.mjs';
+import { keyPolicies, keyPolicyDocuments } from './key-policies.mjs';
 import { translate, replay, variant, describe as describeDenial, loadCalls, ROOT, EXISTING_BUCKET_KEY } from './replay.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -403,6 +404,59 @@ describe('trust policies', () => {
       if ((await old.assume(foreign(c))).decision === 'Allowed') opened.push(c.role);
     }
     assert.deepEqual([...new Set(opened)].sort(), ['CwlLogsToKinesisRole', 'SanitizedSnapshotStateMachineRole', 'SanitizedSnapshotStateMachineScheduleRole', 'SanitizerTaskRole', 'BackupActionsStateMachineRole'].sort()); // BackupExportRole had aws:SourceAccount already
+  });
+});
+
+// ---- key policies: role policy + the printed key-policy statements ---------------------------
+
+describe('key policies (key-policies.mjs)', () => {
+  // Each key's policy holds only the printed statements (no account-root delegation), so a call
+  // is allowed only if the role policy and the printed statement allow it together.
+  async function replayWithKeyPolicies(also, edit = (docs) => docs) {
+    const entries = keyPolicies(translate({ set: variant(also).set }));
+    const docs = edit(keyPolicyDocuments(entries));
+    const results = await replay({ also, extra: { keyPolicies: docs } });
+    return { entries, results };
+  }
+
+  for (const also of ['keys+created-kms', 'keys+existing-kms']) {
+    test(`every call that uses a key is allowed by role policy + printed key policy (${also})`, async () => {
+      const { entries, results } = await replayWithKeyPolicies(also);
+      const denied = results.filter((r) => r.result.decision !== 'Allowed');
+      assert.equal(denied.length, 0, '\n' + denied.map(describeDenial).join('\n'));
+      const used = new Set(results.flatMap((r) => r.result.evaluations.filter((e) => e.action.startsWith('kms:')).map((e) => e.resource)));
+      const keys = entries.map((e) => e.key);
+      assert.equal(keys.length, 6, keys.join(' ')); // DAS, export, source, snapshot, DR, bucket
+      assert.deepEqual(keys.filter((k) => !used.has(k)), [], 'a printed key no call uses');
+    });
+  }
+
+  test('without its printed statement, a key refuses the role (IAM alone is not enough)', async () => {
+    const snapshotKey = 'arn:aws:kms:us-east-1:123456789012:key/22222222-2222-2222-2222-222222222222';
+    const dasKey = 'arn:aws:kms:us-east-1:123456789012:key/11111111-1111-1111-1111-111111111111';
+    const drop = (docs) => {
+      for (const k of [snapshotKey, dasKey]) docs[k].Statement = docs[k].Statement.filter((s) => !/SnapshotStepsFunctionRole|DasTransformerFunctionRole/.test(s.Sid));
+      return docs;
+    };
+    const { results } = await replayWithKeyPolicies('keys+created-kms', drop);
+    const denied = Object.fromEntries(results.filter((r) => r.result.decision !== 'Allowed').map((r) => [r.call.id, r.result]));
+    assert.deepEqual(Object.keys(denied).sort(), ['das.decrypt', 'snap.cluster.copy-encrypted', 'snap.copy-encrypted']);
+    assert.equal(denied['snap.copy-encrypted'].resource, snapshotKey);
+    assert.match(denied['snap.copy-encrypted'].action, /^kms:(CreateGrant|DescribeKey)$/);
+    assert.equal(denied['snap.copy-encrypted'].rule, 'rds-kms-copy-restore');
+    assert.equal(denied['das.decrypt'].action, 'kms:Decrypt');
+  });
+
+  test('the command line prints one header and one JSON statement list per key', () => {
+    const out = execFileSync(process.execPath, [path.join(HERE, 'key-policies.mjs'), '--set', `BucketKmsKeyArn=arn:aws:kms:us-east-1:${A}:key/44444444-4444-4444-4444-444444444444`], { encoding: 'utf8' });
+    const blocks = out.trim().split(/\n\n/);
+    assert.equal(blocks.length, 4); // DAS, export, snapshot, bucket
+    for (const b of blocks) {
+      const [head, ...json] = b.split('\n');
+      assert.match(head, /^# arn:aws:kms:[^ ]+: .+ \([A-Za-z]+KmsKeyArn\): .+/);
+      const statements = JSON.parse(json.join('\n'));
+      for (const s of statements) assert.ok(s.Sid && s.Effect === 'Allow' && s.Principal.AWS && s.Action && s.Resource === '*', JSON.stringify(s));
+    }
   });
 });
 

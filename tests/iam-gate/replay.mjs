@@ -24,6 +24,12 @@ export const EXISTING_BUCKET_KEY = 'arn:aws:kms:us-east-1:123456789012:key/55555
 export const VARIANTS = {
   default: [],
   cluster: ['SnapshotSourceKind=cluster'],
+  // Every snapshot key: an encrypted source, and a DR copy.
+  keys: [
+    'SnapshotSourceKmsKeyArn=arn:aws:kms:us-east-1:123456789012:key/66666666-6666-6666-6666-666666666666',
+    'SnapshotDrRegion=us-west-2',
+    'SnapshotDrKmsKeyArn=arn:aws:kms:us-west-2:123456789012:key/77777777-7777-7777-7777-777777777777',
+  ],
   // The created bucket, SSE-KMS under BucketKmsKeyArn.
   'created-kms': { set: [`BucketKmsKeyArn=${BUCKET_KEY}`], extra: { bucketKmsKeys: { databucket: BUCKET_KEY } } },
   // The user's own bucket (named like the created one, so every call shape applies), SSE-KMS
@@ -45,10 +51,14 @@ export function variant(name = 'default') {
 }
 
 /** Runs translate.py; returns the principals document. */
-export function translate({ template = path.join(ROOT, 'template.yaml'), set = [], physical } = {}) {
+export function translate({ template = path.join(ROOT, 'template.yaml'), set = [], physical, params, account, region, stackName } = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), 'iam-gate-'));
   const out = path.join(dir, 'principals.json');
   const args = [path.join(HERE, 'translate.py'), '--template', template, '--out', out];
+  if (params) args.push('--params', params);
+  if (account) args.push('--account', account);
+  if (region) args.push('--region', region);
+  if (stackName) args.push('--stack-name', stackName);
   for (const kv of set) args.push('--set', kv);
   if (physical) {
     const f = path.join(dir, 'physical.json');

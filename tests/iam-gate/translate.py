@@ -5,14 +5,14 @@ Run with the bootstrap's venv (samtranslator comes with aws-sam-cli):
 
     .tools/venv/bin/python tests/iam-gate/translate.py \
         [--template template.yaml] [--params params.json] [--set Key=Value ...] \
-        [--physical names.json] [--out principals.json]
+        [--physical names.json] [--account ID] [--region R] [--stack-name S] [--out principals.json]
 
 --params is a JSON object of template parameters (CommaDelimitedList values as a list or a
 comma-separated string); --set overrides single ones. Without --params the gate's default set
 (tests/iam-gate/fixtures/params.json: every subsystem on, with what each one requires) is used.
 
 --physical maps logical ids to the physical names the test created (e.g. "DataBucket" ->
-"sluice-test-bucket-1"); a resource not in the map gets its explicit name property when it
+"sluice-test-bucket-1"), or is the output of `aws cloudformation describe-stack-resources`; a resource not in the map gets its explicit name property when it
 has one (FunctionName, DeliveryStreamName, Family, ...), else its logical id lower-cased.
 
 The output (see README.md) holds, for every IAM role of the translated template, its trust
@@ -458,18 +458,27 @@ def build(template_path: Path, given: dict, physical: dict) -> dict:
 
 
 def main(argv=None) -> int:
+    global ACCOUNT, REGION, STACK
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--template", default=str(ROOT / "template.yaml"))
     ap.add_argument("--params", default=str(HERE / "fixtures" / "params.json"))
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--physical", help="JSON file: logical id -> physical name or ARN")
     ap.add_argument("--out", help="output file (default: stdout)")
+    ap.add_argument("--account", help=f"account id (default {ACCOUNT})")
+    ap.add_argument("--region", help=f"region (default {REGION})")
+    ap.add_argument("--stack-name", help=f"stack name (default {STACK})")
     a = ap.parse_args(argv)
+    ACCOUNT = a.account or ACCOUNT
+    REGION = a.region or REGION
+    STACK = a.stack_name or STACK
     given = json.loads(Path(a.params).read_text()) if a.params else {}
     for kv in a.set:
         k, _, v = kv.partition("=")
         given[k] = v
     physical = json.loads(Path(a.physical).read_text()) if a.physical else {}
+    if "StackResources" in physical:  # `aws cloudformation describe-stack-resources` output
+        physical = {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in physical["StackResources"]}
     out = json.dumps(build(Path(a.template), given, physical), indent=2, sort_keys=False) + "\n"
     if a.out:
         Path(a.out).write_text(out)

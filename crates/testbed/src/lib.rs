@@ -21,6 +21,7 @@ pub mod aws_proxy;
 pub mod backup;
 pub mod backup_actions;
 pub mod db;
+pub mod ec2;
 pub mod ecs;
 pub mod lambda;
 pub mod moto;

@@ -240,34 +240,8 @@ impl Stage {
         };
         load_customers(&db, options.engine);
 
-        let ec2 = aws_sdk_ec2::Client::new(&sdk);
-        let vpc = ec2
-            .create_vpc()
-            .cidr_block("10.0.0.0/16")
-            .send()
-            .await
-            .unwrap();
-        let vpc = vpc.vpc().unwrap().vpc_id().unwrap().to_owned();
-        let subnet = ec2
-            .create_subnet()
-            .vpc_id(&vpc)
-            .cidr_block("10.0.1.0/24")
-            .availability_zone("us-east-1a")
-            .send()
-            .await
-            .unwrap();
-        let subnet = subnet.subnet().unwrap().subnet_id().unwrap().to_owned();
-        let sg = ec2
-            .create_security_group()
-            .group_name(format!("iso-{tag}"))
-            .description("isolated")
-            .vpc_id(&vpc)
-            .send()
-            .await
-            .unwrap()
-            .group_id()
-            .unwrap()
-            .to_owned();
+        let net = crate::ec2::isolated_network(&moto.endpoint(), &format!("iso-{tag}")).await;
+        let (subnet, sg) = (net.subnet, net.security_group);
         let rds = rds(&sdk);
         rds.create_db_subnet_group()
             .db_subnet_group_name(format!("iso-{tag}"))

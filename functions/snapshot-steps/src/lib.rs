@@ -38,8 +38,6 @@ pub struct Deps {
     pub rds: aws::Rds,
     /// RDS in the DR region, when configured.
     pub dr_rds: Option<aws::Rds>,
-    /// EC2 (security group checks).
-    pub ec2: aws_sdk_ec2::Client,
     /// ECS (the sanitizer task).
     pub ecs: aws_sdk_ecs::Client,
     /// Step Functions (the concurrency guard).
@@ -74,7 +72,6 @@ impl Deps {
                 client: aws_sdk_rds::Client::new(sdk),
             },
             dr_rds,
-            ec2: aws_sdk_ec2::Client::new(sdk),
             ecs: aws_sdk_ecs::Client::new(sdk),
             sfn: aws_sdk_sfn::Client::new(sdk),
             events: aws_sdk_eventbridge::Client::new(sdk),

@@ -208,8 +208,10 @@ async fn validate(s: &mut State, deps: &Deps, now: i64) -> Result<(), StepError>
             })?)
         }
     };
-    let groups = deps
-        .rds
+    // The subnet group is checked here because nothing else would name it before the restore.
+    // Security groups are not: RDS itself refuses, at once and before creating anything, a
+    // group that does not exist or lies in another VPC than the subnet group.
+    deps.rds
         .client
         .describe_db_subnet_groups()
         .db_subnet_group_name(&c.subnet_group)
@@ -222,48 +224,6 @@ async fn validate(s: &mut State, deps: &Deps, now: i64) -> Result<(), StepError>
                 aws_error("DescribeDBSubnetGroups", &c.subnet_group, e)
             }
         })?;
-    let vpc = groups
-        .db_subnet_groups()
-        .first()
-        .and_then(|g| g.vpc_id())
-        .map(str::to_owned);
-    let sgs = deps
-        .ec2
-        .describe_security_groups()
-        .set_group_ids(Some(c.security_groups.clone()))
-        .send()
-        .await
-        .map_err(|e| {
-            if code(&e).is_some_and(|c| c.starts_with("InvalidGroup")) {
-                config_error(format!(
-                    "security groups {:?} not found: {}",
-                    c.security_groups,
-                    e.as_service_error()
-                        .and_then(aws_sdk_ec2::error::ProvideErrorMetadata::message)
-                        .unwrap_or_default()
-                ))
-            } else {
-                aws_error("DescribeSecurityGroups", &c.security_groups.join(","), e)
-            }
-        })?;
-    for want in &c.security_groups {
-        let found = sgs
-            .security_groups()
-            .iter()
-            .find(|g| g.group_id() == Some(want.as_str()));
-        match found {
-            None => return Err(config_error(format!("security group {want} not found"))),
-            Some(g) if vpc.is_some() && g.vpc_id() != vpc.as_deref() => {
-                return Err(config_error(format!(
-                    "security group {want} is in VPC {:?}, the subnet group {} in {:?}",
-                    g.vpc_id(),
-                    c.subnet_group,
-                    vpc
-                )));
-            }
-            Some(_) => {}
-        }
-    }
     s.engine = Some(db.engine);
     s.instance_class = class;
     s.accounts = accounts;

@@ -7,12 +7,26 @@
 use crate::config::Env;
 
 pub use aws_config::SdkConfig;
+use aws_smithy_http_client::tls;
+pub use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
 /// Loads region, credentials, retry settings and endpoint overrides from the environment.
 pub async fn sdk_config() -> SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(http_client())
         .load()
         .await
+}
+
+/// The one HTTPS client of every AWS SDK client: the SDK's own (hyper 1 + rustls), with the
+/// ring provider. The SDK crates are built without their default client, so every SDK
+/// configuration, in tests too, takes this one.
+pub fn http_client() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https()
 }
 
 /// Whether S3 must use path-style addressing: true when a custom S3 endpoint is configured

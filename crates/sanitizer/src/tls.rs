@@ -1,4 +1,4 @@
-//! TLS for both engine families: rustls with the aws-lc-rs provider the AWS SDK already uses.
+//! TLS for both engine families: rustls with the ring provider the AWS SDK client uses too.
 //!
 //! `require` encrypts without checking the certificate (what `sslmode=require` does);
 //! `verify-full` checks the chain against the given CA bundle (the RDS bundle) and the host
@@ -31,13 +31,13 @@ pub enum TlsError {
 
 /// The crypto provider every TLS connection of the task uses.
 pub fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+    Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// Makes aws-lc-rs the process-wide default (libraries that call `ClientConfig::builder()`,
+/// Makes ring the process-wide default (libraries that call `ClientConfig::builder()`,
 /// such as mysql_async, need one when several providers are compiled in).
 pub fn install_default_provider() {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// The roots in a PEM bundle.

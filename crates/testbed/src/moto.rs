@@ -78,6 +78,7 @@ impl Moto {
     pub fn sdk_config(&self) -> SdkConfig {
         SdkConfig::builder()
             .behavior_version(BehaviorVersion::latest())
+            .http_client(sluice_runtime::aws::http_client())
             .region(Region::new(REGION))
             .endpoint_url(self.endpoint())
             .credentials_provider(SharedCredentialsProvider::new(Credentials::new(

@@ -37,6 +37,7 @@ fn launcher() -> Launcher {
 fn client(ecs: &FakeEcs) -> Client {
     let conf = aws_sdk_ecs::Config::builder()
         .behavior_version(BehaviorVersion::latest())
+        .http_client(sluice_runtime::aws::http_client())
         .region(Region::new("us-east-1"))
         .endpoint_url(ecs.endpoint())
         .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))

@@ -31,6 +31,7 @@ pub fn credentials(secret: &str) -> SharedCredentialsProvider {
 pub fn sdk(endpoint: &str) -> SdkConfig {
     SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
+        .http_client(sluice_runtime::aws::http_client())
         .region(Region::new("us-east-1"))
         .endpoint_url(endpoint)
         .credentials_provider(credentials("testing"))

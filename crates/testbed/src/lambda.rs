@@ -11,8 +11,8 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -74,6 +74,11 @@ struct Function {
     logs: Arc<Mutex<Vec<u8>>>,
     dead: Mutex<Option<String>>,
     timeout: Duration,
+    /// Just before the process was started.
+    started: Instant,
+    /// When the process first asked for an event: its init was done.
+    ready: OnceLock<Instant>,
+    ready_signal: tokio::sync::Notify,
 }
 
 impl Function {
@@ -191,6 +196,9 @@ impl LambdaHost {
             logs: Arc::default(),
             dead: Mutex::default(),
             timeout: spec.timeout.unwrap_or(DEFAULT_TIMEOUT),
+            started: Instant::now(),
+            ready: OnceLock::new(),
+            ready_signal: tokio::sync::Notify::new(),
         });
         let rt = self.rt();
         let _guard = rt.enter();
@@ -289,6 +297,27 @@ impl LambdaHost {
         Ok(serde_json::from_slice(&out).unwrap_or(Value::Null))
     }
 
+    /// The function's init time, as Lambda reports it: from the start of its process to its
+    /// first request for an event (config read, clients built, runtime started). Waits up to
+    /// `limit`; `None` when the function died first or took longer.
+    pub async fn init_duration(&self, name: &str, limit: Duration) -> Option<Duration> {
+        let function = lock(&self.functions).get(name).cloned()?;
+        let wait = async {
+            loop {
+                let signal = function.ready_signal.notified();
+                if let Some(ready) = function.ready.get() {
+                    return Some(ready.duration_since(function.started));
+                }
+                if lock(&function.dead).is_some() {
+                    return None;
+                }
+                // The watcher does not signal a death: look again now and then.
+                let _ = tokio::time::timeout(Duration::from_millis(50), signal).await;
+            }
+        };
+        tokio::time::timeout(limit, wait).await.ok().flatten()
+    }
+
     /// Everything the function has written to stdout and stderr so far.
     pub fn logs(&self, name: &str) -> String {
         lock(&self.functions)
@@ -346,6 +375,9 @@ async fn invoke_route(
 type FnState = (String, Arc<Function>);
 
 async fn next_route(State((name, function)): State<FnState>) -> Response {
+    if function.ready.set(Instant::now()).is_ok() {
+        function.ready_signal.notify_waiters();
+    }
     let pending = {
         let mut rx = function.next.lock().await;
         rx.recv().await

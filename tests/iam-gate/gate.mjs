@@ -283,6 +283,11 @@ const RESOLVERS = {
   'backup:backupVault': (p) => p.BackupVaultName,
   'lambda:function': (p) => p.FunctionName,
   'iam:role': (p) => p.RoleArn ?? p.RoleName,
+  // https://sqs.<region>.amazonaws.com/<account>/<name> (or the legacy queue.amazonaws.com host)
+  'sqs:queue': (p, env) => {
+    const m = String(p.QueueUrl || '').match(/^https?:\/\/[^/]+\/(\d{12})\/([^/?]+)/);
+    return m ? `arn:${env.partition}:sqs:${env.region}:${m[1]}:${m[2]}` : undefined;
+  },
 };
 
 const RESOLVERS_LC = Object.fromEntries(Object.entries(RESOLVERS).map(([k, v]) => [k.toLowerCase(), v]));

@@ -239,6 +239,18 @@ describe('decisions', () => {
     assert.equal((await gate.evaluate({ principal: 'service:events.amazonaws.com', request: req, sourceArn: `arn:aws:events:us-east-1:${A}:rule/someone-elses` })).decision, 'ImplicitlyDenied');
   });
 
+  test('a dead-letter queue takes EventBridge\'s messages only from its own subsystem\'s rules (queue policy, aws:SourceArn)', async () => {
+    const send = (q) => ({
+      method: 'POST', path: '/', headers: { host: 'sqs.us-east-1.amazonaws.com', authorization: auth('sqs'), 'x-amz-target': 'AmazonSQS.SendMessage', 'content-type': 'application/x-amz-json-1.0' },
+      body: JSON.stringify({ QueueUrl: `https://sqs.us-east-1.amazonaws.com/${A}/${q}`, MessageBody: '{}' }),
+    });
+    const rule = (n) => `arn:aws:events:us-east-1:${A}:rule/${n}`;
+    assert.equal((await gate.evaluate({ principal: 'service:events.amazonaws.com', request: send('backupactionsdeadletterqueue'), sourceArn: rule('backupjobcompletedrule') })).decision, 'Allowed');
+    assert.equal((await gate.evaluate({ principal: 'service:events.amazonaws.com', request: send('backupactionsdeadletterqueue'), sourceArn: rule('logsyncerfunctionschedule') })).decision, 'ImplicitlyDenied');
+    assert.equal((await gate.evaluate({ principal: 'service:events.amazonaws.com', request: send('backupactionsdeadletterqueue'), sourceArn: rule('someone-elses') })).decision, 'ImplicitlyDenied');
+    assert.equal((await gate.evaluate({ principal: 'LogSyncerFunctionRole', request: send('backupactionsdeadletterqueue') })).decision, 'ImplicitlyDenied');
+  });
+
   test('an SSE-KMS bucket adds S3\'s KMS calls: the created bucket with BucketKmsKeyArn is covered', async () => {
     const key = `arn:aws:kms:us-east-1:${A}:key/44444444-4444-4444-4444-444444444444`;
     const doc = translate({ set: [`BucketKmsKeyArn=${key}`] });

@@ -115,6 +115,7 @@ NAME_PROPS = {
     "AWS::Logs::LogGroup": "LogGroupName",
     "AWS::Logs::Destination": "DestinationName",
     "AWS::Events::Rule": "Name",
+    "AWS::SQS::Queue": "QueueName",
 }
 
 
@@ -168,6 +169,7 @@ class Resolver:
             "AWS::Logs::LogGroup": f"arn:{p}:logs:{r}:{a}:log-group:{n}:*",
             "AWS::Logs::Destination": f"arn:{p}:logs:{r}:{a}:destination:{n}",
             "AWS::Events::Rule": f"arn:{p}:events:{r}:{a}:rule/{n}",
+            "AWS::SQS::Queue": f"arn:{p}:sqs:{r}:{a}:{n}",
         }.get(t, f"arn:{p}:unknown:{r}:{a}:{logical.lower()}")
 
     def ref(self, target: str):
@@ -398,6 +400,11 @@ def build(template_path: Path, given: dict, physical: dict) -> dict:
                     "policy": as_doc(r.value(props["PolicyDocument"])),
                 }
             )
+        elif t == "AWS::SQS::QueuePolicy":
+            # The queues are named by URL (Ref); the statements name them by ARN.
+            doc = as_doc(r.value(props["PolicyDocument"]))
+            arns = sorted({res for st in doc["Statement"] for res in [st.get("Resource")] if isinstance(res, str)})
+            resource_policies.append({"kind": "sqs-queue", "logicalId": logical, "resources": arns, "policy": doc})
         elif t == "AWS::Logs::Destination" and "DestinationPolicy" in props:
             resource_policies.append(
                 {

@@ -39,7 +39,11 @@ fn env(function: &str) -> Vec<(String, String)> {
             ),
             ("ROLE_ARN", "arn:aws:iam::123456789012:role/sluice-cwl"),
         ],
-        "log-syncer" => vec![("LOG_BUCKET", "sluice-data"), ("LOG_PREFIX", "rds-logs/")],
+        "log-syncer" => vec![
+            ("LOG_BUCKET", "sluice-data"),
+            ("LOG_PREFIX", "rds-logs/"),
+            ("RDS_INSTANCES", "prod-postgres,prod-mysql"),
+        ],
         "snapshot-steps" => vec![
             ("SUBNET_GROUP", "isolated"),
             ("SECURITY_GROUP_IDS", "sg-0123456789abcdef0"),

@@ -392,7 +392,7 @@ fn resolve(v: &Value) -> Value {
     let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
     match k.as_str() {
         "Ref" => {
-            let p = &template["Parameters"][arg.as_str().unwrap()];
+            let p = &template["Parameters"][arg.as_str().expect("a parameter name")];
             let default = match &p["Default"] {
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
@@ -408,16 +408,16 @@ fn resolve(v: &Value) -> Value {
                 Value::String(default)
             }
         }
-        "Fn::Select" => resolve(&arg[1])[arg[0].as_u64().unwrap() as usize].clone(),
+        "Fn::Select" => resolve(&arg[1])[arg[0].as_u64().expect("an index") as usize].clone(),
         "Fn::Split" => json!(
             text(&resolve(&arg[1]))
-                .split(arg[0].as_str().unwrap())
+                .split(arg[0].as_str().expect("a delimiter"))
                 .collect::<Vec<_>>()
         ),
         "Fn::Join" => {
             let items = resolve(&arg[1]);
             let parts: Vec<String> = items.as_array().into_iter().flatten().map(text).collect();
-            Value::String(parts.join(arg[0].as_str().unwrap()))
+            Value::String(parts.join(arg[0].as_str().expect("a delimiter")))
         }
         _ => v.clone(),
     }
@@ -435,11 +435,19 @@ fn holds(v: &Value) -> bool {
         .and_then(|m| m.iter().next())
         .expect("a condition function");
     match k.as_str() {
-        "Condition" => holds(&conditions[arg.as_str().unwrap()]),
+        "Condition" => holds(&conditions[arg.as_str().expect("a condition name")]),
         "Fn::Equals" => scalar(&arg[0]) == scalar(&arg[1]),
         "Fn::Not" => !holds(&arg[0]),
-        "Fn::And" => arg.as_array().unwrap().iter().all(holds),
-        "Fn::Or" => arg.as_array().unwrap().iter().any(holds),
+        "Fn::And" => arg
+            .as_array()
+            .expect("a list of conditions")
+            .iter()
+            .all(holds),
+        "Fn::Or" => arg
+            .as_array()
+            .expect("a list of conditions")
+            .iter()
+            .any(holds),
         other => panic!("condition function {other} is not understood here"),
     }
 }
@@ -652,7 +660,10 @@ fn log_names() -> Vec<(&'static str, String, &'static Value)> {
         }
     }
     let mut out = Vec::new();
-    for (id, r) in load()["Resources"].as_object().unwrap() {
+    for (id, r) in load()["Resources"]
+        .as_object()
+        .expect("the template's resources")
+    {
         if !r["Type"]
             .as_str()
             .unwrap_or_default()

@@ -78,6 +78,7 @@ struct Function {
     started: Instant,
     /// When the process first asked for an event: its init was done.
     ready: OnceLock<Instant>,
+    /// Signalled when `ready` or `dead` is set.
     ready_signal: tokio::sync::Notify,
 }
 
@@ -276,6 +277,7 @@ impl LambdaHost {
                 format!("the function's process exited: {status:?}"),
             );
             *lock(&watched.dead) = Some(err.error_message.clone());
+            watched.ready_signal.notify_waiters();
             watched.fail_all(&err);
             if let Ok(mut rx) = watched.next.try_lock() {
                 while let Ok(p) = rx.try_recv() {
@@ -311,8 +313,7 @@ impl LambdaHost {
                 if lock(&function.dead).is_some() {
                     return None;
                 }
-                // The watcher does not signal a death: look again now and then.
-                let _ = tokio::time::timeout(Duration::from_millis(50), signal).await;
+                signal.await;
             }
         };
         tokio::time::timeout(limit, wait).await.ok().flatten()
@@ -442,6 +443,7 @@ async fn error_route(
 async fn init_error_route(State((_, function)): State<FnState>, body: Bytes) -> StatusCode {
     let err = FunctionError::from_payload(&body);
     *lock(&function.dead) = Some(format!("init failed: {err}"));
+    function.ready_signal.notify_waiters();
     function.fail_all(&err);
     StatusCode::ACCEPTED
 }

@@ -293,14 +293,9 @@ describe('decisions', () => {
   });
 
   test('the template before the existing-bucket fix refuses that bucket\'s key (issue 17)', async (t) => {
-    let before;
-    try {
-      before = execFileSync('git', ['-C', ROOT, 'show', 'd7b2710:template.yaml'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    } catch {
-      t.skip('git history without commit d7b2710');
-      return;
-    }
-    const g = await gateFor(before, ['ExistingBucketName=databucket'], { bucketKmsKeys: { databucket: EXISTING_BUCKET_KEY } });
+    const earlier = templateAt(t, 'd7b2710');
+    if (!earlier) return;
+    const g = await gateFor(earlier, ['ExistingBucketName=databucket'], { bucketKmsKeys: { databucket: EXISTING_BUCKET_KEY } });
     const r = await g.evaluate({ principal: 'LogSyncerFunctionRole', request: s3req('PUT', '/databucket/rds-logs/db1/x.log') });
     assert.equal(r.decision, 'ImplicitlyDenied');
     assert.equal(r.action, 'kms:GenerateDataKey');
@@ -314,6 +309,16 @@ describe('decisions', () => {
 });
 
 // ---- the gate can fail: a template without the statement the fix added -------------------------
+
+/** template.yaml as it was at `rev`, or null with the test skipped when the clone lacks it. */
+function templateAt(t, rev) {
+  try {
+    return execFileSync('git', ['-C', ROOT, 'show', `${rev}:template.yaml`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch {
+    t.skip(`git history without ${rev}`);
+    return null;
+  }
+}
 
 async function gateFor(templateText, set = [], extra = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), 'iam-gate-tpl-'));
@@ -341,14 +346,9 @@ describe('the gate fails where AWS would', () => {
   });
 
   test('the template before the fix (the bug issue 17 names) denies it: ecs:cluster is not in TagResource\'s context', async (t) => {
-    let before;
-    try {
-      before = execFileSync('git', ['-C', ROOT, 'show', '8afc4f6^:template.yaml'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    } catch {
-      t.skip('git history without commit 8afc4f6');
-      return;
-    }
-    const gate = await gateFor(before);
+    const earlier = templateAt(t, '8afc4f6^');
+    if (!earlier) return;
+    const gate = await gateFor(earlier);
     const r = await gate.evaluate({ principal: 'SnapshotStepsFunctionRole', request: ecsReq('RunTask', RUN_TASK) });
     assert.equal(r.decision, 'ImplicitlyDenied');
     assert.equal(r.action, 'ecs:TagResource');
@@ -402,14 +402,9 @@ describe('trust policies', () => {
   });
 
   test('the template before the trust fix let another account\'s resources make the services assume its roles', async (t) => {
-    let before;
-    try {
-      before = execFileSync('git', ['-C', ROOT, 'show', '44d2a76:template.yaml'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    } catch {
-      t.skip('git history without commit 44d2a76');
-      return;
-    }
-    const old = await gateFor(before);
+    const earlier = templateAt(t, '44d2a76');
+    if (!earlier) return;
+    const old = await gateFor(earlier);
     const opened = [];
     for (const c of assumes) {
       if (c.service === 'lambda.amazonaws.com' || UNCONDITIONED[c.role]) continue;

@@ -34,8 +34,9 @@ pub fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// Makes ring the process-wide default (libraries that call `ClientConfig::builder()`,
-/// such as mysql_async, need one when several providers are compiled in).
+/// Makes ring the process-wide default, which libraries that call `ClientConfig::builder()`
+/// (mysql_async) take; set explicitly so that a second provider compiled in later cannot
+/// leave them without one.
 pub fn install_default_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }

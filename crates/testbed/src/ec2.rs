@@ -4,11 +4,9 @@
 
 use crate::moto::REGION;
 
-/// The network made by [`isolated_network`].
+/// The network made by [`isolated_network`]: what the stage's DB subnet group and task need.
 #[derive(Debug, Clone)]
 pub struct Network {
-    /// The VPC id.
-    pub vpc: String,
     /// The one subnet, in `us-east-1a`.
     pub subnet: String,
     /// The security group, in the VPC.
@@ -46,7 +44,6 @@ pub async fn isolated_network(endpoint: &str, name: &str) -> Network {
     Network {
         subnet: element(&subnet, "subnetId"),
         security_group: element(&group, "groupId"),
-        vpc,
     }
 }
 

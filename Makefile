@@ -41,8 +41,10 @@ test-build: build ## Build the tests; fails if that compiles again a dependency 
 	cargo test --workspace --no-run --locked --message-format=json-render-diagnostics >target/test-build.jsonl
 	python3 scripts/no-rebuilds.py target/build.jsonl target/test-build.jsonl
 
-unit: build ## Every Rust test layer (unit, property, handler, moto, ASL)
+unit: build ## Every Rust test layer (unit, property, handler, moto, ASL), every AWS call through the IAM gate
+	rm -rf target/iam-gate
 	cargo test --workspace --locked
+	python3 scripts/iam-gate-summary.py target/iam-gate
 
 template-check: tools ## cfn-lint, sam validate --lint, asl-validator, the IAM gate's replay
 	$(AWS_OFFLINE) cfn-lint template.yaml

@@ -9,7 +9,7 @@
 // ARN format -> condition keys.
 
 import { createInterface } from 'node:readline';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
 
@@ -647,10 +647,26 @@ function closestStatement(analysis) {
 export class Gate {
   constructor() {
     this.doc = null;
-    this.stats = { requests: 0, evaluations: 0, denials: 0, principals: new Set() };
+    // Loaded documents by deployment name (one per test-bed stage; `default` when unnamed).
+    this.deployments = new Map();
+    this.stats = { requests: 0, evaluations: 0, denials: 0, expectedDenials: 0, principals: new Set() };
   }
 
-  load(doc) {
+  statsLine() {
+    const s = this.stats;
+    return { requests: s.requests, evaluations: s.evaluations, principals: s.principals.size, denials: s.denials, expectedDenials: s.expectedDenials };
+  }
+
+  // Running totals for `make test`'s summary (scripts/iam-gate-summary.py), rewritten after
+  // every answer when IAM_GATE_STATS names a file: the test binary may exit at any time.
+  saveStats() {
+    const file = process.env.IAM_GATE_STATS;
+    if (!file) return;
+    const s = this.stats;
+    writeFileSync(file, JSON.stringify({ binary: process.env.IAM_GATE_BINARY ?? '', ...this.statsLine(), principals: [...s.principals].sort() }));
+  }
+
+  load(doc, name = 'default') {
     if (typeof doc === 'string') doc = JSON.parse(readFileSync(doc, 'utf8'));
     this.doc = doc;
     const env = {
@@ -668,7 +684,16 @@ export class Gate {
     };
     env.managedKeyService = Object.fromEntries(Object.entries(env.awsManagedKeys).map(([alias, arn]) => [arn, alias.split('/').pop()]));
     this.env = env;
-    return { loaded: true, principals: Object.keys(doc.principals || {}).length, resourcePolicies: (doc.resourcePolicies || []).length };
+    this.deployments.set(name, { doc, env });
+    return { loaded: true, deployment: name, principals: Object.keys(doc.principals || {}).length, resourcePolicies: (doc.resourcePolicies || []).length };
+  }
+
+  /** Makes the deployment loaded as `name` the one requests are evaluated against. */
+  use(name = 'default') {
+    const d = this.deployments.get(name);
+    if (!d) throw new Error(`no deployment ${JSON.stringify(name)} loaded; loaded: ${[...this.deployments.keys()].join(', ') || 'none'}`);
+    this.doc = d.doc;
+    this.env = d.env;
   }
 
   principalOf(name) {
@@ -878,19 +903,28 @@ export class Gate {
     try {
       switch (msg.op) {
         case 'load':
-          return { ...id, ...this.load(msg.principals) };
+          return { ...id, ...this.load(msg.principals, msg.deployment) };
         case 'eval':
+          this.use(msg.deployment);
           return await this.evaluate(msg);
         case 'assume':
+          this.use(msg.deployment);
           return await this.assume(msg);
         case 'stats':
-          return { ...id, requests: this.stats.requests, evaluations: this.stats.evaluations, principals: this.stats.principals.size, denials: this.stats.denials };
+          return { ...id, ...this.statsLine() };
+        case 'expected': {
+          // The test meant these denials (it proves the gate can fail): counted apart.
+          const n = Math.min(Number(msg.count) || 0, this.stats.denials);
+          this.stats.denials -= n;
+          this.stats.expectedDenials += n;
+          return { ...id, ...this.statsLine() };
+        }
         case 'parse': {
           const p = parseRequest(msg.request);
           return { ...id, service: p.service, action: p.action, region: p.region, protocol: p.protocol, params: p.params, tags: p.tags, ...(p.s3 ? { bucket: p.s3.bucket, key: p.s3.key } : {}) };
         }
         default:
-          return { ...id, error: `unknown op ${JSON.stringify(msg.op)} (load, eval, assume, parse, stats)` };
+          return { ...id, error: `unknown op ${JSON.stringify(msg.op)} (load, eval, assume, parse, stats, expected)` };
       }
     } catch (e) {
       return { ...id, error: e.message };
@@ -908,6 +942,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
     chain = chain.then(async () => {
       const out = await gate.handle(line);
       process.stdout.write(JSON.stringify(out) + '\n');
+      gate.saveStats();
     });
   });
 }

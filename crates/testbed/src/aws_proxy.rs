@@ -11,6 +11,15 @@
 //! [`AwsProxy::fail`] answers an action with a service error in the caller's protocol;
 //! [`AwsProxy::replace_in_response`] edits the upstream's answer to an action. Point a
 //! function at the proxy with `AWS_ENDPOINT_URL_<SERVICE>` = [`AwsProxy::endpoint`].
+//!
+//! [`AwsProxy::route`] sends one service's requests (by SigV4 signing name) to another
+//! stand-in (ECS, AWS Backup, the RDS log download), so a process needs one endpoint only.
+//!
+//! With [`AwsProxy::gate`], every request signed with a principal's key (see
+//! [`crate::iam_gate`]) is first judged by the IAM gate. A denial is answered as AWS answers
+//! it (`AccessDenied`) and recorded: the proxy panics when dropped while denials it recorded
+//! were not taken by the test ([`AwsProxy::take_denials`]), so the test that made the call
+//! fails, naming principal, action, resource, context and the closest statement.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -20,6 +29,9 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::iam_gate::{Decision, Deployment, TEST_KEY, credential_scope};
 
 /// One rule set by the test.
 #[derive(Debug, Clone)]
@@ -54,11 +66,30 @@ struct Shared {
     calls: Mutex<Vec<String>>,
     http: reqwest::Client,
     ids: AtomicU64,
+    /// Other upstreams by SigV4 signing name.
+    routes: Mutex<Vec<(String, String)>>,
+    gate: Mutex<Option<Deployment>>,
+    denials: Mutex<Vec<Decision>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Shared {
     fn rules(&self) -> MutexGuard<'_, Vec<Rule>> {
-        self.rules.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.rules)
+    }
+
+    fn upstream_for(&self, service: Option<&str>) -> String {
+        service
+            .and_then(|s| {
+                lock(&self.routes)
+                    .iter()
+                    .find(|(name, _)| name == s)
+                    .map(|(_, url)| url.clone())
+            })
+            .unwrap_or_else(|| self.upstream.clone())
     }
 
     /// Takes one use of the first `Fail` rule for `action`: its code and message.
@@ -150,6 +181,9 @@ impl AwsProxy {
             calls: Mutex::new(Vec::new()),
             http: reqwest::Client::new(),
             ids: AtomicU64::new(0),
+            routes: Mutex::default(),
+            gate: Mutex::default(),
+            denials: Mutex::default(),
         });
         let (port, stop) = crate::serve::spawn(
             "AWS proxy",
@@ -162,6 +196,20 @@ impl AwsProxy {
             port,
             _stop: stop,
         }
+    }
+
+    /// A proxy to moto whose requests signed with a principal's key are judged by the IAM
+    /// gate against `deployment`.
+    pub fn gated(moto: &crate::moto::Moto, deployment: Deployment) -> AwsProxy {
+        let proxy = AwsProxy::start(&moto.endpoint());
+        proxy.gate(deployment);
+        proxy
+    }
+
+    /// [`AwsProxy::env`] for a process whose calls are those of `principal` (a role's
+    /// logical id in the template, see [`crate::iam_gate`]).
+    pub fn env_as(&self, moto: &crate::moto::Moto, principal: &str) -> Vec<(String, String)> {
+        crate::iam_gate::as_principal(self.env(moto), principal)
     }
 
     /// `moto`'s environment for a function process, with every AWS call sent through this
@@ -232,6 +280,31 @@ impl AwsProxy {
         });
     }
 
+    /// Sends the requests signed for `service` (its SigV4 signing name: `ecs`, `backup`, …)
+    /// to `upstream` instead of the default one.
+    pub fn route(&self, service: &str, upstream: &str) {
+        lock(&self.shared.routes).push((
+            service.to_owned(),
+            upstream.trim_end_matches('/').to_owned(),
+        ));
+    }
+
+    /// Judges every request signed with a principal's key by the IAM gate, against
+    /// `deployment` (see the module docs).
+    pub fn gate(&self, deployment: Deployment) {
+        *lock(&self.shared.gate) = Some(deployment);
+    }
+
+    /// The denials recorded so far, which the test thereby expects (the proxy no longer fails
+    /// the test for them).
+    pub fn take_denials(&self) -> Vec<Decision> {
+        let taken: Vec<Decision> = std::mem::take(&mut *lock(&self.shared.denials));
+        if let Some(deployment) = lock(&self.shared.gate).as_ref() {
+            deployment.expected(taken.len());
+        }
+        taken
+    }
+
     /// Forgets every rule.
     pub fn clear(&self) {
         self.shared.rules().clear();
@@ -244,6 +317,20 @@ impl AwsProxy {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+}
+
+impl Drop for AwsProxy {
+    fn drop(&mut self) {
+        let denials = std::mem::take(&mut *lock(&self.shared.denials));
+        if !denials.is_empty() && !std::thread::panicking() {
+            let all: Vec<String> = denials.iter().map(Decision::describe).collect();
+            panic!(
+                "{} request(s) AWS would deny (fix template.yaml, not the code):\n{}",
+                denials.len(),
+                all.join("\n")
+            );
+        }
     }
 }
 
@@ -343,6 +430,223 @@ fn error_response(protocol: &Protocol, code: &str, message: &str, request_id: &s
     response
 }
 
+/// `AccessDenied` in the caller's protocol, as AWS answers a request IAM refuses.
+fn access_denied(protocol: &Protocol, message: &str, request_id: &str) -> Response {
+    match protocol {
+        Protocol::Json(_) => {
+            let mut r = error_response(protocol, "AccessDeniedException", message, request_id);
+            *r.status_mut() = StatusCode::BAD_REQUEST;
+            r
+        }
+        Protocol::Rest => {
+            let body = format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code>\
+                 <Message>{}</Message><RequestId>{request_id}</RequestId></Error>",
+                xml_escape(message)
+            );
+            let mut r = (StatusCode::FORBIDDEN, body).into_response();
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/xml"),
+            );
+            r
+        }
+        Protocol::Query | Protocol::Ec2 => {
+            let mut r = error_response(protocol, "AccessDenied", message, request_id);
+            *r.status_mut() = StatusCode::FORBIDDEN;
+            r
+        }
+    }
+}
+
+/// Asks the IAM gate about one request, with the resource tags its condition context needs
+/// (looked up in moto for the RDS resources and Secrets Manager secrets the request names).
+async fn judge(
+    shared: &Shared,
+    deployment: Deployment,
+    scope: &crate::iam_gate::Scope,
+    parts: &axum::http::request::Parts,
+    body: &Bytes,
+) -> Decision {
+    let headers: serde_json::Map<String, Value> = parts
+        .headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.as_str().to_owned(), json!(v.to_str().ok()?))))
+        .collect();
+    // Object bodies are not read by the gate (only a DeleteObjects body, whose keys are).
+    let text = match std::str::from_utf8(body) {
+        Ok(t) if body.len() <= 1 << 20 => t,
+        _ => "",
+    };
+    let request = json!({
+        "method": parts.method.as_str(),
+        "path": parts.uri.path_and_query().map_or("/", |p| p.as_str()),
+        "query": parts.uri.query().unwrap_or_default(),
+        "headers": headers,
+        "body": text,
+    });
+    let tags = resource_tags(
+        shared,
+        &scope.service,
+        &parts.headers,
+        parts.uri.query(),
+        body,
+    )
+    .await;
+    let principal = scope.key.clone();
+    tokio::task::spawn_blocking(move || {
+        deployment.eval(&principal, request, json!({ "resourceTags": tags }))
+    })
+    .await
+    .expect("the IAM gate's evaluation thread")
+}
+
+/// RDS parameters that name a resource, and the ARN resource type of each.
+const RDS_NAMES: &[(&str, &str)] = &[
+    ("DBInstanceIdentifier", "db"),
+    ("DBClusterIdentifier", "cluster"),
+    ("DBSnapshotIdentifier", "snapshot"),
+    ("DBClusterSnapshotIdentifier", "cluster-snapshot"),
+    ("SourceDBSnapshotIdentifier", "snapshot"),
+    ("SourceDBClusterSnapshotIdentifier", "cluster-snapshot"),
+    ("TargetDBSnapshotIdentifier", "snapshot"),
+    ("TargetDBClusterSnapshotIdentifier", "cluster-snapshot"),
+    ("ResourceName", ""),
+    ("SourceArn", ""),
+];
+
+/// The tags of the resources a request names, by ARN, as the stand-in holds them now.
+async fn resource_tags(
+    shared: &Shared,
+    service: &str,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    body: &[u8],
+) -> Value {
+    let mut out = serde_json::Map::new();
+    match service {
+        "rds" => {
+            let form: Vec<(String, String)> = crate::serve::parse_form(body)
+                .into_iter()
+                .chain(crate::serve::parse_form(
+                    query.unwrap_or_default().as_bytes(),
+                ))
+                .collect();
+            let action = form
+                .iter()
+                .find(|(k, _)| k == "Action")
+                .map(|(_, v)| v.as_str());
+            if action.is_none_or(|a| a.starts_with("Describe") || a == "ListTagsForResource") {
+                return Value::Object(out);
+            }
+            for (name, kind) in RDS_NAMES {
+                let Some((_, value)) = form.iter().find(|(k, _)| k == name) else {
+                    continue;
+                };
+                let arn = if value.starts_with("arn:") {
+                    value.clone()
+                } else if kind.is_empty() {
+                    continue;
+                } else {
+                    format!(
+                        "arn:aws:rds:{}:{}:{kind}:{value}",
+                        crate::moto::REGION,
+                        crate::moto::ACCOUNT
+                    )
+                };
+                let tags = rds_tags(shared, &arn).await;
+                out.insert(arn, tags);
+            }
+        }
+        "secretsmanager" => {
+            let request: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+            let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok());
+            if let (Some(id), Some(_)) = (request["SecretId"].as_str(), target) {
+                let answer = upstream_call(
+                    shared,
+                    "secretsmanager",
+                    Some("secretsmanager.DescribeSecret"),
+                    json!({ "SecretId": id }).to_string(),
+                )
+                .await;
+                let answer: Value = serde_json::from_str(&answer).unwrap_or(Value::Null);
+                let tags: serde_json::Map<String, Value> = answer["Tags"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|t| Some((t["Key"].as_str()?.to_owned(), t["Value"].clone())))
+                    .collect();
+                out.insert(id.to_owned(), Value::Object(tags.clone()));
+                if let Some(arn) = answer["ARN"].as_str() {
+                    out.insert(arn.to_owned(), Value::Object(tags));
+                }
+            }
+        }
+        _ => {}
+    }
+    Value::Object(out)
+}
+
+/// `ListTagsForResource` of one RDS ARN in moto, as `{key: value}` (empty when it fails).
+async fn rds_tags(shared: &Shared, arn: &str) -> Value {
+    let body = format!(
+        "Action=ListTagsForResource&Version=2014-10-31&ResourceName={}",
+        crate::serve::url_encode(arn)
+    );
+    let xml = upstream_call(shared, "rds", None, body).await;
+    let mut tags = serde_json::Map::new();
+    for tag in xml.split("<Tag>").skip(1) {
+        let field = |name: &str| {
+            let open = format!("<{name}>");
+            let close = format!("</{name}>");
+            let from = tag.find(&open)? + open.len();
+            let to = tag[from..].find(&close)? + from;
+            Some(tag[from..to].to_owned())
+        };
+        if let (Some(k), Some(v)) = (field("Key"), field("Value")) {
+            tags.insert(xml_unescape(&k), json!(xml_unescape(&v)));
+        }
+    }
+    Value::Object(tags)
+}
+
+fn xml_unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
+}
+
+/// One request of the test bed's own (the test's key) straight to moto; its body, or `""`.
+async fn upstream_call(
+    shared: &Shared,
+    service: &str,
+    target: Option<&str>,
+    body: String,
+) -> String {
+    let scope = format!(
+        "AWS4-HMAC-SHA256 Credential={TEST_KEY}/20261206/{}/{service}/aws4_request, \
+         SignedHeaders=host, Signature=0",
+        crate::moto::REGION
+    );
+    let mut request = shared
+        .http
+        .post(format!("{}/", shared.upstream))
+        .header(header::AUTHORIZATION, scope)
+        .body(body);
+    request = match target {
+        Some(t) => request
+            .header("x-amz-target", t)
+            .header(header::CONTENT_TYPE, "application/x-amz-json-1.1"),
+        None => request.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded"),
+    };
+    match request.send().await {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
 /// Headers that describe one hop's framing, not the message: never copied across.
 fn hop_by_hop(name: &HeaderName) -> bool {
     name == header::HOST
@@ -371,6 +675,29 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         .map(|(k, v)| format!("{k}={v}&"))
         .collect();
     let seen = format!("{decoded}{}", String::from_utf8_lossy(&request_body));
+    let scope = credential_scope(
+        parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+        parts.uri.query(),
+    );
+    let deployment = lock(&shared.gate).clone();
+    if let (Some(deployment), Some(scope)) = (deployment, &scope)
+        && scope.key != TEST_KEY
+    {
+        let decision = judge(&shared, deployment, scope, &parts, &request_body).await;
+        if !decision.allowed() {
+            let message = format!(
+                "User: {} is not authorized to perform: {} on resource: {} (IAM gate)",
+                decision.answer["principal"].as_str().unwrap_or_default(),
+                decision.action(),
+                decision.answer["resource"].as_str().unwrap_or_default(),
+            );
+            lock(&shared.denials).push(decision);
+            return access_denied(&protocol, &message, &shared.request_id());
+        }
+    }
     if let Some(action) = &action
         && let Some((code, message)) = shared.take_failure(action, &seen)
     {
@@ -385,12 +712,15 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     let Ok(method) = reqwest::Method::from_bytes(parts.method.as_str().as_bytes()) else {
         return StatusCode::METHOD_NOT_ALLOWED.into_response();
     };
+    let base = shared.upstream_for(scope.as_ref().map(|s| s.service.as_str()));
+    // A routed stand-in may check the SigV4 signature, which covers `Host`: keep the caller's.
+    let keep_host = base != shared.upstream;
     let mut upstream = shared
         .http
-        .request(method, format!("{}{path}", shared.upstream))
+        .request(method, format!("{base}{path}"))
         .body(body);
     for (name, value) in &parts.headers {
-        if !hop_by_hop(name) {
+        if !hop_by_hop(name) || (keep_host && name == header::HOST) {
             upstream = upstream.header(name.as_str(), value.as_bytes());
         }
     }

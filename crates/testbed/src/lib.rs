@@ -8,7 +8,8 @@
 //! - [`db`]: private PostgreSQL and MariaDB servers for the sanitizer's tests;
 //! - [`ecs::FakeEcs`]: an ECS stand-in (`RunTask`, `DescribeTasks`, `ListTasks`, `StopTask`)
 //!   that runs each task as a local process and reports its real exit code;
-//! - [`aws_proxy::AwsProxy`]: a forwarder in front of moto that fails or edits chosen actions.
+//! - [`aws_proxy::AwsProxy`]: a forwarder in front of moto that fails or edits chosen actions,
+//!   and, with [`iam_gate`], refuses what IAM would refuse.
 //! - [`sanitized::Stage`]: the sanitized-snapshot pipeline's stage (tests and `make demo`).
 //! - [`backup::FakeBackup`]: an AWS Backup stand-in (`DescribeBackupJob`, `DeleteRecoveryPoint`);
 //!   [`backup_actions::Stage`]: the backup-actions pipeline's stage (tests and `make demo`).
@@ -23,6 +24,7 @@ pub mod backup_actions;
 pub mod db;
 pub mod ec2;
 pub mod ecs;
+pub mod iam_gate;
 pub mod lambda;
 pub mod moto;
 pub mod paths;

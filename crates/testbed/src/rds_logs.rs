@@ -19,8 +19,6 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use tempfile::TempDir;
 
-pub use verify::ACCESS_KEY;
-
 /// Which requests a fault applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {

@@ -66,6 +66,19 @@ pub fn parse_form(body: &[u8]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Percent-encodes a form value (RFC 3986 unreserved characters kept).
+pub fn url_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,5 +89,8 @@ mod tests {
         assert_eq!(pairs[1], ("FilenameContains".into(), "error/pg x".into()));
         assert_eq!(pairs[2], ("Marker".into(), String::new()));
         assert_eq!(parse_form(b"a=%zz%4"), vec![("a".into(), "%zz%4".into())]);
+        let arn = "arn:aws:rds:us-east-1:1:snapshot:a b/c";
+        let form = format!("n={}", url_encode(arn));
+        assert_eq!(parse_form(form.as_bytes())[0].1, arn);
     }
 }

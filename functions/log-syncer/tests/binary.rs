@@ -1,8 +1,11 @@
 //! The real `log-syncer` binary on the local Lambda host: moto for S3 and the other RDS
-//! actions, the test-bed endpoint for log files (`AWS_ENDPOINT_URL_RDS`). Build it first:
-//! `cargo build --bin log-syncer` (`make test` does).
+//! actions, the test-bed endpoint for log files, every call judged by the IAM gate as the
+//! template's `LogSyncerFunctionRole`. Build it first: `cargo build --bin log-syncer`
+//! (`make test` does).
 
 use serde_json::{Value, json};
+use sluice_testbed::aws_proxy::AwsProxy;
+use sluice_testbed::iam_gate::{DeploySpec, Gate};
 use sluice_testbed::lambda::{FunctionSpec, LambdaHost};
 use sluice_testbed::moto::Moto;
 use sluice_testbed::paths;
@@ -29,9 +32,17 @@ async fn given_binary_with_env_when_invoked_twice_then_first_copies_and_second_s
         .await
         .expect("bucket");
 
+    let deployment = Gate::shared().deploy(
+        &DeploySpec::new(
+            "sluice-test",
+            [("EnableRdsLogSync", "true"), ("RdsLogInstances", "db1,db2")],
+        )
+        .physical([("DataBucket", bucket.as_str())]),
+    );
+    let proxy = AwsProxy::gated(moto, deployment);
+    proxy.route("rds", &rds.endpoint());
     let host = LambdaHost::start();
-    let mut env = moto.env();
-    env.push(rds.env());
+    let mut env = proxy.env_as(moto, "LogSyncerFunctionRole");
     env.extend([
         ("LOG_BUCKET".to_owned(), bucket.clone()),
         ("RDS_INSTANCES".to_owned(), "db1,db2".to_owned()),
@@ -78,6 +89,15 @@ async fn given_binary_with_env_when_invoked_twice_then_first_copies_and_second_s
         .await
         .expect("override");
     assert_eq!(only["instances_failed"], 1, "{only}");
+    // The role reads only the configured instances: AWS refuses the one named in the event,
+    // and that instance fails alone.
+    let denied = proxy.take_denials();
+    assert_eq!(denied.len(), 1, "{denied:?}");
+    assert_eq!(denied[0].action(), "rds:DescribeDBLogFiles");
+    assert_eq!(
+        denied[0].answer["resource"],
+        "arn:aws:rds:us-east-1:123456789012:db:nope"
+    );
     assert_eq!(rds.counts().rejected, 0);
     assert!(
         host.logs("log-syncer").contains("\"FilesCopied\""),

@@ -485,21 +485,33 @@ describe('line protocol', () => {
       { op: 'parse', id: 3, request: s3req('HEAD', '/databucket') },
       { op: 'eval', id: 4, principal: 'Nobody', request: s3req('GET', '/databucket/x') },
       { op: 'stats', id: 5 },
+      { op: 'expected', id: 6, count: 1 },
+      { op: 'load', id: 'l2', deployment: 'other', principals: { ...translate(), principals: {} } },
+      { op: 'eval', id: 7, deployment: 'other', principal: 'LogSyncerFunctionRole', request: s3req('GET', '/databucket/x') },
+      { op: 'eval', id: 8, principal: 'LogSyncerFunctionRole', request: s3req('GET', '/databucket/rds-logs/_state/db1.json') },
+      { op: 'eval', id: 9, deployment: 'missing', principal: 'LogSyncerFunctionRole', request: s3req('GET', '/databucket/x') },
     ];
     for (const m of send) child.stdin.write(JSON.stringify(m) + '\n');
     child.stdin.write('not json\n');
     child.stdin.end();
     await new Promise((r) => child.on('close', r));
-    assert.equal(out.length, 7);
-    assert.deepEqual(out[0], { id: 'l', loaded: true, principals: out[0].principals, resourcePolicies: out[0].resourcePolicies });
+    assert.equal(out.length, 12);
+    assert.deepEqual(out[0], { id: 'l', loaded: true, deployment: 'default', principals: out[0].principals, resourcePolicies: out[0].resourcePolicies });
     assert.equal(out[1].id, 1);
     assert.equal(out[1].decision, 'Allowed');
     assert.equal(out[2].decision, 'ImplicitlyDenied');
     assert.equal(out[2].action, 's3:DeleteObject');
     assert.equal(out[3].action, 'ListBucket');
     assert.match(out[4].error, /unknown principal/);
-    assert.deepEqual(out[5], { id: 5, requests: 2, evaluations: 2, principals: 1, denials: 1 });
-    assert.match(out[6].error, /not JSON/);
+    assert.deepEqual(out[5], { id: 5, requests: 2, evaluations: 2, principals: 1, denials: 1, expectedDenials: 0 });
+    // A denial the test meant is counted apart.
+    assert.deepEqual(out[6], { id: 6, requests: 2, evaluations: 2, principals: 1, denials: 0, expectedDenials: 1 });
+    // Deployments are judged each against its own document; unnamed requests use `default`.
+    assert.equal(out[7].deployment, 'other');
+    assert.match(out[8].error, /unknown principal LogSyncerFunctionRole/);
+    assert.equal(out[9].decision, 'Allowed');
+    assert.match(out[10].error, /no deployment "missing" loaded/);
+    assert.match(out[11].error, /not JSON/);
   });
 });
 

@@ -459,14 +459,31 @@ fn access_denied(protocol: &Protocol, message: &str, request_id: &str) -> Respon
     }
 }
 
+/// `AccessDenied` for a denied decision, which is recorded for the test's failure.
+fn deny(shared: &Shared, protocol: &Protocol, decision: Decision) -> Option<Response> {
+    if decision.allowed() {
+        return None;
+    }
+    let message = format!(
+        "User: {} is not authorized to perform: {} on resource: {} (IAM gate)",
+        decision.answer["principal"].as_str().unwrap_or_default(),
+        decision.action(),
+        decision.answer["resource"].as_str().unwrap_or_default(),
+    );
+    lock(&shared.denials).push(decision);
+    Some(access_denied(protocol, &message, &shared.request_id()))
+}
+
 /// Asks the IAM gate about one request, with the resource tags its condition context needs
-/// (looked up in moto for the RDS resources and Secrets Manager secrets the request names).
+/// (looked up in moto for the RDS resources and Secrets Manager secrets the request names)
+/// and `facts` (see [`Deployment::eval`]).
 async fn judge(
     shared: &Shared,
-    deployment: Deployment,
+    deployment: &Deployment,
     scope: &crate::iam_gate::Scope,
     parts: &axum::http::request::Parts,
     body: &Bytes,
+    mut facts: Value,
 ) -> Decision {
     let headers: serde_json::Map<String, Value> = parts
         .headers
@@ -493,10 +510,10 @@ async fn judge(
         body,
     )
     .await;
+    facts["resourceTags"] = tags;
     let principal = scope.key.clone();
-    tokio::task::spawn_blocking(move || {
-        deployment.eval(&principal, request, json!({ "resourceTags": tags }))
-    })
+    let deployment = deployment.clone();
+    tokio::task::spawn_blocking(move || deployment.eval(&principal, request, facts))
     .await
     .expect("the IAM gate's evaluation thread")
 }
@@ -682,20 +699,26 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             .and_then(|v| v.to_str().ok()),
         parts.uri.query(),
     );
-    let deployment = lock(&shared.gate).clone();
-    if let (Some(deployment), Some(scope)) = (deployment, &scope)
-        && scope.key != TEST_KEY
+    let gate = lock(&shared.gate)
+        .clone()
+        .zip(scope.clone())
+        .filter(|(_, scope)| scope.key != TEST_KEY);
+    // KMS Decrypt without KeyId names its key only inside the ciphertext: judged once moto's
+    // answer says which key it was (Decrypt changes nothing, so answering AccessDenied after
+    // the fact is what the caller would have seen).
+    let keyless_decrypt = gate.as_ref().is_some_and(|(_, scope)| {
+        scope.service == "kms"
+            && action.as_deref() == Some("Decrypt")
+            && serde_json::from_slice::<Value>(&request_body)
+                .map(|v| v.get("KeyId").is_none())
+                .unwrap_or(false)
+    });
+    if let Some((deployment, scope)) = &gate
+        && !keyless_decrypt
     {
-        let decision = judge(&shared, deployment, scope, &parts, &request_body).await;
-        if !decision.allowed() {
-            let message = format!(
-                "User: {} is not authorized to perform: {} on resource: {} (IAM gate)",
-                decision.answer["principal"].as_str().unwrap_or_default(),
-                decision.action(),
-                decision.answer["resource"].as_str().unwrap_or_default(),
-            );
-            lock(&shared.denials).push(decision);
-            return access_denied(&protocol, &message, &shared.request_id());
+        let decision = judge(&shared, deployment, scope, &parts, &request_body, json!({})).await;
+        if let Some(denied) = deny(&shared, &protocol, decision) {
+            return denied;
         }
     }
     if let Some(action) = &action
@@ -747,6 +770,18 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         Ok(b) => b,
         Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
     };
+    if keyless_decrypt
+        && let Some((deployment, scope)) = &gate
+        && let Some(key) = serde_json::from_slice::<Value>(&body)
+            .ok()
+            .and_then(|v| v["KeyId"].as_str().map(str::to_owned))
+    {
+        let facts = json!({ "resource": key });
+        let decision = judge(&shared, deployment, scope, &parts, &request_body, facts).await;
+        if let Some(denied) = deny(&shared, &protocol, decision) {
+            return denied;
+        }
+    }
     let replacements = action
         .as_deref()
         .map(|a| shared.replacements(a))

@@ -418,6 +418,71 @@ impl Deployment {
     }
 }
 
+/// One batch of a Firehose delivery stream with a Lambda transformation and an S3
+/// destination, as Firehose makes it with its role: read the Kinesis source, invoke the
+/// function, write the objects and failed records, log delivery errors.
+/// <https://docs.aws.amazon.com/firehose/latest/dev/controlling-access.html>
+#[derive(Debug, Clone)]
+pub struct FirehoseBatch {
+    /// The delivery stream's role (logical id).
+    pub role: String,
+    /// The Kinesis stream Firehose reads.
+    pub source_stream_arn: String,
+    /// The transformation function's name.
+    pub function: String,
+    /// The destination bucket.
+    pub bucket: String,
+    /// Keys of the objects the batch writes (from the transformation's partition keys), and
+    /// of the failed-records object.
+    pub keys: Vec<String>,
+    /// The error log group and stream.
+    pub log_group: String,
+    /// The error log stream.
+    pub log_stream: String,
+}
+
+impl Deployment {
+    /// Panics with the gate's explanation unless the delivery stream's role may do all of
+    /// `batch` (and Firehose may assume it).
+    pub fn require_firehose(&self, batch: &FirehoseBatch) {
+        let stream = json!({ "StreamARN": batch.source_stream_arn, "ShardIterator": "x" });
+        let mut calls = vec![];
+        for op in ["DescribeStream", "ListShards", "GetShardIterator", "GetRecords"] {
+            calls.push(ServiceCall::json(
+                "kinesis",
+                &format!("Kinesis_20131202.{op}"),
+                &stream,
+            ));
+        }
+        calls.push(ServiceCall::invoke(&batch.function));
+        calls.push(ServiceCall::rest(
+            "lambda",
+            "GET",
+            &format!("/2015-03-31/functions/{}/configuration", batch.function),
+        ));
+        calls.push(ServiceCall::rest(
+            "s3",
+            "GET",
+            &format!("/{}?location=", batch.bucket),
+        ));
+        for key in &batch.keys {
+            calls.push(ServiceCall::rest(
+                "s3",
+                "PUT",
+                &format!("/{}/{key}", batch.bucket),
+            ));
+        }
+        calls.push(ServiceCall::json(
+            "logs",
+            "Logs_20140328.PutLogEvents",
+            &json!({ "logGroupName": batch.log_group, "logStreamName": batch.log_stream, "logEvents": [] }),
+        ));
+        for call in &calls {
+            self.require_service_call(&batch.role, call, json!({}));
+        }
+    }
+}
+
 /// A call AWS makes on a principal's behalf (see [`Deployment::eval_service_call`]).
 #[derive(Debug, Clone)]
 pub struct ServiceCall {

@@ -12,6 +12,8 @@ use serde_json::{Value, json};
 use sluice_das::DasConfig;
 use sluice_firehose::{FirehoseEvent, FirehoseResponse, RecordResult, check_contract};
 use sluice_runtime::config::Env;
+use sluice_testbed::aws_proxy::AwsProxy;
+use sluice_testbed::iam_gate::{DeploySpec, FirehoseBatch, Gate};
 use sluice_testbed::lambda::{FunctionSpec, LambdaHost};
 use sluice_testbed::moto::Moto;
 use sluice_testbed::paths;
@@ -122,26 +124,74 @@ async fn given_python_made_records_when_handled_then_results_per_record_and_copi
 #[tokio::test]
 async fn given_real_binary_when_firehose_invokes_then_contract_holds_and_logs_have_no_plaintext() {
     let moto = Moto::shared();
+    let event = batch(moto, "inv-binary");
+    // Judged by the IAM gate as deployed for this cluster and the key the batch's data keys
+    // were encrypted with (moto's answer to the function's keyless Decrypt names it).
+    let key_arn = support::das_key_arn(&event);
+    let stream = format!("arn:aws:kinesis:us-east-1:123456789012:stream/aws-rds-das-{RID}");
+    let deployment = Gate::shared().deploy(
+        &DeploySpec::new(
+            "sluice-test",
+            [
+                ("EnableActivityStreamAudit", "true"),
+                ("DasKinesisStreamArn", stream.as_str()),
+                ("DasKmsKeyArn", key_arn.as_str()),
+                ("DasResourceId", RID),
+            ],
+        )
+        .physical([
+            ("DasTransformerFunction", "das-transformer"),
+            ("DataBucket", "das-audit"),
+        ]),
+    );
+    let proxy = AwsProxy::gated(moto, deployment.clone());
     let host = LambdaHost::start();
     host.add_function(
         "das-transformer",
         &paths::bin_path("das-transformer"),
         FunctionSpec {
-            env: moto
-                .env()
+            env: proxy
+                .env_as(moto, "DasTransformerFunctionRole")
                 .into_iter()
                 .chain([("RUST_LOG".to_owned(), "debug".to_owned())])
                 .collect(),
             ..FunctionSpec::default()
         },
     );
-    let event = batch(moto, "inv-binary");
     let out = host
         .invoke("das-transformer", &serde_json::to_value(&event).unwrap())
         .await
         .unwrap();
-    let response: FirehoseResponse = serde_json::from_value(out).unwrap();
+    let response: FirehoseResponse = serde_json::from_value(out.clone()).unwrap();
     assert_batch(&event, &response);
+    // What Firehose then does with its role: the objects at the keys the partition keys make.
+    let keys = out["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["result"] == "Ok")
+        .map(|r| {
+            let p = &r["metadata"]["partitionKeys"];
+            format!(
+                "activity-streams/events/{}/{}/{}/{}/{}/sluice-test-das-1-x.gz",
+                p["resource"].as_str().unwrap(),
+                p["class"].as_str().unwrap(),
+                p["yyyy"].as_str().unwrap(),
+                p["mm"].as_str().unwrap(),
+                p["dd"].as_str().unwrap()
+            )
+        })
+        .chain(["activity-streams-errors/processing-failed/2026/12/06/x".to_owned()])
+        .collect();
+    deployment.require_firehose(&FirehoseBatch {
+        role: "DasFirehoseRole".into(),
+        source_stream_arn: stream,
+        function: "das-transformer".into(),
+        bucket: "das-audit".into(),
+        keys,
+        log_group: "/aws/kinesisfirehose/sluice-test-das".into(),
+        log_stream: "DestinationDelivery".into(),
+    });
     let logs = host.logs("das-transformer");
     assert!(
         logs.contains("wrong-ctx") && logs.contains("InvalidCiphertextException"),

@@ -33,3 +33,15 @@ pub fn make_event(moto: &Moto, spec: &Value) -> Value {
     );
     serde_json::from_slice(&out.stdout).unwrap()
 }
+
+/// The KMS key the batch's data keys are encrypted with: moto's ciphertext blob starts with
+/// the key id (36 characters), which `make_event.py` created in the test bed's account.
+pub fn das_key_arn(event: &sluice_firehose::FirehoseEvent) -> String {
+    use base64::Engine as _;
+    let engine = base64::engine::general_purpose::STANDARD;
+    let record: Value =
+        serde_json::from_slice(&engine.decode(&event.records[0].data).unwrap()).unwrap();
+    let blob = engine.decode(record["key"].as_str().unwrap()).unwrap();
+    let id = String::from_utf8_lossy(&blob[..36]).into_owned();
+    format!("arn:aws:kms:us-east-1:123456789012:key/{id}")
+}

@@ -13,6 +13,8 @@ use common::*;
 use serde_json::Value;
 use sluice_cwlogs::{Payload, decode_all};
 use sluice_firehose::{FirehoseResponse, RecordResult};
+use sluice_testbed::aws_proxy::AwsProxy;
+use sluice_testbed::iam_gate::{DeploySpec, FirehoseBatch, Gate};
 use sluice_testbed::lambda::{FunctionSpec, LambdaHost};
 use sluice_testbed::moto::Moto;
 use sluice_testbed::paths;
@@ -185,12 +187,72 @@ async fn given_kinesis_stream_in_moto_when_reingested_then_get_records_returns_e
     assert_eq!(keys[3], "3-r3");
 }
 
+/// Every subscription payload in `stream` (all shards, from the trim horizon).
+async fn in_stream(moto: &Moto, stream: &str) -> Vec<Payload> {
+    let kinesis = aws_sdk_kinesis::Client::new(&moto.sdk_config());
+    let shards = kinesis
+        .list_shards()
+        .stream_name(stream)
+        .send()
+        .await
+        .expect("shards");
+    let mut out = Vec::new();
+    for shard in shards.shards() {
+        let mut iterator = kinesis
+            .get_shard_iterator()
+            .stream_name(stream)
+            .shard_id(shard.shard_id())
+            .shard_iterator_type(aws_sdk_kinesis::types::ShardIteratorType::TrimHorizon)
+            .send()
+            .await
+            .expect("iterator")
+            .shard_iterator()
+            .map(str::to_owned);
+        while let Some(it) = iterator {
+            let got = kinesis
+                .get_records()
+                .shard_iterator(it)
+                .send()
+                .await
+                .expect("records");
+            if got.records().is_empty() {
+                break;
+            }
+            for r in got.records() {
+                out.extend(decode_all(r.data().as_ref(), 1 << 28).expect("payloads"));
+            }
+            iterator = got.next_shard_iterator().map(str::to_owned);
+        }
+    }
+    out
+}
+
+/// As deployed: the delivery stream reads `CwlStream` (Kinesis source), so the processor
+/// re-ingests what does not fit into that stream; every call judged by the IAM gate as the
+/// template's roles (the processor's, then Firehose's for the batch).
 #[tokio::test]
-async fn given_real_binary_on_lambda_host_when_record_too_big_then_pieces_land_in_s3_and_rest_ok() {
+async fn given_real_binary_on_lambda_host_when_record_too_big_then_pieces_reach_the_source_stream_and_rest_ok()
+ {
     let moto = Moto::shared();
-    delivery_stream(moto, "binary-export").await;
+    let stream = "binary-cwlstream";
+    aws_sdk_kinesis::Client::new(&moto.sdk_config())
+        .create_stream()
+        .stream_name(stream)
+        .shard_count(2)
+        .send()
+        .await
+        .expect("stream");
+    let stream_arn = format!("arn:aws:kinesis:us-east-1:123456789012:stream/{stream}");
+    let deployment = Gate::shared().deploy(
+        &DeploySpec::new("sluice-test", [("EnableCloudWatchLogsExport", "true")]).physical([
+            ("CwlStream", stream),
+            ("CwlProcessorFunction", PROCESSOR),
+            ("DataBucket", "cwl-export"),
+        ]),
+    );
+    let proxy = AwsProxy::gated(moto, deployment.clone());
     let host = LambdaHost::start();
-    let mut env = moto.env();
+    let mut env = proxy.env_as(moto, "CwlProcessorFunctionRole");
     env.push(("OUTPUT_FORMAT".into(), "jsonl".into()));
     host.add_function(
         PROCESSOR,
@@ -204,7 +266,8 @@ async fn given_real_binary_on_lambda_host_when_record_too_big_then_pieces_land_i
     let big = gz_payload("/aws/lambda/big", 6_000, 250);
     let mut ev = event(&[MOTO_APP.to_vec(), big, gzip(CONTROL_JSON)]);
     ev.delivery_stream_arn =
-        "arn:aws:firehose:us-east-1:123456789012:deliverystream/binary-export".into();
+        "arn:aws:firehose:us-east-1:123456789012:deliverystream/sluice-test-cwlogs".into();
+    ev.source_kinesis_stream_arn = Some(stream_arn.clone());
     let out: Value = host
         .invoke(PROCESSOR, &serde_json::to_value(&ev).expect("json"))
         .await
@@ -220,7 +283,7 @@ async fn given_real_binary_on_lambda_host_when_record_too_big_then_pieces_land_i
         ]
     );
     assert_eq!(ok_lines(&response), 7);
-    let payloads = delivered(moto, "binary-export").await;
+    let payloads = in_stream(moto, stream).await;
     assert!(payloads.len() >= 3, "{}", payloads.len());
     assert_eq!(
         payloads.iter().map(|p| p.log_events.len()).sum::<usize>(),
@@ -228,4 +291,16 @@ async fn given_real_binary_on_lambda_host_when_record_too_big_then_pieces_land_i
     );
     let logs = host.logs(PROCESSOR);
     assert!(logs.contains("\"EventsReingested\":6000"), "{logs}");
+    deployment.require_firehose(&FirehoseBatch {
+        role: "CwlFirehoseRole".into(),
+        source_stream_arn: stream_arn,
+        function: PROCESSOR.into(),
+        bucket: "cwl-export".into(),
+        keys: vec![
+            "cloudwatch-logs/123456789012/.app.orders/2026/12/06/sluice-test-cwlogs-1-x".into(),
+            "cloudwatch-logs-errors/processing-failed/2026/12/06/x".into(),
+        ],
+        log_group: "/aws/kinesisfirehose/sluice-test-cwlogs".into(),
+        log_stream: "DestinationDelivery".into(),
+    });
 }

@@ -212,6 +212,26 @@ impl AwsProxy {
         crate::iam_gate::as_principal(self.env(moto), principal)
     }
 
+    /// An SDK config whose calls go through this proxy as `principal`'s (for adapters a test
+    /// drives in its own process, standing for the function that uses them in AWS).
+    pub fn sdk_config_as(&self, principal: &str) -> aws_config::SdkConfig {
+        use aws_credential_types::Credentials;
+        use aws_credential_types::provider::SharedCredentialsProvider;
+        aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .http_client(sluice_runtime::aws::http_client())
+            .region(aws_config::Region::new(crate::moto::REGION))
+            .endpoint_url(self.endpoint())
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+                principal,
+                "testing",
+                Some("testing".to_owned()),
+                None,
+                "iam-gate",
+            )))
+            .build()
+    }
+
     /// `moto`'s environment for a function process, with every AWS call sent through this
     /// proxy (`AWS_ENDPOINT_URL`).
     pub fn env(&self, moto: &crate::moto::Moto) -> Vec<(String, String)> {
@@ -514,8 +534,8 @@ async fn judge(
     let principal = scope.key.clone();
     let deployment = deployment.clone();
     tokio::task::spawn_blocking(move || deployment.eval(&principal, request, facts))
-    .await
-    .expect("the IAM gate's evaluation thread")
+        .await
+        .expect("the IAM gate's evaluation thread")
 }
 
 /// RDS parameters that name a resource, and the ARN resource type of each.

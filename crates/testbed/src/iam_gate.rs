@@ -447,7 +447,12 @@ impl Deployment {
     pub fn require_firehose(&self, batch: &FirehoseBatch) {
         let stream = json!({ "StreamARN": batch.source_stream_arn, "ShardIterator": "x" });
         let mut calls = vec![];
-        for op in ["DescribeStream", "ListShards", "GetShardIterator", "GetRecords"] {
+        for op in [
+            "DescribeStream",
+            "ListShards",
+            "GetShardIterator",
+            "GetRecords",
+        ] {
             calls.push(ServiceCall::json(
                 "kinesis",
                 &format!("Kinesis_20131202.{op}"),

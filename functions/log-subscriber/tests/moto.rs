@@ -6,9 +6,30 @@ use log_subscriber::logs::AwsLogs;
 use log_subscriber::{Config, Mode, handle};
 use serde_json::json;
 use sluice_runtime::config::Env;
+use sluice_testbed::aws_proxy::AwsProxy;
+use sluice_testbed::iam_gate::{DeploySpec, Gate};
 use sluice_testbed::moto::Moto;
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/cwl-to-firehose";
+
+/// The subscriber's client as deployed: its calls judged by the IAM gate as
+/// `CwlSubscriberFunctionRole` (`ROLE` is the template's `CwlLogsToKinesisRole`).
+fn gated_logs(moto: &Moto) -> (AwsProxy, aws_sdk_cloudwatchlogs::Client) {
+    let deployment = Gate::shared().deploy(
+        &DeploySpec::new(
+            "sluice-test",
+            [
+                ("EnableCloudWatchLogsExport", "true"),
+                ("CwlSubscribeNewGroups", "true"),
+            ],
+        )
+        .physical([("CwlLogsToKinesisRole", "cwl-to-firehose")]),
+    );
+    let proxy = AwsProxy::gated(moto, deployment);
+    let client =
+        aws_sdk_cloudwatchlogs::Client::new(&proxy.sdk_config_as("CwlSubscriberFunctionRole"));
+    (proxy, client)
+}
 
 async fn firehose_arn(moto: &Moto, name: &str) -> String {
     let s3 = sluice_runtime::aws::s3_client(
@@ -91,7 +112,8 @@ async fn given_60_groups_in_moto_when_subscribed_then_counts_match_and_second_ru
         ("OWN_LOG_GROUP_PREFIXES", "/aws/lambda/sluice-"),
     ]))
     .expect("config");
-    let adapter = AwsLogs::new(logs.clone());
+    let (_proxy, gated) = gated_logs(&moto);
+    let adapter = AwsLogs::new(gated);
     let report = handle(&json!({}), &config, &adapter).await.expect("ran");
     assert_eq!(report.groups, 60);
     assert_eq!(report.subscribed, 40);
@@ -175,7 +197,8 @@ async fn given_create_log_group_events_in_moto_then_only_the_named_selected_grou
         ("OWN_LOG_GROUP_PREFIXES", "/aws/lambda/sluice-"),
     ]))
     .expect("config");
-    let adapter = AwsLogs::new(logs.clone());
+    let (_proxy, gated) = gated_logs(&moto);
+    let adapter = AwsLogs::new(gated);
     let run = |group: &'static str| {
         let (config, adapter) = (&config, &adapter);
         async move {

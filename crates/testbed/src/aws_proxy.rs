@@ -522,14 +522,7 @@ async fn judge(
         "headers": headers,
         "body": text,
     });
-    let tags = resource_tags(
-        shared,
-        &scope.service,
-        &parts.headers,
-        parts.uri.query(),
-        body,
-    )
-    .await;
+    let tags = resource_tags(shared, scope, &parts.headers, parts.uri.query(), body).await;
     facts["resourceTags"] = tags;
     let principal = scope.key.clone();
     let deployment = deployment.clone();
@@ -555,13 +548,14 @@ const RDS_NAMES: &[(&str, &str)] = &[
 /// The tags of the resources a request names, by ARN, as the stand-in holds them now.
 async fn resource_tags(
     shared: &Shared,
-    service: &str,
+    scope: &crate::iam_gate::Scope,
     headers: &HeaderMap,
     query: Option<&str>,
     body: &[u8],
 ) -> Value {
     let mut out = serde_json::Map::new();
-    match service {
+    let region = scope.region.as_str();
+    match scope.service.as_str() {
         "rds" => {
             let form: Vec<(String, String)> = crate::serve::parse_form(body)
                 .into_iter()
@@ -586,12 +580,11 @@ async fn resource_tags(
                     continue;
                 } else {
                     format!(
-                        "arn:aws:rds:{}:{}:{kind}:{value}",
-                        crate::moto::REGION,
+                        "arn:aws:rds:{region}:{}:{kind}:{value}",
                         crate::moto::ACCOUNT
                     )
                 };
-                let tags = rds_tags(shared, &arn).await;
+                let tags = rds_tags(shared, region, &arn).await;
                 out.insert(arn, tags);
             }
         }
@@ -601,6 +594,7 @@ async fn resource_tags(
             if let (Some(id), Some(_)) = (request["SecretId"].as_str(), target) {
                 let answer = upstream_call(
                     shared,
+                    region,
                     "secretsmanager",
                     Some("secretsmanager.DescribeSecret"),
                     json!({ "SecretId": id }).to_string(),
@@ -625,12 +619,12 @@ async fn resource_tags(
 }
 
 /// `ListTagsForResource` of one RDS ARN in moto, as `{key: value}` (empty when it fails).
-async fn rds_tags(shared: &Shared, arn: &str) -> Value {
+async fn rds_tags(shared: &Shared, region: &str, arn: &str) -> Value {
     let body = format!(
         "Action=ListTagsForResource&Version=2014-10-31&ResourceName={}",
         crate::serve::url_encode(arn)
     );
-    let xml = upstream_call(shared, "rds", None, body).await;
+    let xml = upstream_call(shared, region, "rds", None, body).await;
     let mut tags = serde_json::Map::new();
     for tag in xml.split("<Tag>").skip(1) {
         let field = |name: &str| {
@@ -658,14 +652,14 @@ fn xml_unescape(s: &str) -> String {
 /// One request of the test bed's own (the test's key) straight to moto; its body, or `""`.
 async fn upstream_call(
     shared: &Shared,
+    region: &str,
     service: &str,
     target: Option<&str>,
     body: String,
 ) -> String {
     let scope = format!(
-        "AWS4-HMAC-SHA256 Credential={TEST_KEY}/20261206/{}/{service}/aws4_request, \
-         SignedHeaders=host, Signature=0",
-        crate::moto::REGION
+        "AWS4-HMAC-SHA256 Credential={TEST_KEY}/20261206/{region}/{service}/aws4_request, \
+         SignedHeaders=host, Signature=0"
     );
     let mut request = shared
         .http

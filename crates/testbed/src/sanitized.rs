@@ -19,6 +19,7 @@ use crate::asl::{self, AslRun, AslRunSpec};
 use crate::aws_proxy::AwsProxy;
 use crate::db::{self, DbServer};
 use crate::ecs::{FakeEcs, Launcher, TaskLaunch};
+use crate::iam_gate::{DeploySpec, Gate};
 use crate::lambda::LambdaHost;
 use crate::moto::Moto;
 use crate::paths;
@@ -181,7 +182,13 @@ fn rds(sdk: &SdkConfig) -> aws_sdk_rds::Client {
 
 /// Runs the real `sanitizer` against the local engine: the RDS endpoint is replaced by the
 /// loopback address and the RDS-managed secret is given the local engine's credentials.
-fn launcher(sdk: SdkConfig, port: u16, ca: Option<PathBuf>, refuse: bool) -> Launcher {
+fn launcher(
+    sdk: SdkConfig,
+    task_env: Vec<(String, String)>,
+    port: u16,
+    ca: Option<PathBuf>,
+    refuse: bool,
+) -> Launcher {
     Arc::new(move |launch: &TaskLaunch| {
         if refuse {
             return Err("RESOURCE:ENI (injected: no capacity for the task)".into());
@@ -220,7 +227,7 @@ fn launcher(sdk: SdkConfig, port: u16, ca: Option<PathBuf>, refuse: bool) -> Lau
         }
         let mut cmd = tokio::process::Command::new(paths::bin_path("sanitizer"));
         cmd.env_clear()
-            .envs(Moto::shared().env())
+            .envs(task_env.iter().cloned())
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .envs(env);
         Ok(cmd)
@@ -307,10 +314,13 @@ impl Stage {
             .await
             .unwrap();
 
+        // The stack's name, as the template names its state machine (its role may list only
+        // the executions of `<stack>-sanitized-snapshot`).
+        let stack = format!("sluice-{tag}");
         let sfn = aws_sdk_sfn::Client::new(&sdk);
         let machine_arn = sfn
             .create_state_machine()
-            .name(format!("sm-{tag}"))
+            .name(format!("{stack}-sanitized-snapshot"))
             .definition(r#"{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}"#)
             .role_arn("arn:aws:iam::123456789012:role/sluice-test")
             .send()
@@ -319,16 +329,53 @@ impl Stage {
             .state_machine_arn()
             .to_owned();
 
-        let proxy = AwsProxy::start(&moto.endpoint());
+        // Every call of the function and the task is judged by the IAM gate against the
+        // template deployed with this stage's parameters and names.
+        let kind = match options.src {
+            Src::Instance => "instance",
+            Src::Cluster => "cluster",
+        };
+        let (subnet_group, keep) = (format!("iso-{tag}"), options.keep.to_string());
+        let accounts = options.accounts.join(",");
+        let mut params = vec![
+            ("EnableSanitizedSnapshots", "true"),
+            ("SnapshotSourceKind", kind),
+            ("SnapshotSourceId", source.as_str()),
+            ("SnapshotSubnetGroup", subnet_group.as_str()),
+            ("SnapshotSecurityGroupIds", sg.as_str()),
+            ("SnapshotTaskSubnets", subnet.as_str()),
+            ("SnapshotTaskSecurityGroupIds", sg.as_str()),
+            ("SnapshotShareAccounts", accounts.as_str()),
+            ("SnapshotKeep", keep.as_str()),
+            ("SnapshotScriptKey", "sanitize.sql"),
+            (
+                "SanitizerImageUri",
+                "123456789012.dkr.ecr.us-east-1.amazonaws.com/sanitizer:1",
+            ),
+        ];
+        if let Some(key) = &key {
+            params.push(("SnapshotKmsKeyArn", key.as_str()));
+        }
+        if options.dr {
+            params.push(("SnapshotDrRegion", "eu-west-1"));
+        }
+        let deployment = Gate::shared().deploy(&DeploySpec::new(&stack, params).physical([
+            ("DataBucket", bucket.as_str()),
+            ("SanitizerCluster", "sanitizer"),
+            ("SanitizerTaskDefinition", "sluice-sanitizer"),
+            ("SnapshotStepsFunction", FUNCTION),
+        ]));
+        let proxy = AwsProxy::gated(moto, deployment);
         let ecs = FakeEcs::start(launcher(
             sdk.clone(),
+            proxy.env_as(moto, "SanitizerTaskRole"),
             db.port(),
             db.ca_bundle().map(PathBuf::from),
             options.task_fails_to_start,
         ));
-        let mut env = proxy.env(moto);
+        proxy.route("ecs", &ecs.endpoint());
+        let mut env = proxy.env_as(moto, "SnapshotStepsFunctionRole");
         let pairs = [
-            ("AWS_ENDPOINT_URL_ECS", ecs.endpoint()),
             ("AWS_MAX_ATTEMPTS", "1".to_owned()),
             ("SUBNET_GROUP", format!("iso-{tag}")),
             ("SECURITY_GROUP_IDS", sg.clone()),

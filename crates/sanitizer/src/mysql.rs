@@ -4,6 +4,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, OptsBuilder, SslOpts};
 
 use crate::engine::{Engine, TlsMode};
+use crate::mysql_message;
 use crate::run::{DbError, Session};
 use crate::{Credentials, Target};
 
@@ -14,7 +15,15 @@ pub struct MySession {
 }
 
 fn db_error(e: &mysql_async::Error) -> DbError {
-    DbError(e.to_string())
+    // The message is redacted on purpose: it can quote row values (PII) inline.
+    match e {
+        mysql_async::Error::Server(s) => DbError::server(
+            "ERROR",
+            &format!("{} ({})", s.code, s.state),
+            &mysql_message::redact(s.code, &s.state, &s.message),
+        ),
+        other => DbError(other.to_string()),
+    }
 }
 
 impl MySession {
@@ -95,5 +104,24 @@ impl Session for MySession {
             .query_drop("ROLLBACK")
             .await
             .map_err(|e| db_error(&e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn given_a_duplicate_entry_from_the_server_then_the_error_keeps_code_state_and_key_only() {
+        let e = mysql_async::Error::Server(mysql_async::ServerError {
+            code: 1062,
+            message: "Duplicate entry 'alice@example.com' for key 'email'".into(),
+            state: "23000".into(),
+        });
+
+        assert_eq!(
+            db_error(&e).0,
+            "ERROR 1062 (23000): Duplicate entry '<redacted>' for key 'email'"
+        );
     }
 }

@@ -20,12 +20,7 @@ pub struct PgSession {
 fn db_error(e: &tokio_postgres::Error) -> DbError {
     // The detail field is left out on purpose: it can quote row values (PII).
     match e.as_db_error() {
-        Some(db) => DbError(format!(
-            "{} {}: {}",
-            db.severity(),
-            db.code().code(),
-            db.message()
-        )),
+        Some(db) => DbError::server(db.severity(), db.code().code(), db.message()),
         None => DbError(e.to_string()),
     }
 }

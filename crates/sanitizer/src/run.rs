@@ -14,10 +14,19 @@ use crate::engine::Family;
 use crate::script::Plan;
 use crate::summary::{Outcome, StatementReport, Summary, VerificationReport};
 
-/// A database error, as text the engine gave (already free of credentials).
+/// A database error, as text the engine gave (already free of credentials and row values).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct DbError(pub String);
+
+impl DbError {
+    /// An error the server reported, the same way for every engine: `ERROR 23505: …`,
+    /// `ERROR 1062 (23000): …`. Each adapter passes only what may be shown: a `message`
+    /// already free of row values.
+    pub fn server(severity: &str, code: &str, message: &str) -> Self {
+        Self(format!("{severity} {code}: {message}"))
+    }
+}
 
 /// One open connection, as the runner needs it.
 pub trait Session: Send {

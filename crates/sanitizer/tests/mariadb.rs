@@ -171,6 +171,57 @@ async fn given_dry_run_with_ddl_then_nothing_runs_and_the_statement_is_named() {
     assert_eq!(dump(&db), before);
 }
 
+/// Shuffles e-mails one row up, a common masking step: on a unique key it collides with the
+/// next customer's original address, which the server then quotes in its error.
+const SHUFFLES_EMAILS: &str = "
+UPDATE customers SET phone = '+1 555 0100';
+UPDATE customers AS c JOIN customers AS d ON d.id = c.id + 1 SET c.email = d.email;
+-- @verify
+SELECT id FROM customers WHERE email LIKE '%@corp-mail.com';
+";
+
+#[tokio::test]
+async fn given_a_duplicate_pii_value_then_the_run_fails_naming_the_statement_not_the_value() {
+    let _slot = slot().await;
+    let db = loaded();
+    db.sql("ALTER TABLE app.customers ADD UNIQUE KEY email (email)");
+    let mut vars = db_vars("mariadb", db.port(), "app", &secret_arn().await);
+    vars.extend([
+        ("SANITIZER_TLS", "require".to_owned()),
+        ("SANITIZER_SCRIPT", SHUFFLES_EMAILS.to_owned()),
+    ]);
+
+    let run = run_sanitizer(&vars);
+
+    assert_ne!(run.code, Some(0));
+    assert_eq!(run.summary["outcome"], "failed");
+    let summary = run.summary.to_string();
+    for (what, text) in [("summary", &summary), ("logs", &run.stderr)] {
+        for id in 1..=CUSTOMERS {
+            assert!(
+                !text.contains(&email(id)),
+                "the {what} quote {}:\n{text}",
+                email(id)
+            );
+        }
+    }
+    let error = run.summary["error"].as_str().unwrap_or("");
+    assert_eq!(
+        error,
+        "statement 2 failed: ERROR 1062 (23000): Duplicate entry '<redacted>' for key 'email'",
+        "{}",
+        run.summary
+    );
+    assert_eq!(run.summary["statements"][1]["index"], 2);
+    assert!(
+        run.stderr.contains("statement failed") && run.stderr.contains("<redacted>"),
+        "the logs should record the failure:\n{}",
+        run.stderr
+    );
+    // The statement failed as a whole: no row holds another customer's address.
+    assert_all_original_pii(&dump(&db));
+}
+
 #[tokio::test]
 async fn given_verify_full_with_a_foreign_ca_then_connection_is_refused() {
     let _slot = slot().await;

@@ -70,6 +70,8 @@ struct Shared {
     routes: Mutex<Vec<(String, String)>>,
     gate: Mutex<Option<Deployment>>,
     denials: Mutex<Vec<Decision>>,
+    /// Text replaced in what the gate is shown (not in what moto gets).
+    gate_aliases: Mutex<Vec<(String, String)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -184,6 +186,7 @@ impl AwsProxy {
             routes: Mutex::default(),
             gate: Mutex::default(),
             denials: Mutex::default(),
+            gate_aliases: Mutex::default(),
         });
         let (port, stop) = crate::serve::spawn(
             "AWS proxy",
@@ -313,6 +316,13 @@ impl AwsProxy {
     /// `deployment` (see the module docs).
     pub fn gate(&self, deployment: Deployment) {
         *lock(&self.shared.gate) = Some(deployment);
+    }
+
+    /// Shows the gate `to` wherever a request holds `from`, for names moto cannot hold as AWS
+    /// does: AWS Backup's RDS recovery points are `awsbackup:job-…`, which moto refuses, so
+    /// the stand-in's `awsbackup-job-…` is judged as the real name.
+    pub fn gate_alias(&self, from: &str, to: &str) {
+        lock(&self.shared.gate_aliases).push((from.to_owned(), to.to_owned()));
     }
 
     /// The denials recorded so far, which the test thereby expects (the proxy no longer fails
@@ -515,13 +525,22 @@ async fn judge(
         Ok(t) if body.len() <= 1 << 20 => t,
         _ => "",
     };
-    let request = json!({
+    let mut request = json!({
         "method": parts.method.as_str(),
         "path": parts.uri.path_and_query().map_or("/", |p| p.as_str()),
         "query": parts.uri.query().unwrap_or_default(),
         "headers": headers,
         "body": text,
     });
+    for (from, to) in lock(&shared.gate_aliases).iter() {
+        for field in ["path", "query", "body"] {
+            let text = request[field]
+                .as_str()
+                .unwrap_or_default()
+                .replace(from, to);
+            request[field] = json!(text);
+        }
+    }
     let tags = resource_tags(shared, scope, &parts.headers, parts.uri.query(), body).await;
     facts["resourceTags"] = tags;
     let principal = scope.key.clone();

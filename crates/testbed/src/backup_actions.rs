@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 use crate::asl::{self, AslRun, AslRunSpec};
 use crate::aws_proxy::AwsProxy;
 use crate::backup::{BackupJob, FakeBackup};
+use crate::iam_gate::{DeploySpec, Deployment, Gate, ServiceCall};
 use crate::lambda::{FunctionError, LambdaHost};
 use crate::moto::{ACCOUNT, Moto, REGION};
 use crate::paths;
@@ -68,6 +69,8 @@ impl Default for Options {
 pub struct Stage {
     /// SDK config on moto (not through the proxy).
     pub sdk: SdkConfig,
+    /// The template as this stage deploys it, loaded into the IAM gate.
+    pub deployment: Deployment,
     /// Fault injection in front of moto.
     pub proxy: AwsProxy,
     /// The AWS Backup stand-in.
@@ -202,9 +205,15 @@ impl Stage {
             .and_then(|k| k.arn())
             .expect("key arn")
             .to_owned();
+        // Named as the template names the stack's state machines: the function's role may
+        // start and list only those.
+        let stack = format!("sluice-{tag}");
         let sfn = aws_sdk_sfn::Client::new(&sdk);
         let mut machines = Vec::new();
-        for name in [format!("backup-{tag}"), format!("sanitize-{tag}")] {
+        for name in [
+            format!("{stack}-backup-actions"),
+            format!("{stack}-sanitized-snapshot"),
+        ] {
             let arn = sfn
                 .create_state_machine()
                 .name(name)
@@ -220,10 +229,46 @@ impl Stage {
         let sanitize_machine_arn = machines.pop().expect("sanitize machine");
         let machine_arn = machines.pop().expect("backup machine");
 
-        let proxy = AwsProxy::start(&moto.endpoint());
-        let mut env = proxy.env(moto);
+        // Every call of the function is judged by the IAM gate against the template deployed
+        // with this stage's parameters and names (the sanitized-snapshot settings are the
+        // ones the function is given below; BackupSanitize needs that subsystem on).
+        let vaults = format!("{vault},other-vault");
+        let timeout = options.export_timeout_minutes.to_string();
+        let deployment = Gate::shared().deploy(
+            &DeploySpec::new(
+                &stack,
+                [
+                    ("EnableBackupActions", "true"),
+                    ("BackupVaults", vaults.as_str()),
+                    ("BackupExport", options.export),
+                    ("BackupExportKmsKeyArn", kms_key.as_str()),
+                    ("BackupExportTimeoutMinutes", timeout.as_str()),
+                    ("BackupSanitize", options.sanitize),
+                    ("BackupDelete", options.delete),
+                    ("EnableSanitizedSnapshots", "true"),
+                    ("SnapshotSourceId", source.as_str()),
+                    ("SnapshotSubnetGroup", "isolated"),
+                    ("SnapshotSecurityGroupIds", "sg-0123456789abcdef0"),
+                    ("SnapshotTaskSubnets", "subnet-0123456789abcdef0"),
+                    ("SnapshotTaskSecurityGroupIds", "sg-0123456789abcdef0"),
+                    (
+                        "SanitizerImageUri",
+                        "123456789012.dkr.ecr.us-east-1.amazonaws.com/sanitizer:1",
+                    ),
+                ],
+            )
+            .physical([
+                ("DataBucket", bucket.as_str()),
+                ("BackupExportRole", "sluice-export"),
+                ("BackupActionsFunction", FUNCTION),
+                ("BackupJobCompletedRule", "backup-job-completed"),
+            ]),
+        );
+        let proxy = AwsProxy::gated(moto, deployment.clone());
+        proxy.route("backup", &backup.endpoint());
+        proxy.gate_alias("awsbackup-job-", "awsbackup:job-");
+        let mut env = proxy.env_as(moto, "BackupActionsFunctionRole");
         let pairs = [
-            ("AWS_ENDPOINT_URL_BACKUP", backup.endpoint()),
             ("AWS_MAX_ATTEMPTS", "1".to_owned()),
             // The sanitized-snapshot settings the function needs to start at all.
             ("SUBNET_GROUP", "isolated".to_owned()),
@@ -253,6 +298,7 @@ impl Stage {
         let host = LambdaHost::serving(FUNCTION, env);
         Stage {
             sdk,
+            deployment,
             proxy,
             backup,
             host,
@@ -299,9 +345,60 @@ impl Stage {
         serde_json::from_str(&text).expect("rewritten fixture")
     }
 
-    /// Hands `event` to the function as the EventBridge rule's target would.
+    /// Hands `event` to the function as the EventBridge rule's target would (the rule's
+    /// invocation judged by the IAM gate against the function's resource policy).
     pub async fn deliver(&self, event: &Value) -> Result<Value, FunctionError> {
+        self.deployment.require_service_call(
+            "service:events.amazonaws.com",
+            &ServiceCall::invoke(FUNCTION),
+            json!({
+                "sourceArn": format!("arn:aws:events:{REGION}:{ACCOUNT}:rule/backup-job-completed"),
+                "sourceAccount": ACCOUNT,
+            }),
+        );
         self.host.invoke(FUNCTION, event).await
+    }
+
+    /// What RDS does with `BackupExportRole` for every export task in moto: the role may be
+    /// assumed by the export service for this account's snapshots, and write the task's
+    /// Parquet files under its prefix in the bucket.
+    /// <https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_ExportSnapshot.html#USER_ExportSnapshot.SetupIAMRole>
+    pub async fn require_export_writes(&self) {
+        for task in self.exports().await {
+            let (Some(id), Some(source)) = (task.export_task_identifier(), task.source_arn())
+            else {
+                continue;
+            };
+            self.deployment.require_assume(
+                "BackupExportRole",
+                "export.rds.amazonaws.com",
+                Some(source),
+            );
+            let prefix = task
+                .s3_prefix()
+                .filter(|p| !p.is_empty())
+                .map(|p| format!("{}/", p.trim_end_matches('/')))
+                .unwrap_or_default();
+            let bucket = task.s3_bucket().unwrap_or_default();
+            for (method, path) in [
+                ("GET", format!("/{bucket}?location=")),
+                ("GET", format!("/{bucket}?list-type=2&prefix={prefix}")),
+                (
+                    "PUT",
+                    format!("/{bucket}/{prefix}{id}/export_info_{id}.json"),
+                ),
+                (
+                    "PUT",
+                    format!("/{bucket}/{prefix}{id}/app/public.customers/part-00000.gz.parquet"),
+                ),
+            ] {
+                self.deployment.require_service_call(
+                    "BackupExportRole",
+                    &ServiceCall::rest("s3", method, &path),
+                    json!({}),
+                );
+            }
+        }
     }
 
     /// Invokes one step directly.

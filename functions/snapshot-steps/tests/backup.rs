@@ -38,6 +38,7 @@ async fn native_instance_event_exports_to_the_dated_prefix_then_deletes_the_reco
     );
     assert_eq!(export.s3_prefix(), Some(bed.expected_prefix().as_str()));
     assert_eq!(export.iam_role_arn(), Some(EXPORT_ROLE));
+    bed.require_export_writes().await;
     assert_eq!(export.kms_key_id(), Some(bed.kms_key.as_str()));
     assert_eq!(
         bed.backup.deleted(),

@@ -194,8 +194,14 @@ impl Gate {
         )
         .expect("write physical names");
         let root = paths::workspace_root();
+        let template = spec
+            .template
+            .clone()
+            .unwrap_or_else(|| root.join("template.yaml"));
         let status = Command::new(paths::python())
             .arg(root.join("tests/iam-gate/translate.py"))
+            .arg("--template")
+            .arg(&template)
             .arg("--params")
             .arg(&params)
             .arg("--physical")
@@ -228,6 +234,43 @@ impl Gate {
     }
 }
 
+/// A copy of the workspace's `template.yaml` without the policy statement `sid` (its
+/// `- Sid: <sid>` item, up to the next item or the end of its list), in a temporary folder
+/// that lives as long as the returned value. For tests that prove the gate can fail.
+pub fn template_without_statement(sid: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let text = std::fs::read_to_string(paths::workspace_root().join("template.yaml"))
+        .expect("read template.yaml");
+    let lines: Vec<&str> = text.lines().collect();
+    let needle = format!("- Sid: {sid}");
+    let start = lines
+        .iter()
+        .position(|l| l.trim_start() == needle)
+        .unwrap_or_else(|| panic!("template.yaml has no statement {sid}"));
+    let indent = lines[start].len() - lines[start].trim_start().len();
+    let end = lines[start + 1..]
+        .iter()
+        .position(|l| {
+            let i = l.len() - l.trim_start().len();
+            !l.trim().is_empty() && (i < indent || (i == indent && l.trim_start().starts_with('-')))
+        })
+        .map_or(lines.len(), |n| start + 1 + n);
+    let kept: Vec<&str> = lines[..start]
+        .iter()
+        .chain(&lines[end..])
+        .copied()
+        .collect();
+    let dir = tempfile::tempdir().expect("temp dir for the altered template");
+    // The template names its state machines by relative path.
+    std::os::unix::fs::symlink(
+        paths::workspace_root().join("statemachines"),
+        dir.path().join("statemachines"),
+    )
+    .expect("link statemachines/ beside the altered template");
+    let path = dir.path().join("template.yaml");
+    std::fs::write(&path, kept.join("\n") + "\n").expect("write the altered template");
+    (dir, path)
+}
+
 /// What a stage deploys: the stack name, template parameters, physical names by logical id,
 /// and extra fields of the gate's `load` document (`bucketKmsKeys`, `keyPolicies`, …).
 #[derive(Debug, Clone, Default)]
@@ -240,6 +283,8 @@ pub struct DeploySpec {
     pub physical: BTreeMap<String, String>,
     /// Extra fields of the load document.
     pub extra: Value,
+    /// Another template than the workspace's `template.yaml` (a test's altered copy).
+    pub template: Option<std::path::PathBuf>,
 }
 
 impl DeploySpec {
@@ -253,7 +298,14 @@ impl DeploySpec {
                 .collect(),
             physical: BTreeMap::new(),
             extra: Value::Null,
+            template: None,
         }
+    }
+
+    /// Deploys `template` instead of the workspace's.
+    pub fn template(mut self, template: &std::path::Path) -> Self {
+        self.template = Some(template.to_path_buf());
+        self
     }
 
     /// Adds physical names by logical id.

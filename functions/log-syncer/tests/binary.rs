@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 use sluice_testbed::aws_proxy::AwsProxy;
-use sluice_testbed::iam_gate::{DeploySpec, Gate};
+use sluice_testbed::iam_gate::{DeploySpec, Gate, template_without_statement};
 use sluice_testbed::lambda::{FunctionSpec, LambdaHost};
 use sluice_testbed::moto::Moto;
 use sluice_testbed::paths;
@@ -102,5 +102,65 @@ async fn given_binary_with_env_when_invoked_twice_then_first_copies_and_second_s
     assert!(
         host.logs("log-syncer").contains("\"FilesCopied\""),
         "EMF metric lines"
+    );
+}
+
+/// The gate can fail: deployed from a template without the statement that lets the log
+/// syncer write its copies, the same run is refused at its first S3 write, and the denial
+/// names the principal, the action, the object and the statement that came closest.
+#[tokio::test]
+async fn given_template_without_the_write_statement_when_synced_then_the_gate_denies_the_copy() {
+    let moto = Moto::shared();
+    let rds = RdsLogs::with_moto(&moto.endpoint());
+    rds.write("db1", PG, b"one line\n");
+    let bucket = format!("syncer-denied-{}", std::process::id());
+    s3().await
+        .create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("bucket");
+    let (_dir, template) = template_without_statement("WriteCopiesAndState");
+    let deployment = Gate::shared().deploy(
+        &DeploySpec::new(
+            "sluice-test",
+            [("EnableRdsLogSync", "true"), ("RdsLogInstances", "db1")],
+        )
+        .physical([("DataBucket", bucket.as_str())])
+        .template(&template),
+    );
+    let proxy = AwsProxy::gated(moto, deployment);
+    proxy.route("rds", &rds.endpoint());
+    let mut env = proxy.env_as(moto, "LogSyncerFunctionRole");
+    env.extend([
+        ("LOG_BUCKET".to_owned(), bucket.clone()),
+        ("RDS_INSTANCES".to_owned(), "db1".to_owned()),
+    ]);
+    let host = LambdaHost::serving("log-syncer", env);
+    let out: Value = host
+        .invoke("log-syncer", &json!({}))
+        .await
+        .expect("the run reports the failed instance");
+    assert_eq!(out["instances_failed"], 1, "{out}");
+    assert_eq!(out["files_copied"], 0, "{out}");
+
+    let denied = proxy.take_denials();
+    let first = denied.first().expect("a denial");
+    let text = first.describe();
+    assert_eq!(first.answer["principal"], "LogSyncerFunctionRole", "{text}");
+    assert!(
+        first.action().starts_with("s3:"),
+        "the first refused call is the state read or the copy: {text}"
+    );
+    assert!(
+        first.answer["resource"]
+            .as_str()
+            .is_some_and(|r| r.starts_with(&format!("arn:aws:s3:::{bucket}/rds-logs/"))),
+        "{text}"
+    );
+    assert!(text.contains("closest statement"), "{text}");
+    assert!(
+        host.logs("log-syncer").contains("AccessDenied"),
+        "the function saw AWS's answer"
     );
 }

@@ -3,6 +3,7 @@
 //! checkov and cfn-guard in `make scan` (tests/scan/).
 
 mod alarms;
+mod dashboard;
 mod dead_letters;
 mod logs;
 mod security;

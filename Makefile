@@ -14,7 +14,7 @@ AWS_OFFLINE := AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_
 FUNCTIONS := $(notdir $(wildcard functions/*))
 STATEMACHINES := $(wildcard statemachines/*.asl.json)
 
-.PHONY: help tools test fmt-check clippy build test-build unit template-check lambda-build key-policies demo bench fuzz sam-build clean
+.PHONY: help tools test fmt-check clippy build test-build unit template-check scan lambda-build key-policies demo bench fuzz sam-build clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ template-check: tools ## cfn-lint, sam validate --lint, asl-validator, the IAM g
 	$(AWS_OFFLINE) sam validate --lint --template-file template.yaml
 	@if [ -n "$(STATEMACHINES)" ]; then asl-validator --silent $(addprefix --json-path ,$(STATEMACHINES)) && echo "asl-validator: $(words $(STATEMACHINES)) state machine(s) valid"; fi
 	node --test tests/iam-gate/gate.test.mjs
+
+scan: tools ## checkov + cfn-guard on the everything-on template (tests/scan/), then proves both can fail
+	bash tests/scan/run.sh
 
 # Each function's zipped code is what Lambda loads at every cold start: keep it small.
 MAX_BINARY_BYTES := 8000000

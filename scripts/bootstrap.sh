@@ -6,6 +6,9 @@
 #                 aws-encryption-sdk
 #   .tools/node   npm: node@22 (the Node the ASL runner needs), aws-local-stepfunctions,
 #                 asl-validator, @cloud-copilot/iam-simulate + iam-data (the IAM gate's engine)
+#   .tools/checkov   Python: checkov, the template scanner (a venv of its own, see SCAN_PY_PKGS)
+#   .tools/cfn-guard cfn-guard, the policy-rule scanner (built from crates.io: no prebuilt binary
+#                    on a registry we reach except inside a CDK plugin's npm package)
 #   Debian        postgresql, mariadb-server, openssl (apt, when missing and running as root)
 set -euo pipefail
 
@@ -22,6 +25,13 @@ PY_PKGS=(
   "aws-encryption-sdk==4.0.7"
   "boto3"
 )
+# The template scanners (make scan). checkov gets a venv of its own: in .tools/venv it would
+# downgrade boto3/botocore (1.43 -> 1.35), packaging and networkx beneath moto and aws-sam-cli.
+SCAN_PY_PKGS=(
+  "checkov==3.3.30"
+)
+# cfn-guard from source: ~90 s cold on 2 cores, once (stamped).
+CFN_GUARD_VERSION="3.2.1"
 NODE_PKGS=(
   "node@22.23.3"
   "aws-local-stepfunctions@3.0.0"
@@ -57,6 +67,23 @@ if ! stamp_ok "$TOOLS/node/.stamp" "$node_want"; then
   [ -f "$TOOLS/node/package.json" ] || printf '{"name":"sluice-tools","private":true}\n' >"$TOOLS/node/package.json"
   (cd "$TOOLS/node" && npm install --silent --no-audit --no-fund --save-exact "${NODE_PKGS[@]}")
   printf '%s' "$node_want" >"$TOOLS/node/.stamp"
+fi
+
+# --- Template scanners ------------------------------------------------------------------
+scan_want="${SCAN_PY_PKGS[*]}"
+if ! stamp_ok "$TOOLS/checkov/.stamp" "$scan_want"; then
+  log "installing checkov into .tools/checkov"
+  python3 -m venv "$TOOLS/checkov"
+  "$TOOLS/checkov/bin/pip" install --quiet --disable-pip-version-check --upgrade pip
+  "$TOOLS/checkov/bin/pip" install --quiet --disable-pip-version-check "${SCAN_PY_PKGS[@]}"
+  printf '%s' "$scan_want" >"$TOOLS/checkov/.stamp"
+fi
+if ! stamp_ok "$TOOLS/cfn-guard/.stamp" "$CFN_GUARD_VERSION"; then
+  log "building cfn-guard $CFN_GUARD_VERSION into .tools/cfn-guard (about 90 s)"
+  # Its own temporary target dir: never the workspace's (CARGO_TARGET_DIR may point there).
+  env -u CARGO_TARGET_DIR cargo install --quiet --locked --force --version "$CFN_GUARD_VERSION" \
+    --root "$TOOLS/cfn-guard" cfn-guard
+  printf '%s' "$CFN_GUARD_VERSION" >"$TOOLS/cfn-guard/.stamp"
 fi
 
 # --- Rust targets -----------------------------------------------------------------------

@@ -41,5 +41,6 @@ stage build        m build
 stage test-build   m test-build
 stage tests        m unit
 stage template     m template-check
+stage scan         m scan
 stage release      m lambda-build
 echo "make test: all checks passed"

@@ -125,8 +125,9 @@ pub async fn handler(event: Value, deps: &Deps) -> Result<Output, StepError> {
     })
 }
 
-/// One EMF line for an instance's result.
-fn emit_metrics(r: &InstanceReport) {
+/// The EMF metric set for an instance's result (namespace `Sluice`, dimensions `Function`,
+/// `Instance`); the template's dashboard and alarms read these names.
+pub fn instance_metrics(r: &InstanceReport) -> Metrics {
     let mut m = Metrics::new("Sluice")
         .dimension("Function", "log-syncer")
         .dimension("Instance", r.instance.clone());
@@ -135,5 +136,10 @@ fn emit_metrics(r: &InstanceReport) {
         .count("FilesFailed", r.failed() as u64)
         .count("InstanceFailed", u64::from(r.error.is_some()))
         .bytes("BytesCopied", r.source_bytes());
-    m.flush();
+    m
+}
+
+/// One EMF line for an instance's result.
+fn emit_metrics(r: &InstanceReport) {
+    instance_metrics(r).flush();
 }

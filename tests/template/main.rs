@@ -1,0 +1,11 @@
+//! Holds the template, the state machines and the code to each other, and checks the
+//! template's security defaults. cfn-lint and `sam validate --lint` run in `make test` too, and
+//! checkov and cfn-guard in `make scan` (tests/scan/).
+
+mod alarms;
+mod dashboard;
+mod dead_letters;
+mod logs;
+mod security;
+mod structure;
+mod support;

@@ -7,7 +7,7 @@
 // returns an error, rethrows it with `name = errorType`, so Retry/Catch match for real.
 // Waits and retry intervals are overridden to zero.
 //
-// Usage: node run.mjs --definition FILE [--input JSON] [--subst JSON] [--lambda-endpoint URL]
+// Usage: node run.mjs --definition FILE [--input JSON] [--subst JSON] [--lambda-endpoint URL] [--principal ROLE]
 //                     [--context JSON] [--mocks JSON]
 //   --subst   values for ${Placeholders} (every placeholder must be given one)
 //   --mocks   results for non-Lambda tasks, by state name
@@ -24,6 +24,7 @@ const { values: args } = parseArgs({
     input: { type: 'string', default: '{}' },
     subst: { type: 'string', default: '{}' },
     'lambda-endpoint': { type: 'string' },
+    principal: { type: 'string' },
     context: { type: 'string' },
     mocks: { type: 'string', default: '{}' },
   },
@@ -83,11 +84,17 @@ async function invoke(name, payload) {
   const url = `${endpoint}/2015-03-31/functions/${encodeURIComponent(name)}/invocations`;
   let res;
   try {
-    res = await fetch(url, { method: 'POST', body: JSON.stringify(payload ?? null) });
+    // With --principal (the state machine's role), the invocation is signed as that role's, so
+    // the test bed's IAM gate in front of the host judges it (the signature itself is not checked).
+    const headers = args.principal
+      ? { authorization: `AWS4-HMAC-SHA256 Credential=${args.principal}/20261206/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=0` }
+      : {};
+    res = await fetch(url, { method: 'POST', headers, body: JSON.stringify(payload ?? null) });
   } catch (e) {
     throw new TaskError('Lambda.ServiceException', `local Lambda host unreachable: ${e.message}`);
   }
   const body = await res.text();
+  if (res.status === 403) throw new TaskError('Lambda.AWSLambdaException', body);
   if (res.status === 404) throw new TaskError('Lambda.ResourceNotFoundException', body);
   if (res.status === 429) throw new TaskError('Lambda.TooManyRequestsException', body);
   if (res.status >= 500) throw new TaskError('Lambda.ServiceException', body);

@@ -24,6 +24,9 @@ pub struct AslRunSpec {
     pub lambda_endpoint: Option<String>,
     /// Results for non-Lambda tasks, by state name.
     pub mocks: BTreeMap<String, Value>,
+    /// The state machine's role (logical id): the Lambda invocations are signed as its, for
+    /// the IAM gate of a proxy at `lambda_endpoint` (see [`crate::iam_gate`]).
+    pub principal: Option<String>,
     /// The Context Object (`$$`), e.g. `{"Execution": {"Id": …, "Name": …}}`.
     pub context: Option<Value>,
 }
@@ -56,6 +59,7 @@ impl AslRunSpec {
                 format!("arn:aws:lambda:{region}:{account}:function:{function}"),
             )]),
             lambda_endpoint: Some(lambda_endpoint),
+            principal: None,
             context: Some(serde_json::json!({
                 "Execution": {
                     "Id": format!("arn:aws:states:{region}:{account}:execution:{machine}:{name}"),
@@ -170,6 +174,9 @@ pub async fn run(spec: &AslRunSpec) -> Result<AslRun, AslError> {
     }
     if let Some(context) = &spec.context {
         cmd.arg("--context").arg(context.to_string());
+    }
+    if let Some(principal) = &spec.principal {
+        cmd.arg("--principal").arg(principal);
     }
     let out = cmd.output().await.map_err(AslError::Spawn)?;
     if !out.status.success() {

@@ -296,6 +296,13 @@ impl Stage {
         ];
         env.extend(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)));
         let host = LambdaHost::serving(FUNCTION, env);
+        // Step Functions invokes the steps through the gated proxy, as the machine's role.
+        proxy.route("lambda", &host.endpoint());
+        deployment.require_assume(
+            "BackupActionsStateMachineRole",
+            "states.amazonaws.com",
+            Some(&machine_arn),
+        );
         Stage {
             sdk,
             deployment,
@@ -476,11 +483,15 @@ impl Stage {
             "statemachines/backup-actions.asl.json",
             "SnapshotStepsFunctionArn",
             FUNCTION,
-            self.host.endpoint(),
+            self.proxy.endpoint(),
             &self.machine_arn,
             name,
             input,
         );
+        let spec = AslRunSpec {
+            principal: Some("BackupActionsStateMachineRole".to_owned()),
+            ..spec
+        };
         asl::run(&spec).await.expect("ASL runner")
     }
 

@@ -365,7 +365,7 @@ impl Stage {
             ("SanitizerTaskDefinition", "sluice-sanitizer"),
             ("SnapshotStepsFunction", FUNCTION),
         ]));
-        let proxy = AwsProxy::gated(moto, deployment);
+        let proxy = AwsProxy::gated(moto, deployment.clone());
         let ecs = FakeEcs::start(launcher(
             sdk.clone(),
             proxy.env_as(moto, "SanitizerTaskRole"),
@@ -416,6 +416,13 @@ impl Stage {
                 .map(|(k, v)| (k.to_owned(), v)),
         );
         let host = LambdaHost::serving(FUNCTION, env);
+        // Step Functions invokes the steps through the gated proxy, as the machine's role.
+        proxy.route("lambda", &host.endpoint());
+        deployment.require_assume(
+            "SanitizedSnapshotStateMachineRole",
+            "states.amazonaws.com",
+            Some(&machine_arn),
+        );
         Stage {
             tag,
             sdk,
@@ -455,11 +462,15 @@ impl Stage {
             "statemachines/sanitized-snapshot.asl.json",
             "SnapshotStepsFunctionArn",
             FUNCTION,
-            self.host.endpoint(),
+            self.proxy.endpoint(),
             &self.machine_arn,
             &run_id,
             input,
         );
+        let spec = AslRunSpec {
+            principal: Some("SanitizedSnapshotStateMachineRole".to_owned()),
+            ..spec
+        };
         let run = asl::run(&spec).await.expect("ASL runner");
         assert!(
             self.ecs

@@ -14,7 +14,7 @@ use serde_json::Value;
 use sluice_cwlogs::{Payload, decode_all};
 use sluice_firehose::{FirehoseResponse, RecordResult};
 use sluice_testbed::aws_proxy::AwsProxy;
-use sluice_testbed::iam_gate::{DeploySpec, FirehoseBatch, Gate};
+use sluice_testbed::iam_gate::{DeploySpec, FirehoseBatch, Gate, ServiceCall};
 use sluice_testbed::lambda::{FunctionSpec, LambdaHost};
 use sluice_testbed::moto::Moto;
 use sluice_testbed::paths;
@@ -291,6 +291,21 @@ async fn given_real_binary_on_lambda_host_when_record_too_big_then_pieces_reach_
     );
     let logs = host.logs(PROCESSOR);
     assert!(logs.contains("\"EventsReingested\":6000"), "{logs}");
+    // CloudWatch Logs put the subscription payloads into the stream with its role.
+    deployment.require_assume(
+        "CwlLogsToKinesisRole",
+        "logs.amazonaws.com",
+        Some("arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/big:*"),
+    );
+    deployment.require_service_call(
+        "CwlLogsToKinesisRole",
+        &ServiceCall::json(
+            "kinesis",
+            "Kinesis_20131202.PutRecord",
+            &serde_json::json!({ "StreamARN": stream_arn, "PartitionKey": "x", "Data": "" }),
+        ),
+        serde_json::json!({}),
+    );
     deployment.require_firehose(&FirehoseBatch {
         role: "CwlFirehoseRole".into(),
         source_stream_arn: stream_arn,

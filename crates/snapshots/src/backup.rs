@@ -84,11 +84,17 @@ pub fn export_task_id(job_id: &str) -> Result<String, IdError> {
     ids::temp_name("sluice-export", job_id)
 }
 
-/// The S3 prefix of the export: `<vault>/<resource>/<yyyy>/<mm>/<dd>/<job id>`, the date being
-/// the backup's (UTC).
-pub fn export_prefix(vault: &str, resource: &str, backup_epoch_secs: i64, job_id: &str) -> String {
+/// The S3 prefix of the export: `<root>/<vault>/<resource>/<yyyy>/<mm>/<dd>/<job id>`, the
+/// date being the backup's (UTC); `root` is the one prefix the export role may write under.
+pub fn export_prefix(
+    root: &str,
+    vault: &str,
+    resource: &str,
+    backup_epoch_secs: i64,
+    job_id: &str,
+) -> String {
     let (y, m, d) = sluice_time::date_of_ms(backup_epoch_secs.saturating_mul(1_000));
-    format!("{vault}/{resource}/{y:04}/{m:02}/{d:02}/{job_id}")
+    format!("{root}/{vault}/{resource}/{y:04}/{m:02}/{d:02}/{job_id}")
 }
 
 /// The actions configured for every backup.
@@ -209,11 +215,17 @@ mod tests {
     }
 
     #[test]
-    fn export_prefix_is_vault_resource_date_and_job() {
+    fn export_prefix_is_root_vault_resource_date_and_job() {
         // 2026-11-22T03:10:00Z
         assert_eq!(
-            export_prefix("prod-vault", "orders", 1_795_403_400 - 86_400, "J1"),
-            "prod-vault/orders/2026/11/22/J1"
+            export_prefix(
+                "backup-exports",
+                "prod-vault",
+                "orders",
+                1_795_403_400 - 86_400,
+                "J1"
+            ),
+            "backup-exports/prod-vault/orders/2026/11/22/J1"
         );
     }
 

@@ -512,7 +512,7 @@ impl Stage {
     /// The expected export prefix: `<vault>/<resource>/2026/11/22/<job id>`.
     pub fn expected_prefix(&self) -> String {
         format!(
-            "{}/{}/2026/11/22/{}",
+            "backup-exports/{}/{}/2026/11/22/{}",
             self.vault, self.source, self.job.job_id
         )
     }

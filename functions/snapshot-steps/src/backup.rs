@@ -371,6 +371,7 @@ async fn export_start(s: &mut BackupState, deps: &Deps, now: i64) -> Result<(), 
     let task_id =
         rules::export_task_id(job).map_err(|e| StepError::invalid_input(e.to_string()))?;
     let prefix = rules::export_prefix(
+        &export.prefix,
         &s.input.vault,
         &source.id,
         s.backup_time.unwrap_or(now),

@@ -25,6 +25,7 @@
 //! | `BACKUP_STATE_MACHINE_ARN` | the backup-actions state machine the event handler starts |
 //! | `BACKUP_EXPORT` | `true`/`false` (default false): export each backup to S3 as Parquet |
 //! | `EXPORT_BUCKET`, `EXPORT_ROLE_ARN`, `EXPORT_KMS_KEY_ARN` | the export's bucket, the role RDS assumes, its key (required with export) |
+//! | `EXPORT_PREFIX` | the bucket prefix every export is written under (default `backup-exports`): the export role may write only there |
 //! | `EXPORT_TIMEOUT_MINUTES` | how long an export may run before the run fails (default 720, at most 2880) |
 //! | `BACKUP_SANITIZE` | `true`/`false` (default false): start a sanitized-snapshot run from the backup |
 //! | `SANITIZE_STATE_MACHINE_ARN` | the sanitized-snapshot state machine (required with sanitize) |
@@ -103,6 +104,7 @@ pub const BACKUP_VARS: &[&str] = &[
     "EXPORT_BUCKET",
     "EXPORT_ROLE_ARN",
     "EXPORT_KMS_KEY_ARN",
+    "EXPORT_PREFIX",
     "EXPORT_TIMEOUT_MINUTES",
     "BACKUP_SANITIZE",
     "SANITIZE_STATE_MACHINE_ARN",
@@ -124,8 +126,27 @@ pub struct ExportConfig {
     pub role_arn: String,
     /// The key the export is encrypted with.
     pub kms_key: String,
+    /// The bucket prefix every export is written under, without slashes at either end.
+    pub prefix: String,
     /// How long an export may run.
     pub timeout_minutes: u32,
+}
+
+/// `EXPORT_PREFIX` without slashes at either end; `backup-exports` when unset. An empty
+/// prefix is refused: exports at the bucket root would need the export role to write anywhere.
+fn export_root(value: Option<String>) -> Result<String, ConfigError> {
+    let Some(value) = value else {
+        return Ok("backup-exports".to_owned());
+    };
+    let trimmed = value.trim_matches('/');
+    if trimmed.is_empty() {
+        return Err(ConfigError::invalid(
+            "EXPORT_PREFIX",
+            &value,
+            "expected a prefix such as backup-exports (exports never go to the bucket root)",
+        ));
+    }
+    Ok(trimmed.to_owned())
 }
 
 /// Configuration of the backup-action steps.
@@ -167,6 +188,7 @@ impl BackupConfig {
                 bucket: env.required("EXPORT_BUCKET")?,
                 role_arn: env.required("EXPORT_ROLE_ARN")?,
                 kms_key: env.required("EXPORT_KMS_KEY_ARN")?,
+                prefix: export_root(env.optional("EXPORT_PREFIX"))?,
                 timeout_minutes,
             })
         } else {
@@ -290,7 +312,25 @@ mod tests {
         .expect("config");
         assert_eq!(ok.vaults, vec!["prod".to_owned(), "audit".to_owned()]);
         assert!(ok.actions.export && !ok.actions.delete && !ok.actions.sanitize);
-        assert_eq!(ok.export.expect("export").timeout_minutes, 720);
+        let export = ok.export.expect("export");
+        assert_eq!(export.timeout_minutes, 720);
+        assert_eq!(export.prefix, "backup-exports");
+        let with = |prefix: &'static str| {
+            BackupConfig::from_env(&Env::from_pairs([
+                ("BACKUP_EXPORT", "true"),
+                ("EXPORT_BUCKET", "b"),
+                ("EXPORT_ROLE_ARN", "arn:aws:iam::1:role/x"),
+                ("EXPORT_KMS_KEY_ARN", "arn:aws:kms:us-east-1:1:key/k"),
+                ("EXPORT_PREFIX", prefix),
+            ]))
+        };
+        let given = with("/exports/rds/").expect("prefix");
+        assert_eq!(given.export.expect("export").prefix, "exports/rds");
+        let err = with("/").expect_err("root").to_string();
+        assert!(
+            err.contains("EXPORT_PREFIX") && err.contains("root"),
+            "{err}"
+        );
         for bad in ["yes", "1", "flase", ""] {
             let err = BackupConfig::from_env(&Env::from_pairs([("BACKUP_DELETE", bad)]));
             if bad.is_empty() {

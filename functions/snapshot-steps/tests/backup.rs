@@ -8,6 +8,7 @@
 
 use serde_json::{Value, json};
 use sluice_testbed::backup_actions::{EXPORT_ROLE, Options, Stage as Bed, fixture};
+use sluice_testbed::iam_gate::ServiceCall;
 use sluice_testbed::moto::Moto;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -39,6 +40,26 @@ async fn native_instance_event_exports_to_the_dated_prefix_then_deletes_the_reco
     assert_eq!(export.s3_prefix(), Some(bed.expected_prefix().as_str()));
     assert_eq!(export.iam_role_arn(), Some(EXPORT_ROLE));
     bed.require_export_writes().await;
+    // The export role writes nothing outside its prefix and never touches object versions.
+    for (method, path) in [
+        ("PUT", format!("/{}/activity-streams/x.json", bed.bucket)),
+        ("PUT", format!("/{}/backup-exportsX/x", bed.bucket)),
+        (
+            "DELETE",
+            format!("/{}/{}/x?versionId=v1", bed.bucket, bed.expected_prefix()),
+        ),
+    ] {
+        let decision = bed.deployment.eval_service_call(
+            "BackupExportRole",
+            &ServiceCall::rest("s3", method, &path),
+            json!({}),
+        );
+        assert!(
+            !decision.allowed(),
+            "{method} {path}: {}",
+            decision.describe()
+        );
+    }
     assert_eq!(export.kms_key_id(), Some(bed.kms_key.as_str()));
     assert_eq!(
         bed.backup.deleted(),

@@ -11,7 +11,7 @@
 //! 1. [`KEPT`]: formats that quote only identifiers, script text or nothing (`Unknown column
 //!    'x' in 'field list'`, `Column 'email' cannot be null`, foreign-key failures): kept as the
 //!    server wrote them, because they are what a script's author needs to read.
-//! 2. [`SLOTS`]: formats known to print a row value at a known place: that value, and only
+//! 2. `SLOTS`: formats known to print a row value at a known place: that value, and only
 //!    it, becomes [`PLACEHOLDER`]; the key, column or function named around it stays. A text
 //!    without the expected shape (a server set to another language, a new server version) is
 //!    withheld whole.
@@ -21,7 +21,7 @@
 //!    `'<redacted>'`. Not quote by quote, because the quotes inside an unescaped value cannot
 //!    be told from those around it. This may hide an identifier, never a quoted value;
 //!    backquoted identifiers (MariaDB's `` `db`.`table` ``) stay. A format that prints a value
-//!    without quotes is caught only if it is in [`SLOTS`].
+//!    without quotes is caught only if it is in `SLOTS`.
 //!
 //! The lists were checked against MariaDB 10.11's message catalogue (`errmsg-utf8.txt`) and
 //! MySQL 8.0's error reference. Codes from 1900 on mean different things in MySQL and

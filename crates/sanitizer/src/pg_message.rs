@@ -13,7 +13,7 @@
 //!    '23505'` is not a server format) and the codes in [`WITHHELD_CODES`] and classes 38
 //!    and 39, which other procedural languages (PL/Perl `elog`, PL/Python `plpy.error`) use.
 //! 2. [`FIXED`]: data exceptions whose text has no argument (`integer out of range`): kept.
-//! 3. [`SLOTS`]: formats known to print a row value at a known place: that value, and only
+//! 3. `SLOTS`: formats known to print a row value at a known place: that value, and only
 //!    it, becomes [`PLACEHOLDER`] (`invalid input syntax for type integer: "<redacted>"`).
 //! 4. [`KEPT`]: formats that quote only identifiers, script text or nothing (constraint
 //!    violations of class 23, the syntax and undefined-object errors of class 42): kept as

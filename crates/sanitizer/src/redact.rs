@@ -2,8 +2,8 @@
 //!
 //! Sits under the engines' own lists ([`crate::mysql_message`], [`crate::pg_message`]), which
 //! say per error code which messages are kept as written, which print a value at a known
-//! place ([`Slot`]) and which are withheld whole; [`Rules::known`] applies them, and
-//! [`quoted_span`] is the rule for codes no list knows.
+//! place (`Slot`) and which are withheld whole; `Rules::known` applies them, and
+//! `quoted_span` is the rule for codes no list knows.
 
 use std::borrow::Cow;
 

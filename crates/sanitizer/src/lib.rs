@@ -3,7 +3,8 @@
 //!
 //! Flow: [`config::Config`] from the environment → credentials from the RDS-managed secret
 //! and the script from S3 or inline ([`aws`]) → [`script::parse`] → a [`run::Session`] per
-//! engine ([`pg`], [`mysql`] with [`mysql_message`], over [`tls`]) → [`run::run`] → [`summary::Summary`]. Any
+//! engine ([`pg`] with [`pg_message`], [`mysql`] with [`mysql_message`], both
+//! over [`redact`] and [`tls`]) → [`run::run`] → [`summary::Summary`]. Any
 //! failure, including a verification query that returns rows, exits non-zero, and the
 //! pipeline then neither snapshots nor shares.
 
@@ -13,6 +14,8 @@ pub mod engine;
 pub mod mysql;
 pub mod mysql_message;
 pub mod pg;
+pub mod pg_message;
+pub mod redact;
 pub mod run;
 pub mod script;
 pub mod summary;

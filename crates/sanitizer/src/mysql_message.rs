@@ -2,16 +2,16 @@
 //!
 //! Sits between the MySQL adapter ([`crate::mysql`]), which calls [`redact`] on every server
 //! error, and what shows errors: [`crate::run`] logs them and puts them in the
-//! [`crate::summary::Summary`]. PostgreSQL sends an error's row values in a separate detail
-//! field, which its adapter ([`crate::pg`]) leaves out. MySQL and MariaDB write them into the
-//! message itself (`Duplicate entry 'alice@example.com' for key 'email'`), and unescaped: a
-//! value that holds a quote is printed as is (`Duplicate entry 'x-1-y'z' for key 'ab'` for the
-//! values `x-1` and `y'z`). So they are cut out of the text, by error code:
+//! [`crate::summary::Summary`]. MySQL and MariaDB write row values into the message itself
+//! (`Duplicate entry 'alice@example.com' for key 'email'`), and unescaped: a value that
+//! holds a quote is printed as is (`Duplicate entry 'x-1-y'z' for key 'ab'` for the values
+//! `x-1` and `y'z`). So they are cut out of the text, by error code, with the rules
+//! [`crate::redact`] shares with PostgreSQL ([`crate::pg_message`]):
 //!
 //! 1. [`KEPT`]: formats that quote only identifiers, script text or nothing (`Unknown column
 //!    'x' in 'field list'`, `Column 'email' cannot be null`, foreign-key failures): kept as the
 //!    server wrote them, because they are what a script's author needs to read.
-//! 2. [`SLOTS`]: formats known to print a row value at a known place: that value, and only
+//! 2. `SLOTS`: formats known to print a row value at a known place: that value, and only
 //!    it, becomes [`PLACEHOLDER`]; the key, column or function named around it stays. A text
 //!    without the expected shape (a server set to another language, a new server version) is
 //!    withheld whole.
@@ -21,7 +21,7 @@
 //!    `'<redacted>'`. Not quote by quote, because the quotes inside an unescaped value cannot
 //!    be told from those around it. This may hide an identifier, never a quoted value;
 //!    backquoted identifiers (MariaDB's `` `db`.`table` ``) stay. A format that prints a value
-//!    without quotes is caught only if it is in [`SLOTS`].
+//!    without quotes is caught only if it is in `SLOTS`.
 //!
 //! The lists were checked against MariaDB 10.11's message catalogue (`errmsg-utf8.txt`) and
 //! MySQL 8.0's error reference. Codes from 1900 on mean different things in MySQL and
@@ -29,11 +29,8 @@
 
 use std::borrow::Cow;
 
-/// What stands where a value was cut out.
-pub const PLACEHOLDER: &str = "<redacted>";
-
-/// What stands where a whole message was withheld.
-pub const WITHHELD: &str = "[message withheld: it may quote row values]";
+use crate::redact::{End, Rules, Slot, quoted_span};
+pub use crate::redact::{PLACEHOLDER, WITHHELD};
 
 /// Codes whose messages are shown as the server wrote them: they quote identifiers, the
 /// script's own text (1064 `near '…'`) or nothing.
@@ -90,29 +87,8 @@ pub const KEPT: [u16; 43] = [
 /// storage engine's or plugin's own text.
 pub const WITHHELD_CODES: [u16; 2] = [1105, 1644];
 
-/// Where a value ends, after its slot's start.
-#[derive(Debug, Clone, Copy)]
-enum End {
-    /// At the quote that closes the message (`Truncated incorrect DOUBLE value: 'v'`).
-    ClosingQuote,
-    /// Before the last occurrence of this text (`' for key `): what the server writes after
-    /// the value, so a value that holds the same text is cut out whole.
-    Before(&'static str),
-    /// At the end of the message (a value printed without quotes).
-    Rest,
-}
-
-/// A message format that prints a row value: its codes, the text just before the value,
-/// and where the value ends (tried in order; the first that fits wins).
-#[derive(Debug)]
-struct Slot {
-    codes: &'static [u16],
-    start: &'static str,
-    ends: &'static [End],
-}
-
 /// The formats that print row values, each with an example from a real server.
-const SLOTS: [Slot; 14] = [
+const SLOTS: [Slot<u16>; 14] = [
     // Duplicate entry 'alice@example.com' for key 'email' (MySQL 8: for key 't.email');
     // 1569: ALTER TABLE causes auto_increment resequencing, resulting in duplicate entry '…'.
     Slot::new(&[1062, 1569, 1586], "entry '", &[End::Before("' for key ")]),
@@ -162,50 +138,23 @@ const SLOTS: [Slot; 14] = [
     Slot::new(&[1526], "for value ", &[End::Rest]),
 ];
 
+/// The MySQL family's lists.
+const RULES: Rules<u16> = Rules {
+    quote: '\'',
+    kept: &KEPT,
+    withheld: &WITHHELD_CODES,
+    slots: &SLOTS,
+};
+
 /// `message` (server error `code`, `sqlstate`) without the row values it may quote; see the
 /// module docs for what is kept.
 pub fn redact<'m>(code: u16, sqlstate: &str, message: &'m str) -> Cow<'m, str> {
-    if WITHHELD_CODES.contains(&code) || sqlstate == "45000" {
+    if sqlstate == "45000" {
         return Cow::Borrowed(WITHHELD);
     }
-    if KEPT.contains(&code) {
-        return Cow::Borrowed(message);
-    }
-    if let Some(slot) = SLOTS.iter().find(|s| s.codes.contains(&code)) {
-        return slot
-            .cut(message)
-            .map_or(Cow::Borrowed(WITHHELD), Cow::Owned);
-    }
-    quoted_span(message)
-}
-
-impl Slot {
-    const fn new(codes: &'static [u16], start: &'static str, ends: &'static [End]) -> Self {
-        Self { codes, start, ends }
-    }
-
-    /// The message with the value replaced, or `None` when it does not have this shape.
-    fn cut(&self, message: &str) -> Option<String> {
-        let from = message.find(self.start)? + self.start.len();
-        let rest = &message[from..];
-        let to = self.ends.iter().find_map(|end| match end {
-            End::ClosingQuote => rest.ends_with('\'').then(|| rest.len() - 1),
-            End::Before(marker) => rest.rfind(marker),
-            End::Rest => Some(rest.len()),
-        })?;
-        Some(format!("{}{PLACEHOLDER}{}", &message[..from], &rest[to..]))
-    }
-}
-
-/// Rule 4: the span from the first single quote to the last becomes one quoted
-/// placeholder (a lone quote: from it to the end).
-fn quoted_span(message: &str) -> Cow<'_, str> {
-    let Some(first) = message.find('\'') else {
-        return Cow::Borrowed(message);
-    };
-    let last = message.rfind('\'').filter(|&l| l > first);
-    let tail = last.map_or("", |l| &message[l + 1..]);
-    Cow::Owned(format!("{}'{PLACEHOLDER}'{tail}", &message[..first]))
+    RULES
+        .known(&code, message)
+        .unwrap_or_else(|| quoted_span('\'', message))
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use tokio_postgres::{NoTls, SimpleQueryMessage};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::engine::TlsMode;
+use crate::pg_message;
 use crate::run::{DbError, Session};
 use crate::tls;
 use crate::{Credentials, Target};
@@ -18,9 +19,14 @@ pub struct PgSession {
 }
 
 fn db_error(e: &tokio_postgres::Error) -> DbError {
-    // The detail field is left out on purpose: it can quote row values (PII).
+    // The detail field is left out and the message redacted on purpose: both can quote row
+    // values (PII).
     match e.as_db_error() {
-        Some(db) => DbError::server(db.severity(), db.code().code(), db.message()),
+        Some(db) => DbError::server(
+            db.severity(),
+            db.code().code(),
+            &pg_message::redact(db.code().code(), db.routine(), db.message()),
+        ),
         None => DbError(e.to_string()),
     }
 }

@@ -195,16 +195,7 @@ async fn given_a_duplicate_pii_value_then_the_run_fails_naming_the_statement_not
 
     assert_ne!(run.code, Some(0));
     assert_eq!(run.summary["outcome"], "failed");
-    let summary = run.summary.to_string();
-    for (what, text) in [("summary", &summary), ("logs", &run.stderr)] {
-        for id in 1..=CUSTOMERS {
-            assert!(
-                !text.contains(&email(id)),
-                "the {what} quote {}:\n{text}",
-                email(id)
-            );
-        }
-    }
+    assert_run_quotes_no_email(&run);
     let error = run.summary["error"].as_str().unwrap_or("");
     assert_eq!(
         error,

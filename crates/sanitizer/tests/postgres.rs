@@ -181,6 +181,81 @@ async fn given_script_in_s3_and_inline_verify_with_verify_full_tls_then_it_runs_
     assert_no_original_pii(&dump(&db));
 }
 
+/// Runs `script` on the loaded customers; returns the run, which must have failed, after
+/// checking that neither the summary nor the logs quote any original e-mail address.
+async fn failing_run_without_pii(script: &str) -> (Run, String) {
+    let db = loaded();
+    let mut vars = db_vars("postgres", db.port(), "postgres", &secret_arn().await);
+    vars.extend([
+        tls_require(),
+        ("SANITIZER_SCRIPT", script.to_owned()),
+        (
+            "SANITIZER_VERIFY",
+            "SELECT id FROM customers WHERE card_number IS NOT NULL".to_owned(),
+        ),
+    ]);
+
+    let run = run_sanitizer(&vars);
+
+    assert_ne!(run.code, Some(0));
+    assert_eq!(run.summary["outcome"], "failed", "{}", run.summary);
+    assert_run_quotes_no_email(&run);
+    assert!(
+        run.stderr.contains("statement failed"),
+        "the logs should record the failure:\n{}\n{}",
+        run.summary,
+        run.stderr
+    );
+    assert_all_original_pii(&dump(&db));
+    let error = run.summary["error"].as_str().unwrap_or("").to_owned();
+    (run, error)
+}
+
+#[tokio::test]
+async fn given_a_cast_that_fails_on_a_pii_value_then_the_error_names_the_type_not_the_value() {
+    let _slot = slot().await;
+    // `phone = email::int` fails on the first row's address, which PostgreSQL quotes.
+    let script = "
+UPDATE customers SET card_number = NULL;
+UPDATE customers SET phone = (email::int)::text WHERE id = 7;
+";
+
+    let (run, error) = failing_run_without_pii(script).await;
+
+    assert_eq!(
+        error,
+        r#"statement 2 failed: ERROR 22P02: invalid input syntax for type integer: "<redacted>""#,
+        "{}",
+        run.summary
+    );
+    assert!(run.stderr.contains("<redacted>"), "{}", run.stderr);
+}
+
+#[tokio::test]
+async fn given_raise_exception_with_a_pii_value_then_its_text_is_withheld() {
+    let _slot = slot().await;
+    // A check written as a DO block that reports the offending row, under its own code too.
+    let script = "
+DO $chk$ BEGIN RAISE EXCEPTION 'unmasked: %', (SELECT email FROM customers WHERE id = 7); END $chk$;
+";
+    let (run, error) = failing_run_without_pii(script).await;
+    assert_eq!(
+        error, "statement 1 failed: ERROR P0001: [message withheld: it may quote row values]",
+        "{}",
+        run.summary
+    );
+
+    let script = "
+DO $chk$ BEGIN RAISE EXCEPTION USING ERRCODE = '23505', MESSAGE = 'dup ' || (SELECT email FROM customers WHERE id = 7); END $chk$;
+";
+    let (run, error) = failing_run_without_pii(script).await;
+    assert_eq!(
+        error, "statement 1 failed: ERROR 23505: [message withheld: it may quote row values]",
+        "{}",
+        run.summary
+    );
+}
+
 #[tokio::test]
 async fn given_verify_full_with_a_foreign_ca_then_connection_is_refused() {
     let _slot = slot().await;

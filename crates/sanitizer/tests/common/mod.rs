@@ -112,6 +112,20 @@ pub struct Run {
     pub stderr: String,
 }
 
+/// Asserts that neither the run's summary nor its logs quote any original e-mail address.
+pub fn assert_run_quotes_no_email(run: &Run) {
+    let summary = run.summary.to_string();
+    for (what, text) in [("summary", &summary), ("logs", &run.stderr)] {
+        for id in 1..=CUSTOMERS {
+            assert!(
+                !text.contains(&email(id)),
+                "the {what} quote {}:\n{text}",
+                email(id)
+            );
+        }
+    }
+}
+
 /// Runs the real `sanitizer` binary with only moto's variables and `vars`; asserts that
 /// stdout is exactly one JSON summary and that the password appears nowhere.
 pub fn run_sanitizer(vars: &[(&str, String)]) -> Run {

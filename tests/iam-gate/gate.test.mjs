@@ -178,6 +178,22 @@ describe('decisions', () => {
     assert.equal(r.decision, 'ImplicitlyDenied');
   });
 
+  test('the tag guard: no snapshot outside Sluice\'s names can be tagged, copied, shared or deleted', async () => {
+    const tags = '&Tags.Tag.1.Key=sluice%3Arun-id&Tags.Tag.1.Value=r1&Tags.Tag.2.Key=sluice%3Arole&Tags.Tag.2.Value=sanitized';
+    const snap = (id) => `arn:aws:rds:us-east-1:${A}:snapshot:${id}`;
+    const decide = async (body) => (await gate.evaluate({ principal: 'SnapshotStepsFunctionRole', request: rdsReq(`Version=2014-10-31&${body}`), resourceTags: { [snap('prod-db-before-migration')]: { 'sluice:role': 'sanitized' } } })).decision;
+    // Tagging an existing production snapshot into Sluice's.
+    assert.equal(await decide(`Action=AddTagsToResource&ResourceName=${encodeURIComponent(snap('prod-db-before-migration'))}${tags}`), 'ImplicitlyDenied');
+    // Copying a production snapshot, or copying into a name outside Sluice's.
+    assert.equal(await decide(`Action=CopyDBSnapshot&SourceDBSnapshotIdentifier=prod-db-before-migration&TargetDBSnapshotIdentifier=prod-db-sanitized-x${tags}`), 'ImplicitlyDenied');
+    assert.equal(await decide(`Action=CopyDBSnapshot&SourceDBSnapshotIdentifier=sluice-tmp-r1&TargetDBSnapshotIdentifier=elsewhere${tags}`), 'ImplicitlyDenied');
+    // Deleting or sharing it, even tagged as Sluice's.
+    assert.equal(await decide('Action=DeleteDBSnapshot&DBSnapshotIdentifier=prod-db-before-migration'), 'ImplicitlyDenied');
+    assert.equal(await decide('Action=ModifyDBSnapshotAttribute&DBSnapshotIdentifier=prod-db-before-migration&AttributeName=restore&ValuesToAdd.AttributeValue.1=210987654321'), 'ImplicitlyDenied');
+    // What a run does stays allowed: tag a kept snapshot at its copy.
+    assert.equal(await decide(`Action=CopyDBSnapshot&SourceDBSnapshotIdentifier=sluice-tmp-r1&TargetDBSnapshotIdentifier=prod-db-sanitized-20261206-031500${tags}`), 'Allowed');
+  });
+
   test('RunTask of another task definition is denied', async () => {
     const r = await gate.evaluate({ principal: 'SnapshotStepsFunctionRole', request: ecsReq('RunTask', { ...RUN_TASK, taskDefinition: `arn:aws:ecs:us-east-1:${A}:task-definition/other:1` }) });
     assert.equal(r.decision, 'ImplicitlyDenied');

@@ -127,6 +127,8 @@ pub struct Options {
     pub keep: u32,
     /// The ECS stand-in refuses to start the task.
     pub task_fails_to_start: bool,
+    /// What the source's identifier starts with (`prod-<tag>`).
+    pub source_prefix: &'static str,
 }
 
 impl Default for Options {
@@ -141,6 +143,7 @@ impl Default for Options {
             snapshot: "new",
             keep: 3,
             task_fails_to_start: false,
+            source_prefix: "prod",
         }
     }
 }
@@ -265,7 +268,7 @@ impl Stage {
         } else {
             None
         };
-        let source = format!("prod-{tag}");
+        let source = format!("{}-{tag}", options.source_prefix);
         match options.src {
             Src::Instance => {
                 rds.create_db_instance()

@@ -161,12 +161,24 @@ async fn validate(s: &mut State, deps: &Deps, now: i64) -> Result<(), StepError>
     };
     ids::validate(id_kind, &src.id).map_err(|e| StepError::invalid_input(e.to_string()))?;
     let temp = ids::temp_name(&c.temp_prefix, &s.run_id).map_err(config_error)?;
-    ids::snapshot_name(
+    let kept = ids::snapshot_name(
         snapshot_kind(src.kind),
         &c.snapshot_prefix,
         UtcStamp::from_epoch_secs(now),
     )
     .map_err(config_error)?;
+    // The role may tag, copy, share and delete kept snapshots by their `<prefix>-` names only:
+    // a prefix cut to fit RDS's limit would make every kept snapshot one it may not touch.
+    let whole = format!("{}-", c.snapshot_prefix.to_ascii_lowercase());
+    if !kept.starts_with(&whole) {
+        return Err(config_error(format!(
+            "SNAPSHOT_PREFIX {:?} is too long for a {} snapshot name ({kept} would be cut); \
+             use a source id or prefix of at most {} characters",
+            c.snapshot_prefix,
+            src.kind.as_str(),
+            kept.len().saturating_sub(16)
+        )));
+    }
     let accounts =
         share::accounts(c.share_accounts.iter().map(String::as_str)).map_err(config_error)?;
     let db = deps.rds.db(src.kind, &src.id).await?.ok_or_else(|| {

@@ -268,6 +268,27 @@ async fn given_too_many_accounts_then_validation_fails_before_anything_exists() 
     assert!(bed.ecs.run_task_requests().is_empty());
 }
 
+/// A cluster whose kept snapshots' names would be cut to fit RDS's 63 characters: the role may
+/// touch kept snapshots by their `<source>-sanitized-` names only, so validate refuses it.
+#[tokio::test(flavor = "multi_thread")]
+async fn given_cluster_id_too_long_for_the_kept_names_then_validation_fails_before_anything_exists()
+{
+    let bed = Bed::new(Options {
+        src: Src::Cluster,
+        engine: "aurora-postgresql",
+        source_prefix: "production-orders-database-euwest",
+        ..Options::default()
+    })
+    .await;
+    assert!(bed.source.len() > 37, "{}", bed.source);
+
+    let run = bed.run().await;
+
+    bed.assert_failed_cleanly(&run, "ConfigError", "too long")
+        .await;
+    assert!(!run.path().iter().any(|s| s == "SnapshotSource"));
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn given_old_sanitized_snapshots_when_run_then_only_the_newest_are_kept() {
     let bed = Bed::new(Options {
@@ -287,7 +308,7 @@ async fn given_old_sanitized_snapshots_when_run_then_only_the_newest_are_kept() 
     .into_iter()
     .enumerate()
     {
-        let id = format!("{}-old-{i}", bed.source);
+        let id = format!("{}-sanitized-old-{i}", bed.source);
         rds.create_db_snapshot()
             .db_snapshot_identifier(&id)
             .db_instance_identifier(&bed.source)
@@ -513,7 +534,7 @@ async fn given_prune_fails_then_run_fails_cleanly() {
     // (the step and its two AwsError retries), after which cleanup's deletions go through.
     aws_sdk_rds::Client::new(&bed.sdk)
         .create_db_snapshot()
-        .db_snapshot_identifier(format!("{}-old", bed.source))
+        .db_snapshot_identifier(format!("{}-sanitized-old", bed.source))
         .db_instance_identifier(&bed.source)
         .tags(
             aws_sdk_rds::types::Tag::builder()
@@ -557,7 +578,7 @@ async fn given_more_sanitized_snapshots_than_a_page_then_pruning_reaches_every_p
     bed.proxy.paginate("DescribeDBSnapshots", "DBSnapshot", 50);
     for i in 0..120 {
         rds.create_db_snapshot()
-            .db_snapshot_identifier(format!("{}-old-{i:03}", bed.source))
+            .db_snapshot_identifier(format!("{}-sanitized-old-{i:03}", bed.source))
             .db_instance_identifier(&bed.source)
             .tags(
                 aws_sdk_rds::types::Tag::builder()
@@ -590,7 +611,7 @@ async fn given_more_sanitized_snapshots_than_a_page_then_pruning_reaches_every_p
             .iter()
             .filter(|s| {
                 s.db_snapshot_identifier()
-                    .is_some_and(|id| id.starts_with(&format!("{}-old-", bed.source)))
+                    .is_some_and(|id| id.starts_with(&format!("{}-sanitized-old-", bed.source)))
             })
             .count();
     }

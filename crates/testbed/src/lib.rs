@@ -27,6 +27,7 @@ pub mod ecs;
 pub mod iam_gate;
 pub mod lambda;
 pub mod moto;
+pub mod notifications;
 pub mod paths;
 pub mod rds_logs;
 pub mod sanitized;

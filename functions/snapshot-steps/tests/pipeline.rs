@@ -8,7 +8,11 @@
 
 #![allow(clippy::unwrap_used)]
 
+use std::time::Duration;
+
 use serde_json::{Value, json};
+use sluice_testbed::moto::Moto;
+use sluice_testbed::notifications::{Subscriber, at_path, template_pattern};
 use sluice_testbed::sanitized::{
     ACCOUNT_A, FUNCTION, MISSES_CARD, Options, Src, Stage as Bed, assert_no_original_pii,
     assert_no_secret_leaked, card, dump,
@@ -164,6 +168,76 @@ async fn fail_at(action: &str, options: Options, state: &str) {
         .position(|s| s == "CleanupAfterFailure" || s == "NotifyFailure")
         .expect("a failure path");
     assert_eq!(failed_at[first_catch - 1], state, "{failed_at:?}");
+}
+
+/// A failed run reaches the alarm topic's subscriber: the template's notification rule on
+/// moto's default bus, an SQS queue standing in for the subscriber, the real run's result event.
+#[tokio::test(flavor = "multi_thread")]
+async fn given_a_failed_run_then_the_notification_rule_delivers_it_to_the_subscriber() {
+    let bed = Bed::new(Options::default()).await;
+    let subscriber = Subscriber::subscribe(
+        Moto::shared(),
+        "SanitizedSnapshotNotifyRule",
+        &bed.run_id(),
+        false,
+    )
+    .await;
+    bed.proxy.fail(
+        "RestoreDBInstanceFromDBSnapshot",
+        "InvalidParameterCombination",
+        "injected by the test",
+        None,
+    );
+
+    let run = bed.run().await;
+
+    bed.assert_failed_cleanly(&run, "AwsError", "injected by the test")
+        .await;
+    let events = subscriber.events(Duration::from_secs(10)).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    let event = &events[0];
+    assert_eq!(event["source"], "sluice.sanitized-snapshot");
+    assert_eq!(event["detail-type"], "Sanitized Snapshot Failed");
+    assert_eq!(event["detail"]["status"], "FAILED");
+    assert_eq!(event["detail"]["runId"], bed.run_id());
+    assert_eq!(event["detail"]["error"], "AwsError");
+    let cause = event["detail"]["cause"].as_str().unwrap_or_default();
+    assert!(
+        cause.contains("RestoreDBInstanceFromDBSnapshot") && cause.contains("injected by the test"),
+        "{cause}"
+    );
+    // Every field the topic's message is made of is in the event.
+    for (name, path) in subscriber.input_paths.as_object().expect("InputPathsMap") {
+        assert!(
+            !at_path(event, path.as_str().unwrap_or_default()).is_null(),
+            "{name} ({path}) is not in {event}"
+        );
+    }
+    assert_no_secret_leaked(&bed);
+    assert!(!event.to_string().contains("prod-password-1"));
+}
+
+/// A succeeded run is not sent unless NotifyOnSuccess is true; with it, it is.
+#[tokio::test(flavor = "multi_thread")]
+async fn given_a_succeeded_run_then_it_is_notified_only_with_notify_on_success() {
+    let bed = Bed::new(Options::default()).await;
+    let rule = "SanitizedSnapshotNotifyRule";
+    let quiet = Subscriber::subscribe(Moto::shared(), rule, &bed.run_id(), false).await;
+    let told = Subscriber::subscribe(Moto::shared(), rule, &bed.run_id(), true).await;
+
+    let run = bed.run().await;
+
+    run.assert_succeeded(&bed.logs());
+    let events = told.events(Duration::from_secs(10)).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["detail-type"], "Sanitized Snapshot Succeeded");
+    assert_eq!(events[0]["detail"]["status"], "SUCCEEDED");
+    assert!(quiet.events(Duration::from_secs(1)).await.is_empty());
+    assert!(
+        !template_pattern(rule, false)["detail-type"]
+            .to_string()
+            .contains("Succeeded")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

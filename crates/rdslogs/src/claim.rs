@@ -79,4 +79,3 @@ pub(crate) async fn load_state(
     });
     Ok((state, Precondition::Matches(object.etag)))
 }
-

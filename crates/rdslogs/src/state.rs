@@ -235,7 +235,10 @@ mod tests {
         assert!(lease(1_000).blocks(999));
         assert!(!lease(1_000).blocks(1_000), "lapsed at `until`");
         assert!(lease(MAX_LEASE_MS).blocks(0));
-        assert!(!lease(MAX_LEASE_MS + 1).blocks(0), "claims too long: ignored");
+        assert!(
+            !lease(MAX_LEASE_MS + 1).blocks(0),
+            "claims too long: ignored"
+        );
     }
 
     #[test]

@@ -263,7 +263,10 @@ async fn run(
         .await
         .map_err(state_err)?
     else {
-        tracing::info!(instance, "another run claimed the instance first: instance left to it");
+        tracing::info!(
+            instance,
+            "another run claimed the instance first: instance left to it"
+        );
         report.conflict = Some(Conflict::ClaimLost);
         return Ok(());
     };
@@ -290,7 +293,10 @@ async fn run(
         .await
         .map_err(state_err)?;
     if released == Conditional::Lost {
-        tracing::warn!(instance, "state changed under this run's lease: left as found, copies not recorded (the next run copies them again)");
+        tracing::warn!(
+            instance,
+            "state changed under this run's lease: left as found, copies not recorded (the next run copies them again)"
+        );
         report.conflict = Some(Conflict::StateChanged);
     } else {
         report.state_written = true;

@@ -216,7 +216,11 @@ async fn given_listed_size_but_empty_download_then_nothing_written_and_retried_n
     );
     let state: InstanceState =
         serde_json::from_slice(&objects["rds-logs/_state/db1.json"]).expect("state");
-    assert_eq!(state, InstanceState::new(), "nothing recorded, lease released");
+    assert_eq!(
+        state,
+        InstanceState::new(),
+        "nothing recorded, lease released"
+    );
     let again = &run(&rds, &store, &["db1"]).await[0];
     assert_eq!(again.files.len(), 1, "tried again");
 }
@@ -252,7 +256,12 @@ async fn given_file_shrank_before_download_then_failed_and_nothing_recorded() {
         matches!(&r.files[0], FileResult::Failed { error, .. } if error.contains("3 of the 10")),
         "{r:?}"
     );
-    assert_eq!(store.objects().len(), 1, "only the state: {:?}", store.objects());
+    assert_eq!(
+        store.objects().len(),
+        1,
+        "only the state: {:?}",
+        store.objects()
+    );
 }
 
 // ---- overlapping runs (crate::claim) -------------------------------------------------------
@@ -375,11 +384,19 @@ async fn given_two_runs_that_read_the_same_state_when_both_claim_then_each_file_
     let (a, b) = (&first[0], &second[0]);
     assert_eq!(a.copied() + b.copied(), 3, "{a:?}\n{b:?}");
     let conflicts: Vec<_> = [a, b].iter().filter_map(|r| r.conflict.clone()).collect();
-    assert_eq!(conflicts, vec![Conflict::ClaimLost], "one run leaves it to the other");
+    assert_eq!(
+        conflicts,
+        vec![Conflict::ClaimLost],
+        "one run leaves it to the other"
+    );
     assert!(a.is_ok() && b.is_ok(), "a conflict is not a failure");
     let writes = store.inner.writes();
     for name in ["a.log", "b.log", "c.log"] {
-        assert_eq!(writes[&format!("rds-logs/db1/2026/11/20/{name}")], 1, "{writes:?}");
+        assert_eq!(
+            writes[&format!("rds-logs/db1/2026/11/20/{name}")],
+            1,
+            "{writes:?}"
+        );
     }
     assert_eq!(writes[STATE], 2, "claim, then release: {writes:?}");
     let state = state_of(&store.inner);
@@ -396,7 +413,11 @@ async fn given_another_runs_live_lease_then_instance_left_without_listing_copyin
         ..FakeRds::default()
     };
     let store = CountingStore::new(MemoryStore::default());
-    store.inner().put(STATE, leased("run-a", T0 + 1)).await.expect("put");
+    store
+        .inner()
+        .put(STATE, leased("run-a", T0 + 1))
+        .await
+        .expect("put");
     store.reset();
     let r = &sync_all(&rds, &store, &at(T0, "run-b"), &ids(&["db1"])).await[0];
     assert_eq!(

@@ -258,7 +258,10 @@ async fn given_listed_size_but_empty_download_when_synced_then_nothing_written_u
         matches!(r.files[0], FileResult::EmptyDownload { listed: 120, .. }),
         "{r:?}"
     );
-    assert!(copies(&bucket).await.is_empty(), "no object (the state records nothing)");
+    assert!(
+        copies(&bucket).await.is_empty(),
+        "no object (the state records nothing)"
+    );
     let again = &sync_all(&src, &store, &SyncOptions::default(), &ids(&["db1"])).await[0];
     assert_eq!(again.copied(), 1);
 }

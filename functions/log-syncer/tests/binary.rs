@@ -259,13 +259,20 @@ async fn given_two_runs_started_at_once_when_they_race_then_each_file_is_copied_
     let sum = |field: &str| a[field].as_u64().unwrap_or(0) + b[field].as_u64().unwrap_or(0);
     assert_eq!(sum("files_copied"), 4, "{a}\n{b}");
     assert_eq!(sum("instances_failed"), 0, "{a}\n{b}");
-    assert_eq!(sum("instances_busy"), 2, "each instance left once: {a}\n{b}");
+    assert_eq!(
+        sum("instances_busy"),
+        2,
+        "each instance left once: {a}\n{b}"
+    );
 
     // The copies: 4 files, each key with one version (a second copy would add one).
     let copies = versions(&s3, &bucket, "rds-logs/db").await;
     let distinct: std::collections::BTreeSet<&String> = copies.iter().collect();
     assert_eq!((copies.len(), distinct.len()), (4, 4), "{copies:#?}");
-    assert!(copies.contains(&format!("rds-logs/db1/2026/11/22/{PG}")), "{copies:#?}");
+    assert!(
+        copies.contains(&format!("rds-logs/db1/2026/11/22/{PG}")),
+        "{copies:#?}"
+    );
     // The state: claimed and released once per instance (two versions each).
     let states = versions(&s3, &bucket, "rds-logs/_state/").await;
     assert_eq!(states.len(), 4, "{states:#?}");
@@ -281,7 +288,11 @@ async fn given_two_runs_started_at_once_when_they_race_then_each_file_is_copied_
         let state: Value =
             serde_json::from_slice(&state.body.collect().await.expect("body").into_bytes())
                 .expect("state json");
-        assert_eq!(state["files"].as_object().map(|f| f.len()), Some(2), "{state}");
+        assert_eq!(
+            state["files"].as_object().map(|f| f.len()),
+            Some(2),
+            "{state}"
+        );
         assert!(state.get("lease").is_none(), "released: {state}");
     }
 
@@ -290,7 +301,10 @@ async fn given_two_runs_started_at_once_when_they_race_then_each_file_is_copied_
         .await
         .expect("later run");
     assert_eq!(
-        (later["files_copied"].clone(), later["files_unchanged"].clone()),
+        (
+            later["files_copied"].clone(),
+            later["files_unchanged"].clone()
+        ),
         (json!(0), json!(4)),
         "{later}"
     );

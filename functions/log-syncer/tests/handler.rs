@@ -62,10 +62,14 @@ fn scheduled() -> serde_json::Value {
 async fn given_scheduled_event_when_handled_twice_then_second_run_reads_one_state_per_instance() {
     let store = Arc::new(CountingStore::new(MemoryStore::default()));
     let deps = deps(store.clone());
-    let first = handler(scheduled(), &deps, &Invocation::default()).await.expect("first");
+    let first = handler(scheduled(), &deps, &Invocation::default())
+        .await
+        .expect("first");
     assert_eq!((first.files_copied, first.instances_ok), (2, 2));
     store.reset();
-    let second = handler(scheduled(), &deps, &Invocation::default()).await.expect("second");
+    let second = handler(scheduled(), &deps, &Invocation::default())
+        .await
+        .expect("second");
     assert_eq!((second.files_copied, second.files_unchanged), (0, 2));
     assert_eq!(
         store.requests(),
@@ -82,8 +86,8 @@ async fn given_instances_override_when_handled_then_only_those_are_synced() {
         &deps(store.clone()),
         &Invocation::default(),
     )
-        .await
-        .expect("run");
+    .await
+    .expect("run");
     assert_eq!(out.instances.len(), 1);
     assert_eq!(out.instances[0].instance, "other");
     assert!(

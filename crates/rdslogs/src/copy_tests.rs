@@ -8,6 +8,7 @@ use futures_util::future::BoxFuture;
 use super::*;
 use crate::error::{DownloadError, StoreError};
 use crate::memory::{ChunkStream, MemoryStore};
+use crate::ports::{Conditional, Precondition, Tagged};
 
 const MIB: usize = 1024 * 1024;
 
@@ -240,11 +241,19 @@ struct GatedStore {
 }
 
 impl ObjectStore for GatedStore {
-    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Bytes>, StoreError>> {
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Tagged>, StoreError>> {
         self.inner.get(key)
     }
     fn put<'a>(&'a self, key: &'a str, body: Bytes) -> BoxFuture<'a, Result<(), StoreError>> {
         self.inner.put(key, body)
+    }
+    fn put_if<'a>(
+        &'a self,
+        key: &'a str,
+        body: Bytes,
+        precondition: Precondition,
+    ) -> BoxFuture<'a, Result<Conditional, StoreError>> {
+        self.inner.put_if(key, body, precondition)
     }
     fn create_multipart<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<String, StoreError>> {
         self.inner.create_multipart(key)

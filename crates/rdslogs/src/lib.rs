@@ -4,11 +4,13 @@
 //! 1. [`naming`]: where a file lands (`<prefix>/<instance>/<yyyy>/<mm>/<dd>/<file>`);
 //! 2. [`state`]: the per-instance state object and the listing-vs-state [`state::plan`];
 //! 3. [`copy`]: one download streamed into S3 (single put or multipart, optional gzip);
-//! 4. [`sync`]: a run over instances and files, bounded parallelism, per-instance reports.
+//! 4. [`sync`]: a run over instances and files, bounded parallelism, per-instance reports;
+//!    [`claim`]: one run at a time per instance, by conditional writes of the state object.
 //!
 //! AWS sits behind the traits in [`ports`]: [`rds`] (DescribeDBInstances, DescribeDBLogFiles
 //! and the SigV4-signed `downloadCompleteLogFile` REST call in [`download`]) and [`s3`].
 
+pub mod claim;
 pub mod copy;
 pub mod download;
 pub mod error;
@@ -21,6 +23,6 @@ pub mod state;
 pub mod sync;
 
 pub use error::{CopyError, DownloadError, InstanceError, StoreError};
-pub use ports::{ListFilter, LogSource, ObjectStore, Selection};
-pub use state::{InstanceState, LogFile};
-pub use sync::{InstanceReport, SyncOptions, sync_all};
+pub use ports::{Conditional, ListFilter, LogSource, ObjectStore, Precondition, Selection, Tagged};
+pub use state::{InstanceState, Lease, LogFile};
+pub use sync::{Claim, Conflict, InstanceReport, SyncOptions, sync_all};

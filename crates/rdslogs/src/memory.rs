@@ -9,9 +9,10 @@ use bytes::Bytes;
 use futures_util::future::BoxFuture;
 
 use crate::error::{DownloadError, StoreError};
-use crate::ports::{LogStream, ObjectStore, Part};
+use crate::ports::{Conditional, LogStream, ObjectStore, Part, Precondition, Tagged};
 
-/// Objects and unfinished uploads, in memory.
+/// Objects and unfinished uploads, in memory. Every write makes a new version with an ETag of
+/// its own, and conditional writes check and write under one lock, as S3's are atomic.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     inner: Mutex<Inner>,
@@ -19,15 +20,45 @@ pub struct MemoryStore {
 
 #[derive(Debug, Default)]
 struct Inner {
-    objects: BTreeMap<String, Bytes>,
+    /// Per key: the bytes and the ETag of the current version.
+    objects: BTreeMap<String, Tagged>,
+    /// Per key: how many times it was written (versions made).
+    writes: BTreeMap<String, u32>,
     uploads: BTreeMap<String, (String, BTreeMap<i32, Bytes>)>,
     next_id: u64,
+}
+
+impl Inner {
+    /// Stores a new version of `key`; its ETag.
+    fn write(&mut self, key: &str, body: Bytes) -> String {
+        self.next_id += 1;
+        let etag = format!("\"v{}\"", self.next_id);
+        self.objects.insert(
+            key.to_owned(),
+            Tagged {
+                body,
+                etag: etag.clone(),
+            },
+        );
+        *self.writes.entry(key.to_owned()).or_default() += 1;
+        etag
+    }
 }
 
 impl MemoryStore {
     /// A copy of every object, by key.
     pub fn objects(&self) -> BTreeMap<String, Bytes> {
-        self.lock().objects.clone()
+        self.lock()
+            .objects
+            .iter()
+            .map(|(k, t)| (k.clone(), t.body.clone()))
+            .collect()
+    }
+
+    /// How many times each key was written (puts, completed uploads, conditional puts that
+    /// went through).
+    pub fn writes(&self) -> BTreeMap<String, u32> {
+        self.lock().writes.clone()
     }
 
     /// How many multipart uploads are started and neither completed nor aborted.
@@ -51,14 +82,35 @@ fn missing(operation: &'static str, key: &str) -> StoreError {
 }
 
 impl ObjectStore for MemoryStore {
-    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Bytes>, StoreError>> {
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Tagged>, StoreError>> {
         Box::pin(async move { Ok(self.lock().objects.get(key).cloned()) })
     }
 
     fn put<'a>(&'a self, key: &'a str, body: Bytes) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            self.lock().objects.insert(key.to_owned(), body);
+            self.lock().write(key, body);
             Ok(())
+        })
+    }
+
+    fn put_if<'a>(
+        &'a self,
+        key: &'a str,
+        body: Bytes,
+        precondition: Precondition,
+    ) -> BoxFuture<'a, Result<Conditional, StoreError>> {
+        Box::pin(async move {
+            let mut inner = self.lock();
+            let current = inner.objects.get(key).map(|t| t.etag.as_str());
+            let holds = match &precondition {
+                Precondition::Absent => current.is_none(),
+                Precondition::Matches(etag) => current == Some(etag.as_str()),
+            };
+            Ok(if holds {
+                Conditional::Written(inner.write(key, body))
+            } else {
+                Conditional::Lost
+            })
         })
     }
 
@@ -115,7 +167,7 @@ impl ObjectStore for MemoryStore {
                     .ok_or_else(|| missing("CompleteMultipartUpload", key))?;
                 body.extend_from_slice(bytes);
             }
-            inner.objects.insert(key.to_owned(), Bytes::from(body));
+            inner.write(key, Bytes::from(body));
             Ok(())
         })
     }
@@ -172,13 +224,22 @@ impl<S> CountingStore<S> {
 }
 
 impl<S: ObjectStore> ObjectStore for CountingStore<S> {
-    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Bytes>, StoreError>> {
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Tagged>, StoreError>> {
         self.tick();
         self.inner.get(key)
     }
     fn put<'a>(&'a self, key: &'a str, body: Bytes) -> BoxFuture<'a, Result<(), StoreError>> {
         self.tick();
         self.inner.put(key, body)
+    }
+    fn put_if<'a>(
+        &'a self,
+        key: &'a str,
+        body: Bytes,
+        precondition: Precondition,
+    ) -> BoxFuture<'a, Result<Conditional, StoreError>> {
+        self.tick();
+        self.inner.put_if(key, body, precondition)
     }
     fn create_multipart<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<String, StoreError>> {
         self.tick();

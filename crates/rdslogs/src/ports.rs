@@ -86,12 +86,49 @@ pub struct Part {
     pub crc32: Option<String>,
 }
 
+/// An object's bytes and the ETag of that version of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tagged {
+    /// The object's bytes.
+    pub body: Bytes,
+    /// Its ETag, as S3 sent it (quotes included), for a later conditional write.
+    pub etag: String,
+}
+
+/// What a conditional write requires of the object already at its key
+/// ([S3 conditional writes](https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Precondition {
+    /// No object at the key (`If-None-Match: *`).
+    Absent,
+    /// The object is still the version with this ETag (`If-Match`).
+    Matches(String),
+}
+
+/// What a conditional write did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Conditional {
+    /// Written; the ETag of the new version.
+    Written(String),
+    /// Not written: the object at the key is no longer what the precondition named (S3 412
+    /// `PreconditionFailed`, 409 `ConditionalRequestConflict`, or 404 for `If-Match` on an
+    /// object deleted meanwhile). Someone else wrote it.
+    Lost,
+}
+
 /// Writes and reads S3 objects under one bucket.
 pub trait ObjectStore: Send + Sync {
-    /// The object's bytes, or `None` when it does not exist.
-    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Bytes>, StoreError>>;
+    /// The object's bytes and ETag, or `None` when it does not exist.
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Tagged>, StoreError>>;
     /// Writes a whole object at once.
     fn put<'a>(&'a self, key: &'a str, body: Bytes) -> BoxFuture<'a, Result<(), StoreError>>;
+    /// Writes a whole object only if the object at `key` meets `precondition`, atomically.
+    fn put_if<'a>(
+        &'a self,
+        key: &'a str,
+        body: Bytes,
+        precondition: Precondition,
+    ) -> BoxFuture<'a, Result<Conditional, StoreError>>;
     /// Starts a multipart upload; returns its upload id.
     fn create_multipart<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<String, StoreError>>;
     /// Uploads one part (every part but the last is at least 5 MiB).

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use futures_util::future::BoxFuture;
 
 use crate::error::StoreError;
-use crate::ports::{ObjectStore, Part};
+use crate::ports::{Conditional, ObjectStore, Part, Precondition, Tagged};
 
 /// One bucket.
 #[derive(Debug, Clone)]
@@ -65,7 +65,7 @@ where
 }
 
 impl ObjectStore for S3Store {
-    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Bytes>, StoreError>> {
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Tagged>, StoreError>> {
         Box::pin(async move {
             let out = match self
                 .client
@@ -88,12 +88,16 @@ impl ObjectStore for S3Store {
                     };
                 }
             };
+            let etag = out.e_tag.unwrap_or_default();
             let body = out
                 .body
                 .collect()
                 .await
                 .map_err(|e| err("GetObject", key, e))?;
-            Ok(Some(body.into_bytes()))
+            Ok(Some(Tagged {
+                body: body.into_bytes(),
+                etag,
+            }))
         })
     }
 
@@ -110,6 +114,44 @@ impl ObjectStore for S3Store {
         Box::pin(async move {
             spawned("PutObject", key, request).await?;
             Ok(())
+        })
+    }
+
+    /// A small object (the state): sent signed and whole, on this task.
+    fn put_if<'a>(
+        &'a self,
+        key: &'a str,
+        body: Bytes,
+        precondition: Precondition,
+    ) -> BoxFuture<'a, Result<Conditional, StoreError>> {
+        Box::pin(async move {
+            let request = self
+                .client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .body(ByteStream::from(body));
+            let request = match precondition {
+                Precondition::Absent => request.if_none_match("*"),
+                Precondition::Matches(etag) => request.if_match(etag),
+            };
+            match request.send().await {
+                Ok(out) => Ok(Conditional::Written(out.e_tag.unwrap_or_default())),
+                Err(e) => {
+                    let e = e.into_service_error();
+                    // 412: the precondition failed; 409: a conditional write to the key raced
+                    // this one; 404 (If-Match): the object was deleted meanwhile.
+                    let lost = matches!(
+                        e.code(),
+                        Some("PreconditionFailed" | "ConditionalRequestConflict" | "NoSuchKey")
+                    );
+                    if lost {
+                        Ok(Conditional::Lost)
+                    } else {
+                        Err(err("PutObject", key, e))
+                    }
+                }
+            }
         })
     }
 

@@ -4,6 +4,10 @@
 //! file, the size and last-written time RDS reported when its copy completed. [`plan`] compares
 //! a fresh `DescribeDBLogFiles` listing with it: unchanged files are skipped without touching
 //! S3, so a no-change run costs one GET per instance.
+//!
+//! The object also carries the [`Lease`] of a run that is copying for the instance: runs that
+//! overlap (a manual invocation, a retry, a schedule firing while a long run goes on) leave an
+//! instance alone while another run's lease on it is live (see [`Lease::blocks`]).
 
 use std::collections::BTreeMap;
 
@@ -44,6 +48,33 @@ pub struct InstanceState {
     /// Per log file name.
     #[serde(default)]
     pub files: BTreeMap<String, FileRecord>,
+    /// The run copying for this instance right now, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<Lease>,
+}
+
+/// A run's claim on an instance, written into the state object (conditionally) before the
+/// run copies anything and removed when it records what it copied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    /// Who holds it: the Lambda request id of the run (for logs and operators).
+    pub owner: String,
+    /// Unix ms after which the claim lapses: the holder's deadline plus a margin, so a run
+    /// that was killed (timeout, crash) blocks the instance no longer than that.
+    pub until: i64,
+}
+
+/// The longest a lease may still run, from the reader's clock: a Lambda run lasts at most
+/// 15 minutes, plus the margin. A lease claiming more (a writer with a broken clock) is
+/// ignored rather than blocking the instance for as long as it says.
+pub const MAX_LEASE_MS: i64 = 17 * 60 * 1000;
+
+impl Lease {
+    /// Whether this lease keeps a run at `now` (Unix ms) away from the instance: it has not
+    /// lapsed, and it does not claim more than [`MAX_LEASE_MS`] from `now`.
+    pub fn blocks(&self, now: i64) -> bool {
+        self.until > now && self.until - now <= MAX_LEASE_MS
+    }
 }
 
 fn version_one() -> u32 {
@@ -56,6 +87,7 @@ impl InstanceState {
         Self {
             version: 1,
             files: BTreeMap::new(),
+            lease: None,
         }
     }
 }
@@ -192,6 +224,38 @@ mod tests {
             vec!["gone".to_owned()]
         );
         assert!(plan(&new, &state(&old), true).vanished.is_empty());
+    }
+
+    #[test]
+    fn given_lease_then_it_blocks_until_it_lapses_and_never_beyond_the_maximum() {
+        let lease = |until| Lease {
+            owner: "run-a".into(),
+            until,
+        };
+        assert!(lease(1_000).blocks(999));
+        assert!(!lease(1_000).blocks(1_000), "lapsed at `until`");
+        assert!(lease(MAX_LEASE_MS).blocks(0));
+        assert!(
+            !lease(MAX_LEASE_MS + 1).blocks(0),
+            "claims too long: ignored"
+        );
+    }
+
+    #[test]
+    fn given_state_without_lease_then_json_has_no_lease_field_and_round_trips() {
+        let plain = InstanceState::new();
+        let json = serde_json::to_string(&plain).expect("json");
+        assert!(!json.contains("lease"), "{json}");
+        let leased = InstanceState {
+            lease: Some(Lease {
+                owner: "r".into(),
+                until: 5,
+            }),
+            ..InstanceState::new()
+        };
+        let back: InstanceState =
+            serde_json::from_slice(&serde_json::to_vec(&leased).expect("json")).expect("parse");
+        assert_eq!(back, leased);
     }
 
     #[test]

@@ -1,20 +1,32 @@
-//! One sync run: per instance, read the state, list the log files, copy what changed with
-//! bounded parallelism, and write the state back only when it changed.
+//! One sync run: per instance, read the state, list the log files, and when something changed,
+//! claim the instance, copy with bounded parallelism, and write the state back.
 //!
 //! Instances are independent: an instance that fails is reported and the others go on. A file
 //! is recorded in the state only when its copy is complete and exactly as long as listed, so a
 //! file that changed while being copied is caught up by the next run.
+//!
+//! Runs may overlap (a manual or retried invocation while the schedule's run goes on). Each
+//! instance is copied by one run at a time, by optimistic concurrency on its state object:
+//! - the claim is a conditional write of the state just read (`If-Match` its ETag, or
+//!   `If-None-Match: *` when there was none) with this run's [`Lease`] in it; the run copies
+//!   only after the claim went through;
+//! - a run that reads a live lease of another run, or whose claim S3 refuses (412), leaves the
+//!   instance to that run ([`Conflict`]): nothing copied, nothing overwritten, not a failure;
+//! - the final state (the lease removed) is written `If-Match` the claim's ETag, so a state
+//!   changed under the lease is never overwritten either.
 
 use futures_util::StreamExt;
 use futures_util::stream;
 use serde::Serialize;
 use tokio::sync::Semaphore;
 
+pub use crate::claim::{Claim, Conflict};
+use crate::claim::{load_state, state_body};
 use crate::copy::{CopyOptions, Source, copy};
 use crate::error::{CopyError, InstanceError, StoreError, chain};
 use crate::naming::{object_key, state_key};
-use crate::ports::{ListFilter, LogSource, ObjectStore};
-use crate::state::{FileRecord, InstanceState, LogFile, Reason, plan};
+use crate::ports::{Conditional, ListFilter, LogSource, ObjectStore, Precondition};
+use crate::state::{FileRecord, Lease, LogFile, Reason, plan};
 
 /// Settings of a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +42,8 @@ pub struct SyncOptions {
     pub file_concurrency: usize,
     /// Instances synced at once.
     pub instance_concurrency: usize,
+    /// This run's identity and lease length.
+    pub claim: Claim,
 }
 
 impl Default for SyncOptions {
@@ -40,6 +54,7 @@ impl Default for SyncOptions {
             filter: ListFilter::default(),
             file_concurrency: 4,
             instance_concurrency: 4,
+            claim: Claim::default(),
         }
     }
 }
@@ -113,11 +128,18 @@ pub struct InstanceReport {
     pub vanished: Vec<String>,
     /// Whether the state object was rewritten.
     pub state_written: bool,
+    /// Why this run left the instance (or its state) to another run: not a failure.
+    pub conflict: Option<Conflict>,
     /// Why the instance could not be synced at all.
     pub error: Option<String>,
 }
 
 impl InstanceReport {
+    /// Whether another run had the instance ([`Conflict`]).
+    pub fn is_busy(&self) -> bool {
+        self.conflict.is_some()
+    }
+
     /// No instance error and no failed file.
     pub fn is_ok(&self) -> bool {
         self.error.is_none()
@@ -209,7 +231,15 @@ async fn run(
         instance: instance.clone(),
         source,
     };
-    let old = load_state(store, &skey).await.map_err(state_err)?;
+    let (old, read) = load_state(store, &skey).await.map_err(state_err)?;
+    if let Some(lease) = old.lease.as_ref().filter(|l| l.blocks(opts.claim.now)) {
+        tracing::info!(instance, owner = %lease.owner, until = lease.until, "another run is copying: instance left to it");
+        report.conflict = Some(Conflict::Leased {
+            owner: lease.owner.clone(),
+            until: lease.until,
+        });
+        return Ok(());
+    }
     let listing = source
         .log_files(&instance, &opts.filter)
         .await
@@ -220,6 +250,26 @@ async fn run(
     let plan = plan(&listing, &old, opts.filter.is_narrowing());
     report.unchanged = plan.unchanged.len();
     report.vanished.clone_from(&plan.vanished);
+    if plan.copy.is_empty() && plan.vanished.is_empty() {
+        return Ok(());
+    }
+    let mut claimed = old.clone();
+    claimed.lease = Some(Lease {
+        owner: opts.claim.owner.clone(),
+        until: opts.claim.until,
+    });
+    let Conditional::Written(lease_etag) = store
+        .put_if(&skey, state_body(&claimed), read)
+        .await
+        .map_err(state_err)?
+    else {
+        tracing::info!(
+            instance,
+            "another run claimed the instance first: instance left to it"
+        );
+        report.conflict = Some(Conflict::ClaimLost);
+        return Ok(());
+    };
     let mut results: Vec<_> = stream::iter(plan.copy)
         .map(|(file, reason)| copy_file(source, store, opts, permits, &instance, file, reason))
         .buffer_unordered(opts.file_concurrency.max(1))
@@ -227,6 +277,7 @@ async fn run(
         .await;
     results.sort_by(|a, b| a.0.file().cmp(b.0.file()));
     let mut new = old.clone();
+    new.lease = None;
     for gone in &plan.vanished {
         new.files.remove(gone);
     }
@@ -236,24 +287,21 @@ async fn run(
         }
         report.files.push(result);
     }
-    if new != old {
-        let body = serde_json::to_vec(&new).unwrap_or_default();
-        store.put(&skey, body.into()).await.map_err(state_err)?;
+    // Always written, changed or not: it releases the lease.
+    let released = store
+        .put_if(&skey, state_body(&new), Precondition::Matches(lease_etag))
+        .await
+        .map_err(state_err)?;
+    if released == Conditional::Lost {
+        tracing::warn!(
+            instance,
+            "state changed under this run's lease: left as found, copies not recorded (the next run copies them again)"
+        );
+        report.conflict = Some(Conflict::StateChanged);
+    } else {
         report.state_written = true;
     }
     Ok(())
-}
-
-/// The last state; a missing object is a first sync, an unreadable one starts over (with a
-/// warning: every file is copied again, which is safe).
-async fn load_state(store: &dyn ObjectStore, key: &str) -> Result<InstanceState, StoreError> {
-    let Some(body) = store.get(key).await? else {
-        return Ok(InstanceState::new());
-    };
-    Ok(serde_json::from_slice(&body).unwrap_or_else(|error| {
-        tracing::warn!(key, %error, "state object unreadable: starting over");
-        InstanceState::new()
-    }))
 }
 
 async fn copy_file(

@@ -9,7 +9,8 @@ use futures_util::future::BoxFuture;
 use super::*;
 use crate::error::DownloadError;
 use crate::memory::{ChunkStream, CountingStore, MemoryStore};
-use crate::ports::{BoxError, LogStream, Selection};
+use crate::ports::{BoxError, Conditional, LogStream, Precondition, Selection, Tagged};
+use crate::state::{InstanceState, Lease};
 
 /// Per file name: what is listed and what is served.
 type Files = BTreeMap<String, (LogFile, Bytes)>;
@@ -207,7 +208,19 @@ async fn given_listed_size_but_empty_download_then_nothing_written_and_retried_n
         matches!(r.files[0], FileResult::EmptyDownload { listed: 120, .. }),
         "{r:?}"
     );
-    assert!(store.objects().is_empty(), "no object, no state");
+    let objects = store.objects();
+    assert_eq!(
+        objects.keys().collect::<Vec<_>>(),
+        vec!["rds-logs/_state/db1.json"],
+        "no copy"
+    );
+    let state: InstanceState =
+        serde_json::from_slice(&objects["rds-logs/_state/db1.json"]).expect("state");
+    assert_eq!(
+        state,
+        InstanceState::new(),
+        "nothing recorded, lease released"
+    );
     let again = &run(&rds, &store, &["db1"]).await[0];
     assert_eq!(again.files.len(), 1, "tried again");
 }
@@ -243,5 +256,217 @@ async fn given_file_shrank_before_download_then_failed_and_nothing_recorded() {
         matches!(&r.files[0], FileResult::Failed { error, .. } if error.contains("3 of the 10")),
         "{r:?}"
     );
-    assert!(store.objects().is_empty());
+    assert_eq!(
+        store.objects().len(),
+        1,
+        "only the state: {:?}",
+        store.objects()
+    );
+}
+
+// ---- overlapping runs (crate::claim) -------------------------------------------------------
+
+const STATE: &str = "rds-logs/_state/db1.json";
+
+fn at(now: i64, owner: &str) -> SyncOptions {
+    SyncOptions {
+        claim: Claim::new(owner, now, now + 900_000),
+        ..SyncOptions::default()
+    }
+}
+
+fn state_of(store: &MemoryStore) -> InstanceState {
+    serde_json::from_slice(&store.objects()[STATE]).expect("state")
+}
+
+fn leased(owner: &str, until: i64) -> Bytes {
+    let state = InstanceState {
+        lease: Some(Lease {
+            owner: owner.into(),
+            until,
+        }),
+        ..InstanceState::new()
+    };
+    serde_json::to_vec(&state).expect("json").into()
+}
+
+/// A memory store where things happen between a run's steps, as another run would make them:
+/// every state read waits for `readers` reads in all (runs racing), and the state is
+/// overwritten with `after_get` right after the first read or with `on_copy` at the first copy.
+struct Racing {
+    inner: MemoryStore,
+    readers: tokio::sync::Barrier,
+    after_get: Mutex<Option<Bytes>>,
+    on_copy: Mutex<Option<Bytes>>,
+}
+
+impl Racing {
+    fn new(readers: usize) -> Self {
+        Self {
+            inner: MemoryStore::default(),
+            readers: tokio::sync::Barrier::new(readers),
+            after_get: Mutex::default(),
+            on_copy: Mutex::default(),
+        }
+    }
+}
+
+impl ObjectStore for Racing {
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Tagged>, StoreError>> {
+        Box::pin(async move {
+            let got = self.inner.get(key).await;
+            self.readers.wait().await;
+            let intrusion = self.after_get.lock().expect("lock").take();
+            if let Some(body) = intrusion {
+                self.inner.put(key, body).await?;
+            }
+            got
+        })
+    }
+    fn put<'a>(&'a self, key: &'a str, body: Bytes) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let intrusion = self.on_copy.lock().expect("lock").take();
+            if let Some(state) = intrusion {
+                self.inner.put(STATE, state).await?;
+            }
+            self.inner.put(key, body).await
+        })
+    }
+    fn put_if<'a>(
+        &'a self,
+        key: &'a str,
+        body: Bytes,
+        precondition: Precondition,
+    ) -> BoxFuture<'a, Result<Conditional, StoreError>> {
+        self.inner.put_if(key, body, precondition)
+    }
+    fn create_multipart<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<String, StoreError>> {
+        self.inner.create_multipart(key)
+    }
+    fn upload_part<'a>(
+        &'a self,
+        key: &'a str,
+        upload_id: &'a str,
+        number: i32,
+        body: Bytes,
+    ) -> BoxFuture<'a, Result<crate::ports::Part, StoreError>> {
+        self.inner.upload_part(key, upload_id, number, body)
+    }
+    fn complete_multipart<'a>(
+        &'a self,
+        key: &'a str,
+        upload_id: &'a str,
+        parts: Vec<crate::ports::Part>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.inner.complete_multipart(key, upload_id, parts)
+    }
+    fn abort_multipart<'a>(
+        &'a self,
+        key: &'a str,
+        upload_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.inner.abort_multipart(key, upload_id)
+    }
+}
+
+#[tokio::test]
+async fn given_two_runs_that_read_the_same_state_when_both_claim_then_each_file_is_copied_once() {
+    let rds = FakeRds::default();
+    for name in ["a.log", "b.log", "c.log"] {
+        rds.write("db1", name, name.as_bytes(), T0);
+    }
+    let store = Racing::new(2);
+    let (run_a, run_b, db1) = (at(T0, "run-a"), at(T0, "run-b"), ids(&["db1"]));
+    let (first, second) = tokio::join!(
+        sync_all(&rds, &store, &run_a, &db1),
+        sync_all(&rds, &store, &run_b, &db1),
+    );
+    let (a, b) = (&first[0], &second[0]);
+    assert_eq!(a.copied() + b.copied(), 3, "{a:?}\n{b:?}");
+    let conflicts: Vec<_> = [a, b].iter().filter_map(|r| r.conflict.clone()).collect();
+    assert_eq!(
+        conflicts,
+        vec![Conflict::ClaimLost],
+        "one run leaves it to the other"
+    );
+    assert!(a.is_ok() && b.is_ok(), "a conflict is not a failure");
+    let writes = store.inner.writes();
+    for name in ["a.log", "b.log", "c.log"] {
+        assert_eq!(
+            writes[&format!("rds-logs/db1/2026/11/20/{name}")],
+            1,
+            "{writes:?}"
+        );
+    }
+    assert_eq!(writes[STATE], 2, "claim, then release: {writes:?}");
+    let state = state_of(&store.inner);
+    assert_eq!(state.files.len(), 3);
+    assert_eq!(state.lease, None, "released");
+    let later = sync_all(&rds, &store.inner, &at(T0 + 1, "run-c"), &ids(&["db1"])).await;
+    assert_eq!((later[0].copied(), later[0].unchanged), (0, 3));
+}
+
+#[tokio::test]
+async fn given_another_runs_live_lease_then_instance_left_without_listing_copying_or_writing() {
+    let rds = FakeRds {
+        failing: ids(&["db1"]),
+        ..FakeRds::default()
+    };
+    let store = CountingStore::new(MemoryStore::default());
+    store
+        .inner()
+        .put(STATE, leased("run-a", T0 + 1))
+        .await
+        .expect("put");
+    store.reset();
+    let r = &sync_all(&rds, &store, &at(T0, "run-b"), &ids(&["db1"])).await[0];
+    assert_eq!(
+        r.conflict,
+        Some(Conflict::Leased {
+            owner: "run-a".into(),
+            until: T0 + 1
+        })
+    );
+    assert!(r.is_ok(), "not listed (the listing would fail): {r:?}");
+    assert_eq!(store.requests(), 1, "the state GET only");
+    assert_eq!(store.inner().writes()[STATE], 1, "not overwritten");
+}
+
+#[tokio::test]
+async fn given_lapsed_lease_of_a_killed_run_then_the_next_run_takes_the_instance_over() {
+    let rds = FakeRds::default();
+    rds.write("db1", "a.log", b"a", T0);
+    let store = MemoryStore::default();
+    store.put(STATE, leased("killed", T0)).await.expect("put");
+    let r = &sync_all(&rds, &store, &at(T0, "run-b"), &ids(&["db1"])).await[0];
+    assert_eq!((r.copied(), r.conflict.clone()), (1, None), "{r:?}");
+    assert_eq!(state_of(&store).lease, None);
+}
+
+#[tokio::test]
+async fn given_state_written_between_read_and_claim_then_nothing_copied_or_overwritten() {
+    let rds = FakeRds::default();
+    rds.write("db1", "a.log", b"a", T0);
+    let store = Racing::new(1);
+    let theirs = leased("run-a", T0 + 60_000);
+    *store.after_get.lock().expect("lock") = Some(theirs.clone());
+    let r = &sync_all(&rds, &store, &at(T0, "run-b"), &ids(&["db1"])).await[0];
+    assert_eq!(r.conflict, Some(Conflict::ClaimLost), "{r:?}");
+    assert!(r.files.is_empty() && !r.state_written && r.is_ok());
+    assert_eq!(store.inner.objects(), [(STATE.to_owned(), theirs)].into());
+}
+
+#[tokio::test]
+async fn given_state_changed_under_the_lease_then_kept_and_the_copies_are_recopied_next_run() {
+    let rds = FakeRds::default();
+    rds.write("db1", "a.log", b"a", T0);
+    let store = Racing::new(1);
+    let theirs = Bytes::from_static(br#"{"version":1,"files":{}}"#);
+    *store.on_copy.lock().expect("lock") = Some(theirs.clone());
+    let r = &sync_all(&rds, &store, &at(T0, "run-b"), &ids(&["db1"])).await[0];
+    assert_eq!(r.conflict, Some(Conflict::StateChanged), "{r:?}");
+    assert_eq!((r.copied(), r.state_written), (1, false));
+    assert_eq!(store.inner.objects()[STATE], theirs, "left as found");
+    let next = &sync_all(&rds, &store.inner, &at(T0 + 1, "run-c"), &ids(&["db1"])).await[0];
+    assert_eq!((next.copied(), next.conflict.clone()), (1, None));
 }

@@ -12,6 +12,14 @@
 //! [`AwsProxy::replace_in_response`] edits the upstream's answer to an action. Point a
 //! function at the proxy with `AWS_ENDPOINT_URL_<SERVICE>` = [`AwsProxy::endpoint`].
 //!
+//! Conditional writes (`If-Match` / `If-None-Match` on a PUT or POST, as S3's conditional
+//! `PutObject` and `CompleteMultipartUpload`) are forwarded one at a time: moto checks the
+//! condition and then writes, with no lock between, so two racing writes could both pass,
+//! where S3 lets exactly one through. Serialising them here gives the test bed S3's answer.
+//!
+//! [`AwsProxy::hold_together`] holds requests (e.g. two runs' state reads) until all of them
+//! have arrived, so runs started at once are made to race at the same step, every time.
+//!
 //! [`AwsProxy::route`] sends one service's requests (by SigV4 signing name) to another
 //! stand-in (ECS, AWS Backup, the RDS log download), so a process needs one endpoint only.
 //!
@@ -72,7 +80,22 @@ struct Shared {
     denials: Mutex<Vec<Decision>>,
     /// Text replaced in what the gate is shown (not in what moto gets).
     gate_aliases: Mutex<Vec<(String, String)>>,
+    /// Held while a conditional write is upstream (see the module docs).
+    conditional_writes: tokio::sync::Mutex<()>,
+    /// Requests held until a number of them arrived (see [`AwsProxy::hold_together`]).
+    holds: Mutex<Vec<Hold>>,
 }
+
+/// Requests with this method whose path contains `needle` wait at `barrier`, `left` more.
+struct Hold {
+    method: String,
+    needle: String,
+    left: usize,
+    barrier: Arc<tokio::sync::Barrier>,
+}
+
+/// How long a held request waits for the others before it goes on alone.
+const HOLD_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -187,6 +210,8 @@ impl AwsProxy {
             gate: Mutex::default(),
             denials: Mutex::default(),
             gate_aliases: Mutex::default(),
+            conditional_writes: tokio::sync::Mutex::new(()),
+            holds: Mutex::default(),
         });
         let (port, stop) = crate::serve::spawn(
             "AWS proxy",
@@ -333,6 +358,18 @@ impl AwsProxy {
             deployment.expected(taken.len());
         }
         taken
+    }
+
+    /// Holds the next `parties` requests with `method` whose path contains `path_contains`
+    /// until all of them have arrived, then forwards them together (a request left waiting
+    /// goes on after 30 s, so a test that sends fewer fails on its assertions, not a hang).
+    pub fn hold_together(&self, method: &str, path_contains: &str, parties: usize) {
+        lock(&self.shared.holds).push(Hold {
+            method: method.to_owned(),
+            needle: path_contains.to_owned(),
+            left: parties,
+            barrier: Arc::new(tokio::sync::Barrier::new(parties)),
+        });
     }
 
     /// Forgets every rule.
@@ -764,6 +801,19 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         .path_and_query()
         .map_or("/", |p| p.as_str())
         .to_owned();
+    let held = {
+        let mut holds = lock(&shared.holds);
+        holds
+            .iter_mut()
+            .find(|h| h.left > 0 && h.method == parts.method.as_str() && path.contains(&h.needle))
+            .map(|h| {
+                h.left -= 1;
+                h.barrier.clone()
+            })
+    };
+    if let Some(barrier) = held {
+        let _ = tokio::time::timeout(HOLD_PATIENCE, barrier.wait()).await;
+    }
     let is_head = parts.method == axum::http::Method::HEAD;
     let Ok(method) = reqwest::Method::from_bytes(parts.method.as_str().as_bytes()) else {
         return StatusCode::METHOD_NOT_ALLOWED.into_response();
@@ -780,10 +830,21 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             upstream = upstream.header(name.as_str(), value.as_bytes());
         }
     }
+    let conditional = matches!(
+        parts.method,
+        axum::http::Method::PUT | axum::http::Method::POST
+    ) && (parts.headers.contains_key(header::IF_MATCH)
+        || parts.headers.contains_key(header::IF_NONE_MATCH));
+    let one_at_a_time = if conditional {
+        Some(shared.conditional_writes.lock().await)
+    } else {
+        None
+    };
     let answer = match upstream.send().await {
         Ok(a) => a,
         Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
     };
+    drop(one_at_a_time);
     let status = StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
     let mut headers = HeaderMap::new();
     for (name, value) in answer.headers() {

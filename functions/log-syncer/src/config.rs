@@ -1,7 +1,7 @@
 //! The log-syncer's settings, from environment variables read once at cold start.
 
 use sluice_rdslogs::copy::{CopyOptions, MIN_PART_SIZE};
-use sluice_rdslogs::{ListFilter, Selection, SyncOptions};
+use sluice_rdslogs::{Claim, ListFilter, Selection, SyncOptions};
 use sluice_runtime::config::{ConfigError, Env};
 
 /// Bucket the copies go to (required).
@@ -113,6 +113,7 @@ impl Config {
             },
             file_concurrency: positive(FILE_CONCURRENCY, 4)?,
             instance_concurrency: positive(INSTANCE_CONCURRENCY, 4)?,
+            claim: Claim::default(),
         };
         let max_age_hours = match env.optional(LOG_MAX_AGE_HOURS) {
             None => None,

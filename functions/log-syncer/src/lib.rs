@@ -5,6 +5,9 @@
 //! Each instance is synced independently; the answer lists each instance's result and one EMF
 //! metric line per instance reports it. The invocation fails only when the instances cannot be
 //! determined; per-instance failures are reported (ERROR log + `InstanceFailed` metric).
+//! Runs that overlap copy each instance once: an instance another run is copying is left to
+//! it (`InstanceBusy` metric, see `sluice_rdslogs::sync`); the lease this run takes lasts
+//! until the invocation's deadline.
 
 pub mod config;
 
@@ -16,7 +19,7 @@ use serde_json::Value;
 use sluice_rdslogs::download::{RdsDownloader, RetryPolicy};
 use sluice_rdslogs::rds::{RdsSource, resolve_endpoint};
 use sluice_rdslogs::s3::S3Store;
-use sluice_rdslogs::{InstanceReport, LogSource, ObjectStore, Selection, sync_all};
+use sluice_rdslogs::{Claim, InstanceReport, LogSource, ObjectStore, Selection, sync_all};
 use sluice_runtime::aws::SdkConfig;
 use sluice_runtime::config::Env;
 use sluice_runtime::metrics::Metrics;
@@ -65,6 +68,28 @@ impl Deps {
     }
 }
 
+/// The invocation being served: who it is and when Lambda stops it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Invocation {
+    /// The Lambda request id (the owner named in this run's leases).
+    pub request_id: String,
+    /// When Lambda stops the invocation, Unix ms (`None`: Lambda's longest timeout from now).
+    pub deadline_ms: Option<i64>,
+}
+
+impl Invocation {
+    /// From the runtime's context of the event.
+    pub fn from_context(context: &lambda_runtime::Context) -> Self {
+        Self {
+            request_id: context.request_id.clone(),
+            deadline_ms: i64::try_from(context.deadline).ok(),
+        }
+    }
+}
+
+/// Lambda's longest timeout, the lease of a run whose deadline is unknown.
+const MAX_RUN_MS: i64 = 15 * 60 * 1000;
+
 /// The handler's answer.
 #[derive(Debug, Clone, Serialize)]
 pub struct Output {
@@ -72,6 +97,8 @@ pub struct Output {
     pub instances_ok: usize,
     /// Instances with an error or a failed file.
     pub instances_failed: usize,
+    /// Instances left to another run copying them at the same time (not failures).
+    pub instances_busy: usize,
     /// Files copied completely, over all instances.
     pub files_copied: usize,
     /// Files skipped as unchanged.
@@ -81,7 +108,11 @@ pub struct Output {
 }
 
 /// Runs one sync. `event` is the scheduled event (ignored) or `{"instances": [...]}`.
-pub async fn handler(event: Value, deps: &Deps) -> Result<Output, StepError> {
+pub async fn handler(
+    event: Value,
+    deps: &Deps,
+    invocation: &Invocation,
+) -> Result<Output, StepError> {
     let selection = match event.get("instances") {
         None | Some(Value::Null) => deps.config.selection.clone(),
         Some(Value::Array(items)) => {
@@ -104,10 +135,15 @@ pub async fn handler(event: Value, deps: &Deps) -> Result<Output, StepError> {
         .await
         .map_err(|e| StepError::new(ErrorKind::Aws, format!("listing instances: {e}")))?;
     let mut opts = deps.config.sync.clone();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO);
+    let now_ms = i64::try_from(now.as_millis()).unwrap_or(i64::MAX);
+    let deadline = invocation
+        .deadline_ms
+        .unwrap_or(now_ms.saturating_add(MAX_RUN_MS));
+    opts.claim = Claim::new(invocation.request_id.clone(), now_ms, deadline);
     if let Some(hours) = deps.config.max_age_hours {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or(Duration::ZERO);
         let since = now.saturating_sub(Duration::from_secs(hours * 3600));
         opts.filter.last_written_since = i64::try_from(since.as_millis()).ok();
     }
@@ -119,6 +155,7 @@ pub async fn handler(event: Value, deps: &Deps) -> Result<Output, StepError> {
     Ok(Output {
         instances_ok: reports.len() - failed,
         instances_failed: failed,
+        instances_busy: reports.iter().filter(|r| r.is_busy()).count(),
         files_copied: reports.iter().map(InstanceReport::copied).sum(),
         files_unchanged: reports.iter().map(|r| r.unchanged).sum(),
         instances: reports,
@@ -135,6 +172,7 @@ pub fn instance_metrics(r: &InstanceReport) -> Metrics {
         .count("FilesUnchanged", r.unchanged as u64)
         .count("FilesFailed", r.failed() as u64)
         .count("InstanceFailed", u64::from(r.error.is_some()))
+        .count("InstanceBusy", u64::from(r.is_busy()))
         .bytes("BytesCopied", r.source_bytes());
     m
 }

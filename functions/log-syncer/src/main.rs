@@ -13,7 +13,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let deps = log_syncer::Deps::from_sdk(&sdk, &env, config).await?;
     let deps = &deps;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        log_syncer::handler(event.payload, deps).await
+        let invocation = log_syncer::Invocation::from_context(&event.context);
+        log_syncer::handler(event.payload, deps, &invocation).await
     }))
     .await
 }

@@ -164,3 +164,148 @@ async fn given_template_without_the_write_statement_when_synced_then_the_gate_de
         "the function saw AWS's answer"
     );
 }
+
+/// The keys of every version of every object under `prefix`, one entry per version.
+async fn versions(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<String> {
+    let out = s3
+        .list_object_versions()
+        .bucket(bucket)
+        .prefix(prefix)
+        .send()
+        .await
+        .expect("versions");
+    assert_ne!(out.is_truncated, Some(true), "one page holds them all");
+    let mut keys: Vec<String> = out
+        .versions
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|v| v.key)
+        .collect();
+    keys.sort();
+    keys
+}
+
+/// Two runs of the real binary (two execution environments, as Lambda starts for a manual or
+/// retried invocation while the schedule's run goes on), started at once on the same instances
+/// and bucket, made to race: the proxy holds all four state reads (2 runs x 2 instances) until
+/// each has arrived. Each file is copied by one run only (one object version per copy in the
+/// versioned bucket), the other run leaves each instance to it, the state records every file
+/// with no lease left, and a later run copies nothing.
+#[tokio::test]
+async fn given_two_runs_started_at_once_when_they_race_then_each_file_is_copied_exactly_once() {
+    let moto = Moto::shared();
+    let rds = RdsLogs::with_moto(&moto.endpoint());
+    let big = "a line of a busy log\n".repeat(300_000); // 6 MiB: a multipart copy
+    rds.write("db1", PG, big.as_bytes());
+    rds.write("db1", "error/postgresql.log.2026-11-22-14", b"one\n");
+    rds.write("db2", "log/ERROR", b"two\n");
+    rds.write("db2", "log/ERROR.1", b"three\n");
+    let bucket = format!("syncer-overlap-{}", std::process::id());
+    let s3 = s3().await;
+    s3.create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("bucket");
+    s3.put_bucket_versioning()
+        .bucket(&bucket)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("versioning");
+    let deployment = Gate::shared().deploy(
+        &DeploySpec::new(
+            "sluice-test",
+            [("EnableRdsLogSync", "true"), ("RdsLogInstances", "db1,db2")],
+        )
+        .physical([("DataBucket", bucket.as_str())]),
+    );
+    let proxy = AwsProxy::gated(moto, deployment);
+    proxy.route("rds", &rds.endpoint());
+    proxy.hold_together("GET", "/rds-logs/_state/", 4);
+    let mut env = proxy.env_as(moto, "LogSyncerFunctionRole");
+    env.extend([
+        ("LOG_BUCKET".to_owned(), bucket.clone()),
+        ("RDS_INSTANCES".to_owned(), "db1,db2".to_owned()),
+    ]);
+    let host = LambdaHost::start();
+    for name in ["log-syncer-a", "log-syncer-b"] {
+        let spec = FunctionSpec {
+            env: env.clone(),
+            ..FunctionSpec::default()
+        };
+        host.add_function(name, &paths::bin_path("log-syncer"), spec);
+    }
+    let scheduled = json!({"source": "aws.events", "detail-type": "Scheduled Event", "detail": {}});
+    let (a, b) = tokio::join!(
+        host.invoke("log-syncer-a", &scheduled),
+        host.invoke("log-syncer-b", &scheduled)
+    );
+    let logs = || {
+        format!(
+            "{}\n{}",
+            host.logs("log-syncer-a"),
+            host.logs("log-syncer-b")
+        )
+    };
+    let (a, b) = match (a, b) {
+        (Ok(a), Ok(b)) => (a, b),
+        other => panic!("{other:?}\n{}", logs()),
+    };
+    let sum = |field: &str| a[field].as_u64().unwrap_or(0) + b[field].as_u64().unwrap_or(0);
+    assert_eq!(sum("files_copied"), 4, "{a}\n{b}");
+    assert_eq!(sum("instances_failed"), 0, "{a}\n{b}");
+    assert_eq!(
+        sum("instances_busy"),
+        2,
+        "each instance left once: {a}\n{b}"
+    );
+
+    // The copies: 4 files, each key with one version (a second copy would add one).
+    let copies = versions(&s3, &bucket, "rds-logs/db").await;
+    let distinct: std::collections::BTreeSet<&String> = copies.iter().collect();
+    assert_eq!((copies.len(), distinct.len()), (4, 4), "{copies:#?}");
+    assert!(
+        copies.contains(&format!("rds-logs/db1/2026/11/22/{PG}")),
+        "{copies:#?}"
+    );
+    // The state: claimed and released once per instance (two versions each).
+    let states = versions(&s3, &bucket, "rds-logs/_state/").await;
+    assert_eq!(states.len(), 4, "{states:#?}");
+    for instance in ["db1", "db2"] {
+        let key = format!("rds-logs/_state/{instance}.json");
+        let state = s3
+            .get_object()
+            .bucket(&bucket)
+            .key(&key)
+            .send()
+            .await
+            .expect("state");
+        let state: Value =
+            serde_json::from_slice(&state.body.collect().await.expect("body").into_bytes())
+                .expect("state json");
+        assert_eq!(
+            state["files"].as_object().map(|f| f.len()),
+            Some(2),
+            "{state}"
+        );
+        assert!(state.get("lease").is_none(), "released: {state}");
+    }
+
+    let later: Value = host
+        .invoke("log-syncer-a", &scheduled)
+        .await
+        .expect("later run");
+    assert_eq!(
+        (
+            later["files_copied"].clone(),
+            later["files_unchanged"].clone()
+        ),
+        (json!(0), json!(4)),
+        "{later}"
+    );
+}

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
-use log_syncer::{Config, Deps, handler};
+use log_syncer::{Config, Deps, Invocation, handler};
 use serde_json::json;
 use sluice_rdslogs::memory::{ChunkStream, CountingStore, MemoryStore};
 use sluice_rdslogs::ports::{BoxError, LogStream};
@@ -62,10 +62,14 @@ fn scheduled() -> serde_json::Value {
 async fn given_scheduled_event_when_handled_twice_then_second_run_reads_one_state_per_instance() {
     let store = Arc::new(CountingStore::new(MemoryStore::default()));
     let deps = deps(store.clone());
-    let first = handler(scheduled(), &deps).await.expect("first");
+    let first = handler(scheduled(), &deps, &Invocation::default())
+        .await
+        .expect("first");
     assert_eq!((first.files_copied, first.instances_ok), (2, 2));
     store.reset();
-    let second = handler(scheduled(), &deps).await.expect("second");
+    let second = handler(scheduled(), &deps, &Invocation::default())
+        .await
+        .expect("second");
     assert_eq!((second.files_copied, second.files_unchanged), (0, 2));
     assert_eq!(
         store.requests(),
@@ -77,9 +81,13 @@ async fn given_scheduled_event_when_handled_twice_then_second_run_reads_one_stat
 #[tokio::test]
 async fn given_instances_override_when_handled_then_only_those_are_synced() {
     let store = Arc::new(CountingStore::new(MemoryStore::default()));
-    let out = handler(json!({"instances": ["other"]}), &deps(store.clone()))
-        .await
-        .expect("run");
+    let out = handler(
+        json!({"instances": ["other"]}),
+        &deps(store.clone()),
+        &Invocation::default(),
+    )
+    .await
+    .expect("run");
     assert_eq!(out.instances.len(), 1);
     assert_eq!(out.instances[0].instance, "other");
     assert!(
@@ -94,7 +102,7 @@ async fn given_instances_override_when_handled_then_only_those_are_synced() {
 async fn given_malformed_override_when_handled_then_invalid_input() {
     let store = Arc::new(CountingStore::new(MemoryStore::default()));
     for bad in [json!({"instances": "db1"}), json!({"instances": [1]})] {
-        let err = handler(bad, &deps(store.clone()))
+        let err = handler(bad, &deps(store.clone()), &Invocation::default())
             .await
             .expect_err("invalid");
         assert_eq!(err.kind, sluice_runtime::ErrorKind::InvalidInput);

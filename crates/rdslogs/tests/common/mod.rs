@@ -105,6 +105,16 @@ pub async fn object(bucket: &str, key: &str) -> Option<Vec<u8>> {
     )
 }
 
+/// The keys of the copies in `bucket`: every key but the state objects (`rds-logs/_state/`),
+/// which a run that claimed an instance leaves even when it recorded nothing.
+pub async fn copies(bucket: &str) -> Vec<String> {
+    keys(bucket)
+        .await
+        .into_iter()
+        .filter(|k| !k.starts_with("rds-logs/_state/"))
+        .collect()
+}
+
 pub async fn keys(bucket: &str) -> Vec<String> {
     let out = s3_client()
         .list_objects_v2()

@@ -6,6 +6,7 @@
 mod backups;
 mod cwlogs;
 mod das;
+mod dashboard;
 mod foundation;
 mod rdslogs;
 mod report;
@@ -30,6 +31,7 @@ async fn run_all(stage: &Stage, report: &mut Report) -> anyhow::Result<()> {
     cwlogs::run(stage, report).await?;
     das::run(stage, report).await?;
     rdslogs::run(stage, report).await?;
+    dashboard::run(stage, report);
     Ok(())
 }
 

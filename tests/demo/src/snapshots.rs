@@ -1,6 +1,10 @@
 //! Sanitized snapshots: the real state machine, `snapshot-steps` and `sanitizer` binaries on
 //! the stand-ins; the local PostgreSQL plays the restored temp database.
 
+use std::time::Duration;
+
+use sluice_testbed::moto::Moto;
+use sluice_testbed::notifications::Subscriber;
 use sluice_testbed::sanitized::{MISSES_CARD, Options, Stage};
 
 use crate::report::Report;
@@ -60,7 +64,23 @@ pub async fn run(report: &mut Report) -> anyhow::Result<()> {
         ..Options::default()
     })
     .await;
+    // The alarm topic's subscriber, as the template's notification rule feeds it.
+    let subscriber = Subscriber::subscribe(
+        Moto::shared(),
+        "SanitizedSnapshotNotifyRule",
+        &gated.run_id(),
+        false,
+    )
+    .await;
     let run = gated.run().await;
+    for event in subscriber.events(Duration::from_secs(10)).await {
+        section.line(format!(
+            "alarm topic subscriber got: {} (run {}): {}",
+            event["detail-type"].as_str().unwrap_or("?"),
+            event["detail"]["runId"].as_str().unwrap_or("?"),
+            event["detail"]["error"].as_str().unwrap_or("?"),
+        ));
+    }
     section.line(format!(
         "script that forgets card_number: {} with {} via {}",
         run.status,

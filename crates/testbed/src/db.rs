@@ -257,10 +257,42 @@ impl DbServer {
         } else {
             format!("--user={user}")
         };
-        run(Command::new("sh").arg("-c").arg(format!(
-            "mariadb-install-db --no-defaults {user_arg} --datadir={} --auth-root-authentication-method=socket --skip-test-db >/dev/null 2>&1",
-            quote(&data)
-        )));
+        // The bootstrap server mariadb-install-db runs has been seen to fail once on a loaded
+        // machine (and pass when run again): up to three attempts on a fresh data folder,
+        // failing with the last attempt's output.
+        let log = dir.path().join("install-db.log");
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let _ = std::fs::remove_dir_all(&data);
+            let status = Command::new("sh")
+                .arg("-c")
+                .arg(format!(
+                    "mariadb-install-db --no-defaults {user_arg} --datadir={} --auth-root-authentication-method=socket --skip-test-db >{} 2>&1",
+                    quote(&data),
+                    quote(&log)
+                ))
+                .status()
+                .expect("run mariadb-install-db");
+            if status.success() {
+                break;
+            }
+            let output = std::fs::read_to_string(&log).unwrap_or_default();
+            assert!(
+                attempt < 3,
+                "mariadb-install-db failed {attempt} times ({status}); last output:\n{}",
+                output
+                    .lines()
+                    .rev()
+                    .take(40)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
         let port = free_port();
         let socket = dir.path().join("mysqld.sock");
         let tls = make_tls(dir.path());

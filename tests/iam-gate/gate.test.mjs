@@ -325,8 +325,14 @@ async function gateFor(templateText, set = [], extra = {}) {
   writeFileSync(path.join(dir, 'template.yaml'), templateText);
   // The copy's state machine definitions are read relative to it.
   symlinkSync(path.join(ROOT, 'statemachines'), path.join(dir, 'statemachines'));
+  // The gate's parameters, less those the copy does not declare yet (an earlier template
+  // predates parameters added since, such as SnapshotScriptSha256).
+  const all = JSON.parse(readFileSync(path.join(HERE, 'fixtures/params.json'), 'utf8'));
+  const declared = (k) => new RegExp(`^  ${k}:`, 'm').test(templateText);
+  const params = path.join(dir, 'params.json');
+  writeFileSync(params, JSON.stringify(Object.fromEntries(Object.entries(all).filter(([k]) => declared(k)))));
   const gate = new Gate();
-  gate.load({ ...translate({ template: path.join(dir, 'template.yaml'), set }), ...extra });
+  gate.load({ ...translate({ template: path.join(dir, 'template.yaml'), set, params }), ...extra });
   return gate;
 }
 

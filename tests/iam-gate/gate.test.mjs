@@ -292,6 +292,19 @@ describe('decisions', () => {
     assert.equal(run('ExistingBucketName=theirs', `ExistingBucketKmsKeyArn=${EXISTING_BUCKET_KEY}`), '');
   });
 
+  test('the template Rules refuse sanitized snapshots without the script\'s pin', () => {
+    const run = (...set) => {
+      try {
+        execFileSync(path.join(ROOT, '.tools/venv/bin/python'), [path.join(HERE, 'translate.py'), '--out', path.join(tmpdir(), 'iam-gate-rules.json'), ...set.flatMap((s) => ['--set', s])], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+        return '';
+      } catch (e) {
+        return e.stderr;
+      }
+    };
+    assert.match(run('SnapshotScriptSha256='), /SanitizedSnapshotsNeedTheirSettings .*needs SnapshotScriptSha256/);
+    assert.equal(run('SnapshotScriptSha256=', 'EnableSanitizedSnapshots=false', 'BackupSanitize=false'), '');
+  });
+
   test('the template before the existing-bucket fix refuses that bucket\'s key (issue 17)', async (t) => {
     const earlier = templateAt(t, 'd7b2710');
     if (!earlier) return;

@@ -308,6 +308,19 @@ describe('decisions', () => {
     assert.equal(run('ExistingBucketName=theirs', `ExistingBucketKmsKeyArn=${EXISTING_BUCKET_KEY}`), '');
   });
 
+  test('the template Rules refuse sanitized snapshots without the script\'s pin', () => {
+    const run = (...set) => {
+      try {
+        execFileSync(path.join(ROOT, '.tools/venv/bin/python'), [path.join(HERE, 'translate.py'), '--out', path.join(tmpdir(), 'iam-gate-rules.json'), ...set.flatMap((s) => ['--set', s])], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+        return '';
+      } catch (e) {
+        return e.stderr;
+      }
+    };
+    assert.match(run('SnapshotScriptSha256='), /SanitizedSnapshotsNeedTheirSettings .*needs SnapshotScriptSha256/);
+    assert.equal(run('SnapshotScriptSha256=', 'EnableSanitizedSnapshots=false', 'BackupSanitize=false'), '');
+  });
+
   test('the template before the existing-bucket fix refuses that bucket\'s key (issue 17)', async (t) => {
     const earlier = templateAt(t, 'd7b2710');
     if (!earlier) return;
@@ -341,8 +354,14 @@ async function gateFor(templateText, set = [], extra = {}) {
   writeFileSync(path.join(dir, 'template.yaml'), templateText);
   // The copy's state machine definitions are read relative to it.
   symlinkSync(path.join(ROOT, 'statemachines'), path.join(dir, 'statemachines'));
+  // The gate's parameters, less those the copy does not declare yet (an earlier template
+  // predates parameters added since, such as SnapshotScriptSha256).
+  const all = JSON.parse(readFileSync(path.join(HERE, 'fixtures/params.json'), 'utf8'));
+  const declared = (k) => new RegExp(`^  ${k}:`, 'm').test(templateText);
+  const params = path.join(dir, 'params.json');
+  writeFileSync(params, JSON.stringify(Object.fromEntries(Object.entries(all).filter(([k]) => declared(k)))));
   const gate = new Gate();
-  gate.load({ ...translate({ template: path.join(dir, 'template.yaml'), set }), ...extra });
+  gate.load({ ...translate({ template: path.join(dir, 'template.yaml'), set, params }), ...extra });
   return gate;
 }
 

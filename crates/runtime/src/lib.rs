@@ -1,5 +1,6 @@
 //! Shared by every Sluice function: configuration from the environment, the one AWS SDK
-//! config load, tracing, the error types Step Functions matches on, and EMF metrics.
+//! config load, tracing, the error types Step Functions matches on, EMF metrics, and content
+//! pins ([`pin`]: the SHA-256 an object must have).
 //!
 //! A function's `main` calls [`init_tracing`], builds its `Config` with
 //! [`config::Env::from_process`], loads [`aws::sdk_config`] once and runs its handler.
@@ -8,6 +9,7 @@ pub mod aws;
 pub mod config;
 pub mod error;
 pub mod metrics;
+pub mod pin;
 
 pub use error::{ErrorKind, StepError};
 

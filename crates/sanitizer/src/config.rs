@@ -12,6 +12,7 @@
 //! | `SANITIZER_SECRET_ARN` | Secrets Manager secret with `username` and `password` (required) |
 //! | `SANITIZER_SCRIPT` | the script, inline (this or `SANITIZER_SCRIPT_URI`) |
 //! | `SANITIZER_SCRIPT_URI` | the script at `s3://bucket/key` |
+//! | `SANITIZER_SCRIPT_SHA256` | the script's SHA-256, 64 hex digits: required with `SANITIZER_SCRIPT_URI`; a script with any other digest is refused before connecting |
 //! | `SANITIZER_VERIFY` | more verification queries, inline (added after the script's `-- @verify` section) |
 //! | `SANITIZER_STATEMENT_TIMEOUT_SECONDS` | per-statement limit (default 3600) |
 //! | `SANITIZER_DRY_RUN` | `true`: run everything, then roll back (default `false`) |
@@ -21,6 +22,7 @@
 use std::path::PathBuf;
 
 use sluice_runtime::config::{ConfigError, Env};
+use sluice_runtime::pin::Sha256Pin;
 
 use crate::engine::{Engine, Family, TlsMode};
 
@@ -38,6 +40,8 @@ pub const SECRET_ARN: &str = "SANITIZER_SECRET_ARN";
 pub const SCRIPT: &str = "SANITIZER_SCRIPT";
 /// Script location, `s3://bucket/key`.
 pub const SCRIPT_URI: &str = "SANITIZER_SCRIPT_URI";
+/// The SHA-256 the script must have (required with [`SCRIPT_URI`]).
+pub const SCRIPT_SHA256: &str = "SANITIZER_SCRIPT_SHA256";
 /// Inline verification queries.
 pub const VERIFY: &str = "SANITIZER_VERIFY";
 /// Per-statement timeout in seconds.
@@ -49,7 +53,7 @@ pub const TLS: &str = "SANITIZER_TLS";
 /// CA bundle path for `verify-full`.
 pub const CA_BUNDLE: &str = "SANITIZER_CA_BUNDLE";
 /// Every variable the task reads (the template test holds the task definition to it).
-pub const ALL: [&str; 12] = [
+pub const ALL: [&str; 13] = [
     ENDPOINT,
     PORT,
     ENGINE,
@@ -57,6 +61,7 @@ pub const ALL: [&str; 12] = [
     SECRET_ARN,
     SCRIPT,
     SCRIPT_URI,
+    SCRIPT_SHA256,
     VERIFY,
     STATEMENT_TIMEOUT_SECONDS,
     DRY_RUN,
@@ -93,6 +98,8 @@ pub struct Config {
     pub secret_arn: String,
     /// The script.
     pub script: ScriptSource,
+    /// The SHA-256 the script must have (always set for an S3 script).
+    pub script_sha256: Option<Sha256Pin>,
     /// Extra verification queries (inline).
     pub verify: Option<String>,
     /// Per-statement timeout in seconds.
@@ -145,6 +152,19 @@ impl Config {
                 });
             }
         };
+        // Whoever can write the object could otherwise turn sanitizing and verification off.
+        let script_sha256 = match env.optional(SCRIPT_SHA256) {
+            Some(v) => Some(
+                v.parse::<Sha256Pin>()
+                    .map_err(|e| ConfigError::invalid(SCRIPT_SHA256, &v, e))?,
+            ),
+            None if matches!(script, ScriptSource::S3 { .. }) => {
+                return Err(ConfigError::Missing {
+                    var: format!("{SCRIPT_SHA256} (required with {SCRIPT_URI})"),
+                });
+            }
+            None => None,
+        };
         let statement_timeout_seconds: u64 = env.parse_or(STATEMENT_TIMEOUT_SECONDS, 3600)?;
         if !(1..=86_400).contains(&statement_timeout_seconds) {
             return Err(ConfigError::invalid(
@@ -167,6 +187,7 @@ impl Config {
             database: env.required(DATABASE)?,
             secret_arn: env.required(SECRET_ARN)?,
             script,
+            script_sha256,
             verify: env.optional(VERIFY),
             statement_timeout_seconds,
             dry_run: env.bool_or(DRY_RUN, false)?,

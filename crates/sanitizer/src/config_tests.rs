@@ -47,6 +47,7 @@ fn given_script_uri_then_bucket_and_key_are_split_and_bad_uris_named() {
     let pairs: Vec<_> = base().into_iter().filter(|(k, _)| *k != SCRIPT).collect();
     let mut ok = pairs.clone();
     ok.push((SCRIPT_URI, "s3://scripts/prod/sanitize.sql"));
+    ok.push((SCRIPT_SHA256, PIN));
     let c = Config::from_env(&Env::from_pairs(ok)).expect("config");
     assert_eq!(
         c.script,
@@ -89,5 +90,39 @@ fn given_verify_full_without_bundle_then_error_names_the_bundle_variable() {
     assert_eq!(
         c.ca_bundle,
         Some(PathBuf::from("/etc/rds/global-bundle.pem"))
+    );
+}
+
+/// SHA-256 of `abc`.
+const PIN: &str = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+
+fn from_s3(extra: &[(&'static str, &'static str)]) -> Result<Config, ConfigError> {
+    let mut pairs: Vec<_> = base().into_iter().filter(|(k, _)| *k != SCRIPT).collect();
+    pairs.push((SCRIPT_URI, "s3://scripts/prod/sanitize.sql"));
+    pairs.extend_from_slice(extra);
+    Config::from_env(&Env::from_pairs(pairs))
+}
+
+#[test]
+fn given_script_uri_without_a_pin_then_the_pin_variable_is_named_as_required() {
+    let err = from_s3(&[]).unwrap_err();
+    assert!(
+        matches!(&err, ConfigError::Missing { var } if var.contains(SCRIPT_SHA256)),
+        "{err}"
+    );
+    let c = from_s3(&[(SCRIPT_SHA256, PIN)]).expect("pinned");
+    assert_eq!(c.script_sha256.map(|p| p.to_string()).as_deref(), Some(PIN));
+}
+
+#[test]
+fn given_a_malformed_pin_then_error_names_the_variable_and_an_inline_script_needs_none() {
+    let err = from_s3(&[(SCRIPT_SHA256, "d41d8cd98f00b204e9800998ecf8427e")]).unwrap_err();
+    assert!(err.to_string().contains(SCRIPT_SHA256), "{err}");
+    assert_eq!(with(&[]).expect("inline").script_sha256, None);
+    assert!(
+        with(&[(SCRIPT_SHA256, PIN)])
+            .expect("inline pinned")
+            .script_sha256
+            .is_some()
     );
 }

@@ -1,8 +1,9 @@
-//! The whole task as `main` runs it: config, secret, script, run; always a summary.
+//! The whole task as `main` runs it: config, secret, script (refused unless it has the pinned
+//! digest), run; always a summary.
 
 use sluice_runtime::config::Env;
 
-use crate::config::{Config, ScriptSource};
+use crate::config::{Config, SCRIPT, SCRIPT_SHA256, ScriptSource};
 use crate::summary::Summary;
 
 /// Runs the task with settings from `env`. Every failure ends in the summary; the caller
@@ -37,7 +38,27 @@ pub async fn run_task(env: &Env) -> Summary {
             }
         }
     };
+    if let Err(why) = check_pin(&config, &text) {
+        let mut s = failed(&config, &why);
+        s.redact(&creds.password);
+        return s;
+    }
     crate::sanitize(&config, &creds, &text).await
+}
+
+/// Refuses a script whose SHA-256 is not the pinned one, naming where it came from and both
+/// digests (never its content): the object may have changed since the pipeline checked it.
+pub fn check_pin(config: &Config, text: &str) -> Result<(), String> {
+    let Some(pin) = &config.script_sha256 else {
+        return Ok(());
+    };
+    pin.check(text.as_bytes()).map_err(|mismatch| {
+        let from = match &config.script {
+            ScriptSource::Inline(_) => format!("script ({SCRIPT})"),
+            ScriptSource::S3 { bucket, key } => format!("script s3://{bucket}/{key}"),
+        };
+        format!("{from} is not the pinned one: {mismatch} ({SCRIPT_SHA256}); refusing to run it")
+    })
 }
 
 fn failed(config: &Config, why: &str) -> Summary {
@@ -47,4 +68,56 @@ fn failed(config: &Config, why: &str) -> Summary {
     s.database = Some(config.database.clone());
     s.fail(why);
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sluice_runtime::pin::Sha256Pin;
+
+    const SCRIPT_TEXT: &str =
+        "UPDATE customers SET email = 'x';\n-- @verify\nSELECT 1 WHERE false;";
+
+    fn config(pin: Option<Sha256Pin>) -> Config {
+        let mut c = Config::from_env(&Env::from_pairs([
+            ("SANITIZER_ENGINE", "postgres"),
+            ("SANITIZER_ENDPOINT", "db.example"),
+            ("SANITIZER_DATABASE", "app"),
+            (
+                "SANITIZER_SECRET_ARN",
+                "arn:aws:secretsmanager:us-east-1:1:secret:x",
+            ),
+            ("SANITIZER_SCRIPT", "SELECT 1"),
+        ]))
+        .expect("config");
+        c.script = ScriptSource::S3 {
+            bucket: "scripts".into(),
+            key: "sanitize.sql".into(),
+        };
+        c.script_sha256 = pin;
+        c
+    }
+
+    #[test]
+    fn given_the_pinned_script_then_it_may_run() {
+        let c = config(Some(Sha256Pin::of(SCRIPT_TEXT.as_bytes())));
+        assert_eq!(check_pin(&c, SCRIPT_TEXT), Ok(()));
+    }
+
+    #[test]
+    fn given_a_changed_script_then_it_is_refused_naming_both_digests_and_not_its_content() {
+        let pin = Sha256Pin::of(SCRIPT_TEXT.as_bytes());
+        let changed = "-- @verify\n";
+        let why = check_pin(&config(Some(pin)), changed).expect_err("changed");
+        assert!(why.contains("s3://scripts/sanitize.sql"), "{why}");
+        assert!(why.contains(&pin.to_string()), "{why}");
+        assert!(
+            why.contains(&Sha256Pin::of(changed.as_bytes()).to_string()),
+            "{why}"
+        );
+        assert!(
+            why.contains(SCRIPT_SHA256) && !why.contains("@verify"),
+            "{why}"
+        );
+    }
 }

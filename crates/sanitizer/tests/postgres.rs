@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use sluice_runtime::pin::Sha256Pin;
 use sluice_testbed::db::DbServer;
 
 const TABLE: &str = "CREATE TABLE customers (id int PRIMARY KEY, name text, email text NOT NULL, card_number text, phone text)";
@@ -166,6 +167,10 @@ async fn given_script_in_s3_and_inline_verify_with_verify_full_tls_then_it_runs_
         ("SANITIZER_CA_BUNDLE", bundle),
         ("SANITIZER_SCRIPT_URI", format!("s3://{bucket}/pg/sanitize.sql")),
         (
+            "SANITIZER_SCRIPT_SHA256",
+            Sha256Pin::of(script.as_bytes()).to_string(),
+        ),
+        (
             "SANITIZER_VERIFY",
             "SELECT 1 FROM customers WHERE card_number <> 'XXXX'; SELECT 1 FROM customers WHERE email LIKE '%corp-mail%'".to_owned(),
         ),
@@ -254,6 +259,71 @@ DO $chk$ BEGIN RAISE EXCEPTION USING ERRCODE = '23505', MESSAGE = 'dup ' || (SEL
         "{}",
         run.summary
     );
+}
+
+#[tokio::test]
+async fn given_script_in_s3_that_is_not_the_pinned_one_then_it_is_refused_before_connecting() {
+    let _slot = slot().await;
+    let db = loaded();
+    let s3 = s3();
+    let bucket = format!("pinned-{}", std::process::id());
+    s3.create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("bucket");
+    // Pinned: the reviewed script. In the bucket: one that masks and verifies nothing.
+    let replaced = "SELECT 1;\n-- @verify\nSELECT 1 WHERE 1 = 0;\n";
+    s3.put_object()
+        .bucket(&bucket)
+        .key("sanitize.sql")
+        .body(replaced.as_bytes().to_vec().into())
+        .send()
+        .await
+        .expect("put script");
+    let pinned = Sha256Pin::of(FULL_SCRIPT.as_bytes()).to_string();
+    let found = Sha256Pin::of(replaced.as_bytes()).to_string();
+    let mut vars = db_vars("postgres", db.port(), "postgres", &secret_arn().await);
+    vars.extend([
+        tls_require(),
+        (
+            "SANITIZER_SCRIPT_URI",
+            format!("s3://{bucket}/sanitize.sql"),
+        ),
+        ("SANITIZER_SCRIPT_SHA256", pinned.clone()),
+    ]);
+
+    let run = run_sanitizer(&vars);
+
+    assert_ne!(run.code, Some(0));
+    assert_eq!(run.summary["outcome"], "failed");
+    let error = run.summary["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("is not the pinned one")
+            && error.contains(&pinned)
+            && error.contains(&found)
+            && error.contains(&format!("s3://{bucket}/sanitize.sql")),
+        "{}",
+        run.summary
+    );
+    assert!(
+        run.summary["statements"]
+            .as_array()
+            .is_none_or(Vec::is_empty),
+        "nothing ran: {}",
+        run.summary
+    );
+    for text in [run.summary.to_string(), run.stderr.clone()] {
+        assert!(!text.contains("@verify"), "the script is shown: {text}");
+    }
+    // The task's own `connecting` line, and no connection to the database's port.
+    assert!(
+        !run.stderr.contains(r#""message":"connecting""#)
+            && !run.stderr.contains(&format!("127.0.0.1:{}", db.port())),
+        "it connected: {}",
+        run.stderr
+    );
+    assert_all_original_pii(&dump(&db));
 }
 
 #[tokio::test]

@@ -52,6 +52,10 @@ fn env(function: &str) -> Vec<(String, String)> {
             ("ECS_CLUSTER", "sluice-sanitizer"),
             ("TASK_DEFINITION", "sluice-sanitizer:1"),
             ("SCRIPT_URI", "s3://sluice-data/sanitize.sql"),
+            (
+                "SCRIPT_SHA256",
+                "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+            ),
             ("DATABASE_NAME", "app"),
         ],
         _ => vec![],

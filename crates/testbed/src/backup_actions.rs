@@ -95,6 +95,10 @@ pub struct Stage {
     pub options: Options,
 }
 
+/// The sanitize-script pin the function is configured with (it runs no sanitized-snapshot step
+/// here; this is SHA-256 of `abc`).
+const SCRIPT_SHA256: &str = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+
 /// The export role the template creates (RDS assumes it; nothing checks it here).
 pub const EXPORT_ROLE: &str = "arn:aws:iam::123456789012:role/sluice-export";
 
@@ -251,6 +255,7 @@ impl Stage {
                     ("SnapshotSecurityGroupIds", "sg-0123456789abcdef0"),
                     ("SnapshotTaskSubnets", "subnet-0123456789abcdef0"),
                     ("SnapshotTaskSecurityGroupIds", "sg-0123456789abcdef0"),
+                    ("SnapshotScriptSha256", SCRIPT_SHA256),
                     (
                         "SanitizerImageUri",
                         "123456789012.dkr.ecr.us-east-1.amazonaws.com/sanitizer:1",
@@ -278,6 +283,7 @@ impl Stage {
             ("TASK_SUBNETS", "subnet-0123456789abcdef0".to_owned()),
             ("TASK_SECURITY_GROUPS", "sg-0123456789abcdef0".to_owned()),
             ("SCRIPT_URI", "s3://scripts/sanitize.sql".to_owned()),
+            ("SCRIPT_SHA256", SCRIPT_SHA256.to_owned()),
             ("DATABASE_NAME", "app".to_owned()),
             // Backup actions.
             ("BACKUP_VAULTS", format!("{vault},other-vault")),

@@ -25,6 +25,7 @@ use crate::moto::Moto;
 use crate::paths;
 use aws_config::SdkConfig;
 use serde_json::{Value, json};
+use sluice_runtime::pin::Sha256Pin;
 
 /// The function under test.
 pub const FUNCTION: &str = "snapshot-steps";
@@ -32,6 +33,8 @@ pub const FUNCTION: &str = "snapshot-steps";
 pub const CUSTOMERS: u32 = 25;
 /// The account sanitized snapshots are shared with by default.
 pub const ACCOUNT_A: &str = "111111111111";
+/// The script's key in the stage's bucket.
+pub const SCRIPT_KEY: &str = "sanitize.sql";
 
 /// Customer `id`'s original e-mail.
 pub fn email(id: u32) -> String {
@@ -113,7 +116,8 @@ pub struct Options {
     /// other engine against the local PostgreSQL (the local MariaDB lacks MySQL's
     /// `max_execution_time`, so it cannot play Aurora MySQL).
     pub engine: &'static str,
-    /// The sanitizing script.
+    /// The sanitizing script, uploaded and pinned (its SHA-256 deployed as
+    /// `SnapshotScriptSha256`).
     pub script: &'static str,
     /// Re-encrypt under a customer-managed key (the source is then encrypted).
     pub reencrypt: bool,
@@ -129,6 +133,9 @@ pub struct Options {
     pub task_fails_to_start: bool,
     /// What the source's identifier starts with (`prod-<tag>`).
     pub source_prefix: &'static str,
+    /// Replaces the script in the bucket with this text just before the task starts: after
+    /// `validate` checked it, before the task reads it.
+    pub script_replaced_before_task: Option<&'static str>,
 }
 
 impl Default for Options {
@@ -144,6 +151,7 @@ impl Default for Options {
             keep: 3,
             task_fails_to_start: false,
             source_prefix: "prod",
+            script_replaced_before_task: None,
         }
     }
 }
@@ -164,6 +172,8 @@ pub struct Stage {
     pub db: DbServer,
     /// The production source id.
     pub source: String,
+    /// The bucket holding the script (at [`SCRIPT_KEY`]).
+    pub bucket: String,
     /// A state machine registered in moto for the guard.
     pub machine_arn: String,
     /// What it was built from.
@@ -179,18 +189,30 @@ fn tag() -> String {
     )
 }
 
+async fn put_script(s3: &aws_sdk_s3::Client, bucket: &str, text: &str) {
+    s3.put_object()
+        .bucket(bucket)
+        .key(SCRIPT_KEY)
+        .body(text.as_bytes().to_vec().into())
+        .send()
+        .await
+        .unwrap();
+}
+
 fn rds(sdk: &SdkConfig) -> aws_sdk_rds::Client {
     aws_sdk_rds::Client::new(sdk)
 }
 
 /// Runs the real `sanitizer` against the local engine: the RDS endpoint is replaced by the
 /// loopback address and the RDS-managed secret is given the local engine's credentials.
+/// `replace_script` (bucket and text) is written over the script first.
 fn launcher(
     sdk: SdkConfig,
     task_env: Vec<(String, String)>,
     port: u16,
     ca: Option<PathBuf>,
     refuse: bool,
+    replace_script: Option<(String, &'static str)>,
 ) -> Launcher {
     Arc::new(move |launch: &TaskLaunch| {
         if refuse {
@@ -202,9 +224,13 @@ fn launcher(
             .cloned()
             .ok_or("no SANITIZER_SECRET_ARN in the overrides")?;
         let sdk = sdk.clone();
+        let replace_script = replace_script.clone();
         std::thread::spawn(move || {
             let rt = tokio::runtime::Runtime::new().expect("runtime");
             rt.block_on(async {
+                if let Some((bucket, text)) = replace_script {
+                    put_script(&Moto::shared().s3_client(), &bucket, text).await;
+                }
                 aws_sdk_secretsmanager::Client::new(&sdk)
                     .put_secret_value()
                     .secret_id(secret)
@@ -309,13 +335,9 @@ impl Stage {
         let s3 = moto.s3_client();
         let bucket = format!("scripts-{tag}");
         s3.create_bucket().bucket(&bucket).send().await.unwrap();
-        s3.put_object()
-            .bucket(&bucket)
-            .key("sanitize.sql")
-            .body(options.script.as_bytes().to_vec().into())
-            .send()
-            .await
-            .unwrap();
+        put_script(&s3, &bucket, options.script).await;
+        // Deployed with the digest of the script it uploaded, as an operator would.
+        let pin = Sha256Pin::of(options.script.as_bytes()).to_string();
 
         // The stack's name, as the template names its state machine (its role may list only
         // the executions of `<stack>-sanitized-snapshot`).
@@ -350,7 +372,8 @@ impl Stage {
             ("SnapshotTaskSecurityGroupIds", sg.as_str()),
             ("SnapshotShareAccounts", accounts.as_str()),
             ("SnapshotKeep", keep.as_str()),
-            ("SnapshotScriptKey", "sanitize.sql"),
+            ("SnapshotScriptKey", SCRIPT_KEY),
+            ("SnapshotScriptSha256", pin.as_str()),
             (
                 "SanitizerImageUri",
                 "123456789012.dkr.ecr.us-east-1.amazonaws.com/sanitizer:1",
@@ -375,6 +398,9 @@ impl Stage {
             db.port(),
             db.ca_bundle().map(PathBuf::from),
             options.task_fails_to_start,
+            options
+                .script_replaced_before_task
+                .map(|text| (bucket.clone(), text)),
         ));
         proxy.route("ecs", &ecs.endpoint());
         let mut env = proxy.env_as(moto, "SnapshotStepsFunctionRole");
@@ -394,7 +420,8 @@ impl Stage {
             ("TASK_DEFINITION", "sluice-sanitizer:1".to_owned()),
             ("TASK_SUBNETS", subnet.clone()),
             ("TASK_SECURITY_GROUPS", sg.clone()),
-            ("SCRIPT_URI", format!("s3://{bucket}/sanitize.sql")),
+            ("SCRIPT_URI", format!("s3://{bucket}/{SCRIPT_KEY}")),
+            ("SCRIPT_SHA256", pin.clone()),
             (
                 "DATABASE_NAME",
                 if is_mariadb(options.engine) {
@@ -434,9 +461,16 @@ impl Stage {
             host,
             db,
             source,
+            bucket,
             machine_arn,
             options,
         }
+    }
+
+    /// Replaces the script in the bucket (not through the gate: this is someone else's write),
+    /// leaving the deployed pin as it was.
+    pub async fn replace_script(&self, text: &str) {
+        put_script(&Moto::shared().s3_client(), &self.bucket, text).await;
     }
 
     /// The execution name, the run id every created resource is tagged with.

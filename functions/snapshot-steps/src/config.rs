@@ -14,6 +14,7 @@
 //! | `ECS_CLUSTER`, `TASK_DEFINITION`, `CONTAINER_NAME` | the sanitizer task (container default `sanitizer`) |
 //! | `TASK_SUBNETS`, `TASK_SECURITY_GROUPS` | the task's awsvpc network (required) |
 //! | `SCRIPT_URI` | the sanitizing script, `s3://bucket/key` (required) |
+//! | `SCRIPT_SHA256` | the script's SHA-256, 64 hex digits (required): `validate` and the task refuse any other content |
 //! | `DATABASE_NAME` | the database the script runs in (required) |
 //! | `EVENT_BUS` | where result events of both pipelines go (default `default`; read by [`event_bus`]) |
 //!
@@ -32,6 +33,7 @@
 //! | `BACKUP_DELETE` | `true`/`false` (default false): delete the recovery point once every chosen action succeeded |
 
 use sluice_runtime::config::{ConfigError, Env};
+use sluice_runtime::pin::Sha256Pin;
 
 /// Configuration of every step.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,6 +70,8 @@ pub struct Config {
     pub task_security_groups: Vec<String>,
     /// The sanitizing script's S3 URI.
     pub script_uri: String,
+    /// The SHA-256 the script must have (checked at `validate` and by the task).
+    pub script_sha256: Sha256Pin,
     /// The database the script runs in.
     pub database: String,
 }
@@ -90,6 +94,7 @@ pub const VARS: &[&str] = &[
     "TASK_SUBNETS",
     "TASK_SECURITY_GROUPS",
     "SCRIPT_URI",
+    "SCRIPT_SHA256",
     "DATABASE_NAME",
     "EVENT_BUS",
 ];
@@ -259,6 +264,7 @@ impl Config {
             task_subnets: non_empty_list(env, "TASK_SUBNETS")?,
             task_security_groups: non_empty_list(env, "TASK_SECURITY_GROUPS")?,
             script_uri,
+            script_sha256: env.parse_required("SCRIPT_SHA256")?,
             database: env.required("DATABASE_NAME")?,
         })
     }
@@ -277,9 +283,13 @@ mod tests {
             ("TASK_SUBNETS", "subnet-1"),
             ("TASK_SECURITY_GROUPS", "sg-2"),
             ("SCRIPT_URI", "s3://b/k.sql"),
+            ("SCRIPT_SHA256", PIN),
             ("DATABASE_NAME", "app"),
         ]
     }
+
+    /// SHA-256 of `abc`.
+    const PIN: &str = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
 
     #[test]
     fn defaults_apply_and_missing_names_the_variable() {
@@ -291,6 +301,7 @@ mod tests {
             "SUBNET_GROUP",
             "TASK_SUBNETS",
             "SCRIPT_URI",
+            "SCRIPT_SHA256",
             "DATABASE_NAME",
         ] {
             let pairs = base().into_iter().filter(|(k, _)| *k != skip);
@@ -366,5 +377,28 @@ mod tests {
         pairs.push(("SCRIPT_URI", "/tmp/x.sql"));
         let err = Config::from_env(&Env::from_pairs(pairs)).expect_err("script");
         assert!(err.to_string().contains("SCRIPT_URI"), "{err}");
+    }
+
+    fn with_pin(pin: &str) -> Result<Config, ConfigError> {
+        let pairs = base()
+            .into_iter()
+            .filter(|(k, _)| *k != "SCRIPT_SHA256")
+            .chain([("SCRIPT_SHA256", pin)]);
+        Config::from_env(&Env::from_pairs(pairs))
+    }
+
+    #[test]
+    fn given_a_script_pin_then_it_is_read_in_either_case_and_anything_else_is_refused() {
+        let c = with_pin(PIN).expect("config");
+        assert_eq!(c.script_sha256.to_string(), PIN);
+        let c = with_pin(&PIN.to_ascii_uppercase()).expect("upper case");
+        assert_eq!(c.script_sha256.to_string(), PIN);
+        for bad in ["abc", "sha256:ba7816bf", &PIN[1..]] {
+            let text = with_pin(bad).expect_err(bad).to_string();
+            assert!(
+                text.contains("SCRIPT_SHA256") && text.contains("64 hex digits"),
+                "{text}"
+            );
+        }
     }
 }

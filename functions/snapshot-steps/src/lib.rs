@@ -12,6 +12,7 @@
 pub mod aws;
 pub mod backup;
 pub mod config;
+pub mod script;
 pub mod state;
 mod steps;
 
@@ -44,12 +45,15 @@ pub struct Deps {
     pub sfn: aws_sdk_sfn::Client,
     /// EventBridge (the result event).
     pub events: aws_sdk_eventbridge::Client,
+    /// S3 (the pinned sanitizing script, read at `validate`).
+    pub s3: aws_sdk_s3::Client,
 }
 
 impl Deps {
-    /// Clients from one SDK configuration.
+    /// Clients from one SDK configuration (`env` decides S3's path-style addressing).
     pub fn from_sdk(
         sdk: &SdkConfig,
+        env: &sluice_runtime::config::Env,
         config: Result<Config, sluice_runtime::config::ConfigError>,
         backup_config: Result<BackupConfig, sluice_runtime::config::ConfigError>,
         event_bus: String,
@@ -75,6 +79,7 @@ impl Deps {
             ecs: aws_sdk_ecs::Client::new(sdk),
             sfn: aws_sdk_sfn::Client::new(sdk),
             events: aws_sdk_eventbridge::Client::new(sdk),
+            s3: sluice_runtime::aws::s3_client(sdk, env),
         }
     }
 }

@@ -17,7 +17,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     }
     let event_bus = snapshot_steps::config::event_bus(&env);
     let sdk = sluice_runtime::aws::sdk_config().await;
-    let deps = snapshot_steps::Deps::from_sdk(&sdk, config, backup_config, event_bus);
+    let deps = snapshot_steps::Deps::from_sdk(&sdk, &env, config, backup_config, event_bus);
     let deps = &deps;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         snapshot_steps::handler(event.payload, deps).await

@@ -181,6 +181,8 @@ async fn validate(s: &mut State, deps: &Deps, now: i64) -> Result<(), StepError>
     }
     let accounts =
         share::accounts(c.share_accounts.iter().map(String::as_str)).map_err(config_error)?;
+    // The script decides what is masked and what is verified: only the reviewed one runs.
+    crate::script::check_pinned(&deps.s3, &c.script_uri, &c.script_sha256).await?;
     let db = deps.rds.db(src.kind, &src.id).await?.ok_or_else(|| {
         config_error(format!("source {} {} not found", src.kind.as_str(), src.id))
     })?;
@@ -477,7 +479,8 @@ async fn wait_restored(s: &mut State, deps: &Deps) -> Result<(), StepError> {
     Ok(())
 }
 
-/// Starts the sanitizer task (once per run): only the secret's ARN goes in the overrides.
+/// Starts the sanitizer task (once per run): only the secret's ARN goes in the overrides, and
+/// the script's pinned digest.
 async fn run_sanitizer(s: &mut State, deps: &Deps) -> Result<(), StepError> {
     let c = deps.config()?;
     let by = started_by(&s.run_id);
@@ -497,6 +500,7 @@ async fn run_sanitizer(s: &mut State, deps: &Deps) -> Result<(), StepError> {
         }
     }
     let port = s.port.map(|p| p.to_string()).unwrap_or_default();
+    let pin = c.script_sha256.to_string();
     let env = [
         (
             "SANITIZER_ENDPOINT",
@@ -513,6 +517,8 @@ async fn run_sanitizer(s: &mut State, deps: &Deps) -> Result<(), StepError> {
             State::need(&s.secret_arn, "secretArn")?.as_str(),
         ),
         ("SANITIZER_SCRIPT_URI", c.script_uri.as_str()),
+        // The task refuses any other content: the object may change after `validate`.
+        ("SANITIZER_SCRIPT_SHA256", pin.as_str()),
     ];
     let overrides = TaskOverride::builder()
         .container_overrides(

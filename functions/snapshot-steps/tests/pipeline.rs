@@ -11,11 +11,12 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use sluice_runtime::pin::Sha256Pin;
 use sluice_testbed::moto::Moto;
 use sluice_testbed::notifications::{Subscriber, at_path, template_pattern};
 use sluice_testbed::sanitized::{
-    ACCOUNT_A, FUNCTION, MISSES_CARD, Options, Src, Stage as Bed, assert_no_original_pii,
-    assert_no_secret_leaked, card, dump,
+    ACCOUNT_A, FULL_SCRIPT, FUNCTION, MISSES_CARD, Options, SCRIPT_KEY, Src, Stage as Bed,
+    assert_no_original_pii, assert_no_secret_leaked, card, dump, email,
 };
 
 #[tokio::test(flavor = "multi_thread")]
@@ -47,6 +48,11 @@ async fn given_postgres_instance_when_run_then_sanitized_snapshot_is_shared_and_
     assert!(
         env.contains("SANITIZER_SECRET_ARN") && env.contains("rds!"),
         "{env}"
+    );
+    let pin = Sha256Pin::of(FULL_SCRIPT.as_bytes()).to_string();
+    assert!(
+        env.contains("SANITIZER_SCRIPT_SHA256") && env.contains(&pin),
+        "the task is given the script's pin: {env}"
     );
     let output = run.output.expect("output");
     assert_eq!(output["snapshot"], json!(kept[0].0));
@@ -361,6 +367,80 @@ async fn given_cluster_id_too_long_for_the_kept_names_then_validation_fails_befo
     bed.assert_failed_cleanly(&run, "ConfigError", "too long")
         .await;
     assert!(!run.path().iter().any(|s| s == "SnapshotSource"));
+}
+
+/// A script that masks nothing and verifies nothing.
+const NO_OP_SCRIPT: &str = "SELECT 1;\n-- @verify\nSELECT 1 WHERE 1 = 0;\n";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn given_script_changed_after_deploy_then_run_fails_at_validate_before_anything_exists() {
+    // Given a stack deployed with the reviewed script's digest, and someone who can write the
+    // bucket replacing the script with one that masks and verifies nothing.
+    let bed = Bed::new(Options::default()).await;
+    bed.replace_script(NO_OP_SCRIPT).await;
+
+    let run = bed.run().await;
+
+    let pinned = Sha256Pin::of(FULL_SCRIPT.as_bytes()).to_string();
+    let found = Sha256Pin::of(NO_OP_SCRIPT.as_bytes()).to_string();
+    bed.assert_failed_cleanly(&run, "ConfigError", "is not the pinned one")
+        .await;
+    let cause = run.cause.clone().unwrap_or_default();
+    assert!(
+        cause.contains(&pinned) && cause.contains(&found) && cause.contains(SCRIPT_KEY),
+        "the cause names the object and both digests: {cause}"
+    );
+    assert!(
+        !cause.contains("SELECT") && !cause.contains("@verify"),
+        "the cause shows no script: {cause}"
+    );
+    let path = run.path();
+    let validate = path
+        .iter()
+        .position(|s| s == "Validate")
+        .unwrap_or_else(|| panic!("{path:?}"));
+    assert_eq!(path[validate + 1], "NotifyFailure", "{path:?}");
+    assert!(bed.ecs.run_task_requests().is_empty(), "no task started");
+    let calls = bed.proxy.calls();
+    assert!(
+        !calls
+            .iter()
+            .any(|c| c.starts_with("Create") || c.starts_with("Restore") || c == "RunTask"),
+        "nothing created: {calls:?}"
+    );
+    assert!(dump(&bed).contains(&email(1)) && dump(&bed).contains(&card(1)));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn given_script_changed_after_validate_then_the_task_refuses_it_and_nothing_is_snapshotted() {
+    // Given the reviewed script at validate, replaced just before the task reads it.
+    let bed = Bed::new(Options {
+        script_replaced_before_task: Some(NO_OP_SCRIPT),
+        ..Options::default()
+    })
+    .await;
+
+    let run = bed.run().await;
+
+    bed.assert_failed_cleanly(&run, "VerificationFailed", "exited with code")
+        .await;
+    assert!(
+        !run.path().iter().any(|s| s == "SnapshotTemp"),
+        "{:?}",
+        run.path()
+    );
+    let tasks = bed.ecs.tasks();
+    assert_eq!(tasks.len(), 1);
+    let summary = &tasks[0].stdout;
+    assert!(
+        summary.contains("is not the pinned one")
+            && summary.contains(&Sha256Pin::of(NO_OP_SCRIPT.as_bytes()).to_string()),
+        "{summary}"
+    );
+    assert!(
+        dump(&bed).contains(&email(1)) && dump(&bed).contains(&card(1)),
+        "the replaced script never ran"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -24,7 +24,7 @@ principals = sorted({p for r in runs for p in r["principals"]})
 binaries = sorted({r["binary"].rsplit("-", 1)[0] for r in runs})
 print(
     f"iam-gate: {requests} requests, {evaluations} evaluations, {len(principals)} principals, "
-    f"{denials} denials ({expected} expected by tests that prove the gate can fail; "
+    f"{denials} denials ({expected} more meant by tests that assert a refusal; "
     f"{len(runs)} gate processes in {len(binaries)} test binaries: {', '.join(binaries)})"
 )
 print(f"iam-gate principals: {', '.join(principals)}")

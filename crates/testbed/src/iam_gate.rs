@@ -463,6 +463,20 @@ impl Deployment {
         assert!(decision.allowed(), "{}", decision.describe());
     }
 
+    /// Panics unless the gate denies the call (least privilege a test asserts); the denial is
+    /// counted as meant, apart from the ones that fail tests. Returns the gate's answer.
+    pub fn require_denied(&self, principal: &str, call: &ServiceCall, facts: Value) -> Decision {
+        let decision = self.eval_service_call(principal, call, facts);
+        assert!(
+            !decision.allowed(),
+            "{principal} may {} {}, which the template should refuse",
+            call.method,
+            call.path
+        );
+        self.expected(1);
+        decision
+    }
+
     /// Panics with the gate's explanation unless `service` may assume `role`.
     pub fn require_assume(&self, role: &str, service: &str, source_arn: Option<&str>) {
         let decision = self.assume(role, service, source_arn);

@@ -17,6 +17,34 @@ async fn s3() -> aws_sdk_s3::Client {
     Moto::shared().s3_client()
 }
 
+/// The log syncer as deployed for `instances` into `bucket` (from `template`, else the
+/// workspace's): a proxy whose calls the IAM gate judges as `LogSyncerFunctionRole`, log files
+/// from `rds`, and the function's environment.
+fn gated(
+    rds: &RdsLogs,
+    bucket: &str,
+    instances: &str,
+    template: Option<&std::path::Path>,
+) -> (AwsProxy, Vec<(String, String)>) {
+    let moto = Moto::shared();
+    let mut spec = DeploySpec::new(
+        "sluice-test",
+        [("EnableRdsLogSync", "true"), ("RdsLogInstances", instances)],
+    )
+    .physical([("DataBucket", bucket)]);
+    if let Some(template) = template {
+        spec = spec.template(template);
+    }
+    let proxy = AwsProxy::gated(moto, Gate::shared().deploy(&spec));
+    proxy.route("rds", &rds.endpoint());
+    let mut env = proxy.env_as(moto, "LogSyncerFunctionRole");
+    env.extend([
+        ("LOG_BUCKET".to_owned(), bucket.to_owned()),
+        ("RDS_INSTANCES".to_owned(), instances.to_owned()),
+    ]);
+    (proxy, env)
+}
+
 #[tokio::test]
 async fn given_binary_with_env_when_invoked_twice_then_first_copies_and_second_skips() {
     let moto = Moto::shared();
@@ -32,21 +60,8 @@ async fn given_binary_with_env_when_invoked_twice_then_first_copies_and_second_s
         .await
         .expect("bucket");
 
-    let deployment = Gate::shared().deploy(
-        &DeploySpec::new(
-            "sluice-test",
-            [("EnableRdsLogSync", "true"), ("RdsLogInstances", "db1,db2")],
-        )
-        .physical([("DataBucket", bucket.as_str())]),
-    );
-    let proxy = AwsProxy::gated(moto, deployment);
-    proxy.route("rds", &rds.endpoint());
+    let (proxy, env) = gated(&rds, &bucket, "db1,db2", None);
     let host = LambdaHost::start();
-    let mut env = proxy.env_as(moto, "LogSyncerFunctionRole");
-    env.extend([
-        ("LOG_BUCKET".to_owned(), bucket.clone()),
-        ("RDS_INSTANCES".to_owned(), "db1,db2".to_owned()),
-    ]);
     host.add_function(
         "log-syncer",
         &paths::bin_path("log-syncer"),
@@ -121,21 +136,7 @@ async fn given_template_without_the_write_statement_when_synced_then_the_gate_de
         .await
         .expect("bucket");
     let (_dir, template) = template_without_statement("WriteCopiesAndState");
-    let deployment = Gate::shared().deploy(
-        &DeploySpec::new(
-            "sluice-test",
-            [("EnableRdsLogSync", "true"), ("RdsLogInstances", "db1")],
-        )
-        .physical([("DataBucket", bucket.as_str())])
-        .template(&template),
-    );
-    let proxy = AwsProxy::gated(moto, deployment);
-    proxy.route("rds", &rds.endpoint());
-    let mut env = proxy.env_as(moto, "LogSyncerFunctionRole");
-    env.extend([
-        ("LOG_BUCKET".to_owned(), bucket.clone()),
-        ("RDS_INSTANCES".to_owned(), "db1".to_owned()),
-    ]);
+    let (proxy, env) = gated(&rds, &bucket, "db1", Some(&template));
     let host = LambdaHost::serving("log-syncer", env);
     let out: Value = host
         .invoke("log-syncer", &json!({}))
@@ -217,21 +218,8 @@ async fn given_two_runs_started_at_once_when_they_race_then_each_file_is_copied_
         .send()
         .await
         .expect("versioning");
-    let deployment = Gate::shared().deploy(
-        &DeploySpec::new(
-            "sluice-test",
-            [("EnableRdsLogSync", "true"), ("RdsLogInstances", "db1,db2")],
-        )
-        .physical([("DataBucket", bucket.as_str())]),
-    );
-    let proxy = AwsProxy::gated(moto, deployment);
-    proxy.route("rds", &rds.endpoint());
+    let (proxy, env) = gated(&rds, &bucket, "db1,db2", None);
     proxy.hold_together("GET", "/rds-logs/_state/", 4);
-    let mut env = proxy.env_as(moto, "LogSyncerFunctionRole");
-    env.extend([
-        ("LOG_BUCKET".to_owned(), bucket.clone()),
-        ("RDS_INSTANCES".to_owned(), "db1,db2".to_owned()),
-    ]);
     let host = LambdaHost::start();
     for name in ["log-syncer-a", "log-syncer-b"] {
         let spec = FunctionSpec {

@@ -713,10 +713,7 @@ async fn upstream_call(
     target: Option<&str>,
     body: String,
 ) -> String {
-    let scope = format!(
-        "AWS4-HMAC-SHA256 Credential={TEST_KEY}/20261206/{region}/{service}/aws4_request, \
-         SignedHeaders=host, Signature=0"
-    );
+    let scope = crate::serve::unsigned_authorization(TEST_KEY, region, service);
     let mut request = shared
         .http
         .post(format!("{}/", shared.upstream))

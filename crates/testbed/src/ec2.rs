@@ -56,10 +56,7 @@ async fn call(endpoint: &str, params: &[(&str, &str)]) -> String {
         .post(endpoint)
         .header(
             "Authorization",
-            format!(
-                "AWS4-HMAC-SHA256 Credential=testing/20260101/{REGION}/ec2/aws4_request, \
-                 SignedHeaders=host, Signature=0"
-            ),
+            crate::serve::unsigned_authorization("testing", REGION, "ec2"),
         )
         .form(&form)
         .send()

@@ -35,10 +35,7 @@ async fn call(
         )
         .header(
             "authorization",
-            format!(
-                "AWS4-HMAC-SHA256 Credential={TEST_KEY}/20261206/{REGION}/{service}/aws4_request, \
-                 SignedHeaders=host, Signature=0"
-            ),
+            crate::serve::unsigned_authorization(TEST_KEY, REGION, service),
         )
         .body(body.to_string())
         .send()

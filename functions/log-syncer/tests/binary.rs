@@ -17,6 +17,18 @@ async fn s3() -> aws_sdk_s3::Client {
     Moto::shared().s3_client()
 }
 
+/// A new bucket named `prefix-<pid>` in the shared moto, and an S3 client on it.
+async fn new_bucket(prefix: &str) -> (String, aws_sdk_s3::Client) {
+    let bucket = format!("{prefix}-{}", std::process::id());
+    let s3 = s3().await;
+    s3.create_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("bucket");
+    (bucket, s3)
+}
+
 /// The log syncer as deployed for `instances` into `bucket` (from `template`, else the
 /// workspace's): a proxy whose calls the IAM gate judges as `LogSyncerFunctionRole`, log files
 /// from `rds`, and the function's environment.
@@ -52,13 +64,7 @@ async fn given_binary_with_env_when_invoked_twice_then_first_copies_and_second_s
     let text = "naïve café — 日本語 ✓\n".repeat(100);
     rds.write("db1", PG, text.as_bytes());
     rds.write("db2", "log/ERROR", b"\xff\xfe sql server\n");
-    let bucket = format!("syncer-{}", std::process::id());
-    let s3 = s3().await;
-    s3.create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .expect("bucket");
+    let (bucket, s3) = new_bucket("syncer").await;
 
     let (proxy, env) = gated(&rds, &bucket, "db1,db2", None);
     let host = LambdaHost::start();
@@ -128,13 +134,7 @@ async fn given_template_without_the_write_statement_when_synced_then_the_gate_de
     let moto = Moto::shared();
     let rds = RdsLogs::with_moto(&moto.endpoint());
     rds.write("db1", PG, b"one line\n");
-    let bucket = format!("syncer-denied-{}", std::process::id());
-    s3().await
-        .create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .expect("bucket");
+    let (bucket, _) = new_bucket("syncer-denied").await;
     let (_dir, template) = template_without_statement("WriteCopiesAndState");
     let (proxy, env) = gated(&rds, &bucket, "db1", Some(&template));
     let host = LambdaHost::serving("log-syncer", env);
@@ -201,13 +201,7 @@ async fn given_two_runs_started_at_once_when_they_race_then_each_file_is_copied_
     rds.write("db1", "error/postgresql.log.2026-11-22-14", b"one\n");
     rds.write("db2", "log/ERROR", b"two\n");
     rds.write("db2", "log/ERROR.1", b"three\n");
-    let bucket = format!("syncer-overlap-{}", std::process::id());
-    let s3 = s3().await;
-    s3.create_bucket()
-        .bucket(&bucket)
-        .send()
-        .await
-        .expect("bucket");
+    let (bucket, s3) = new_bucket("syncer-overlap").await;
     s3.put_bucket_versioning()
         .bucket(&bucket)
         .versioning_configuration(

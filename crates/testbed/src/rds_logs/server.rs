@@ -189,6 +189,10 @@ async fn next_chunk(mut s: Streaming) -> Option<(std::io::Result<Bytes>, Streami
     {
         s.cut = None;
         s.sent = u64::MAX;
+        // Let the bytes before the cut reach the client first: cut at once, the error can
+        // overtake them and the client sees a failed request (retried) instead of a body
+        // that breaks off, which is what this fault stands for.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         return Some((Err(std::io::Error::other("injected disconnect")), s));
     }
     if s.sent == u64::MAX {

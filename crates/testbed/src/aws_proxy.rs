@@ -390,8 +390,22 @@ impl AwsProxy {
 impl Drop for AwsProxy {
     fn drop(&mut self) {
         let denials = std::mem::take(&mut *lock(&self.shared.denials));
-        if !denials.is_empty() && !std::thread::panicking() {
-            let all: Vec<String> = denials.iter().map(Decision::describe).collect();
+        if denials.is_empty() {
+            return;
+        }
+        let all: Vec<String> = denials.iter().map(Decision::describe).collect();
+        if std::thread::panicking() {
+            // The test already failed: a second panic would abort, so the denials (which may be
+            // why it failed) go into its captured output instead.
+            #[allow(clippy::print_stderr, reason = "shown with the failed test's output")]
+            {
+                eprintln!(
+                    "{} request(s) the IAM gate denied during this failed test:\n{}",
+                    denials.len(),
+                    all.join("\n")
+                );
+            }
+        } else {
             panic!(
                 "{} request(s) AWS would deny (fix template.yaml, not the code):\n{}",
                 denials.len(),
@@ -725,11 +739,26 @@ async fn upstream_call(
             .header(header::CONTENT_TYPE, "application/x-amz-json-1.1"),
         None => request.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded"),
     };
-    match request.send().await {
-        Ok(r) => r.text().await.unwrap_or_default(),
-        Err(_) => String::new(),
+    // moto's threaded server now and then drops a connection or answers 500 while another
+    // test changes the same collection: a lookup that fails is tried again, since an empty
+    // answer would be judged as "no tags" and denied.
+    for attempt in 1..=UPSTREAM_ATTEMPTS {
+        let Some(request) = request.try_clone() else {
+            break;
+        };
+        if let Ok(answer) = request.send().await
+            && !answer.status().is_server_error()
+            && let Ok(text) = answer.text().await
+        {
+            return text;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50 * u64::from(attempt))).await;
     }
+    String::new()
 }
+
+/// How often the test bed's own lookups in moto are tried.
+const UPSTREAM_ATTEMPTS: u32 = 4;
 
 /// Headers that describe one hop's framing, not the message: never copied across.
 fn hop_by_hop(name: &HeaderName) -> bool {

@@ -722,7 +722,16 @@ impl Stage {
                 && path.last().map(String::as_str) == Some("Failed"),
             "{path:?}"
         );
-        assert_eq!(self.leftovers().await, Vec::<String>::new(), "left behind");
+        let cleanup: Vec<String> = run
+            .events_of("StateFailed")
+            .filter(|e| e["state"]["name"] == "CleanupAfterFailure")
+            .map(|e| format!("{} {}", e["Error"], e["Cause"]))
+            .collect();
+        assert_eq!(
+            self.leftovers().await,
+            Vec::<String>::new(),
+            "left behind; CleanupAfterFailure failed with {cleanup:?}, path {path:?}"
+        );
         assert!(self.kept().await.is_empty(), "a failed run kept a snapshot");
         self.assert_source_untouched().await;
         assert!(self.proxy.calls().iter().any(|c| c == "PutEvents"));

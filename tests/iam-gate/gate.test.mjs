@@ -482,7 +482,8 @@ describe('key policies (key-policies.mjs)', () => {
     };
     const { results } = await replayWithKeyPolicies('keys+created-kms', drop);
     const denied = Object.fromEntries(results.filter((r) => r.result.decision !== 'Allowed').map((r) => [r.call.id, r.result]));
-    assert.deepEqual(Object.keys(denied).sort(), ['das.decrypt', 'snap.cluster.copy-encrypted', 'snap.copy-encrypted']);
+    assert.deepEqual(Object.keys(denied).sort(), ['das.decrypt', 'snap.cluster.copy-encrypted', 'snap.copy-encrypted', 'snap.describe-source-key']);
+    assert.equal(denied['snap.describe-source-key'].action, 'kms:DescribeKey');
     assert.equal(denied['snap.copy-encrypted'].resource, snapshotKey);
     assert.match(denied['snap.copy-encrypted'].action, /^kms:(CreateGrant|DescribeKey)$/);
     assert.equal(denied['snap.copy-encrypted'].rule, 'rds-kms-copy-restore');

@@ -37,6 +37,15 @@ export const KEY_PARAMETERS = [
 const arr = (x) => (x === undefined ? [] : [].concat(x));
 const sidOf = (s) => String(s).replace(/[^A-Za-z0-9]/g, '');
 
+// A role statement's resource names the key itself, or a KMS ARN pattern covering it (e.g.
+// snapshot-steps' DescribeKey on every key of its region, which the key policy must allow too).
+function namesKey(resource, key) {
+  if (resource === key) return true;
+  if (typeof resource !== 'string' || !resource.startsWith('arn:') || !resource.includes(':kms:') || !resource.includes('*')) return false;
+  const pattern = resource.split('*').map((x) => x.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*');
+  return new RegExp(`^${pattern}$`).test(key);
+}
+
 /** [{key, name, why, statements}] for the translated document `doc`. */
 export function keyPolicies(doc) {
   const p = doc.parameters;
@@ -51,8 +60,9 @@ export function keyPolicies(doc) {
       for (const pol of principal.policies) {
         if (pol.managedPolicyArn) continue;
         for (const st of arr(pol.policy.Statement)) {
-          if (st.Effect !== 'Allow' || !arr(st.Resource).includes(key)) continue;
-          const actions = arr(st.Action);
+          if (st.Effect !== 'Allow' || !arr(st.Resource).some((r) => namesKey(r, key))) continue;
+          const actions = arr(st.Action).filter((a) => a.startsWith('kms:'));
+          if (!actions.length) continue;
           const base = { Effect: 'Allow', Principal: { AWS: principal.arn }, Resource: '*' };
           const cond = st.Condition ? JSON.parse(JSON.stringify(st.Condition)) : undefined;
           const grants = actions.filter((a) => a === 'kms:CreateGrant');

@@ -45,6 +45,8 @@ fn env(function: &str) -> Vec<(String, String)> {
             ("RDS_INSTANCES", "prod-postgres,prod-mysql"),
         ],
         "snapshot-steps" => vec![
+            ("SOURCE_KIND", "instance"),
+            ("SOURCE_ID", "prod-postgres"),
             ("SUBNET_GROUP", "isolated"),
             ("SECURITY_GROUP_IDS", "sg-0123456789abcdef0"),
             ("TASK_SUBNETS", "subnet-0123456789abcdef0"),

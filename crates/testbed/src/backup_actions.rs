@@ -276,6 +276,8 @@ impl Stage {
         let pairs = [
             ("AWS_MAX_ATTEMPTS", "1".to_owned()),
             // The sanitized-snapshot settings the function needs to start at all.
+            ("SOURCE_KIND", "instance".to_owned()),
+            ("SOURCE_ID", "prod".to_owned()),
             ("SUBNET_GROUP", "isolated".to_owned()),
             ("SECURITY_GROUP_IDS", "sg-0123456789abcdef0".to_owned()),
             ("ECS_CLUSTER", "sanitizer".to_owned()),

@@ -108,6 +108,28 @@ pub enum Src {
     Cluster,
 }
 
+/// How the source's storage is encrypted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKey {
+    /// Not encrypted.
+    Unencrypted,
+    /// Under the account's `aws/rds` key.
+    AwsManaged,
+    /// Under a customer managed key.
+    Customer,
+}
+
+/// What the stack is deployed with as `SnapshotSourceKmsKeyArn`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeclaredSourceKey {
+    /// Nothing (the parameter's default).
+    Nothing,
+    /// The source's own key.
+    TheSourceKey,
+    /// Some other customer managed key.
+    AnotherKey,
+}
+
 /// What the stage is made of.
 pub struct Options {
     /// Instance or cluster.
@@ -121,6 +143,14 @@ pub struct Options {
     pub script: &'static str,
     /// Re-encrypt under a customer-managed key (the source is then encrypted).
     pub reencrypt: bool,
+    /// How the source is encrypted; `None`: under `aws/rds` with `reencrypt`, else not at all.
+    pub source_key: Option<SourceKey>,
+    /// `SnapshotSourceKmsKeyArn` as deployed.
+    pub declared_source_key: DeclaredSourceKey,
+    /// With `reencrypt`, the key deployed as `SnapshotKmsKeyArn` is `aws/rds`, by its ARN.
+    pub reencrypt_under_aws_rds: bool,
+    /// `SnapshotSourceId` as deployed when it is not the database the run names.
+    pub configured_source: Option<&'static str>,
     /// Copy to a DR region.
     pub dr: bool,
     /// Accounts to share with.
@@ -145,6 +175,10 @@ impl Default for Options {
             engine: "postgres",
             script: FULL_SCRIPT,
             reencrypt: false,
+            source_key: None,
+            declared_source_key: DeclaredSourceKey::Nothing,
+            reencrypt_under_aws_rds: false,
+            configured_source: None,
             dr: false,
             accounts: vec![ACCOUNT_A],
             snapshot: "new",
@@ -176,6 +210,10 @@ pub struct Stage {
     pub bucket: String,
     /// A state machine registered in moto for the guard.
     pub machine_arn: String,
+    /// The key deployed as `SnapshotKmsKeyArn` (with `reencrypt`).
+    pub kms_key: Option<String>,
+    /// The source's KMS key (ARN), when it is encrypted.
+    pub source_kms_key: Option<String>,
     /// What it was built from.
     pub options: Options,
 }
@@ -288,13 +326,47 @@ impl Stage {
             .unwrap();
 
         let kms = aws_sdk_kms::Client::new(&sdk);
-        let key = if options.reencrypt {
+        let new_key = || async {
             let k = kms.create_key().send().await.unwrap();
-            Some(k.key_metadata().unwrap().arn().unwrap().to_owned())
+            k.key_metadata().unwrap().arn().unwrap().to_owned()
+        };
+        // moto makes the account's aws/rds key on first use, and calls it customer managed: the
+        // proxy answers DescribeKey for it as AWS does (KeyManager AWS).
+        let aws_rds = kms
+            .describe_key()
+            .key_id("alias/aws/rds")
+            .send()
+            .await
+            .unwrap()
+            .key_metadata()
+            .unwrap()
+            .arn()
+            .unwrap()
+            .to_owned();
+        let source_key_kind = options.source_key.unwrap_or(if options.reencrypt {
+            SourceKey::AwsManaged
         } else {
-            None
+            SourceKey::Unencrypted
+        });
+        let source_key = match source_key_kind {
+            SourceKey::Unencrypted => None,
+            SourceKey::AwsManaged => Some(aws_rds.clone()),
+            SourceKey::Customer => Some(new_key().await),
+        };
+        let declared_source_key = match options.declared_source_key {
+            DeclaredSourceKey::Nothing => None,
+            DeclaredSourceKey::TheSourceKey => source_key.clone(),
+            DeclaredSourceKey::AnotherKey => Some(new_key().await),
+        };
+        let key = match (options.reencrypt, options.reencrypt_under_aws_rds) {
+            (false, _) => None,
+            (true, false) => Some(new_key().await),
+            (true, true) => Some(aws_rds.clone()),
         };
         let source = format!("{}-{tag}", options.source_prefix);
+        let configured = options
+            .configured_source
+            .map_or_else(|| source.clone(), |other| format!("{other}-{tag}"));
         match options.src {
             Src::Instance => {
                 rds.create_db_instance()
@@ -306,7 +378,8 @@ impl Stage {
                     .master_username("admin")
                     .master_user_password("prod-password-1")
                     .allocated_storage(20)
-                    .storage_encrypted(options.reencrypt)
+                    .storage_encrypted(source_key.is_some())
+                    .set_kms_key_id(source_key.clone())
                     .send()
                     .await
                     .unwrap();
@@ -317,7 +390,8 @@ impl Stage {
                     .engine(options.engine)
                     .master_username("admin")
                     .master_user_password("prod-password-1")
-                    .storage_encrypted(options.reencrypt)
+                    .storage_encrypted(source_key.is_some())
+                    .set_kms_key_id(source_key.clone())
                     .send()
                     .await
                     .unwrap();
@@ -365,7 +439,7 @@ impl Stage {
         let mut params = vec![
             ("EnableSanitizedSnapshots", "true"),
             ("SnapshotSourceKind", kind),
-            ("SnapshotSourceId", source.as_str()),
+            ("SnapshotSourceId", configured.as_str()),
             ("SnapshotSubnetGroup", subnet_group.as_str()),
             ("SnapshotSecurityGroupIds", sg.as_str()),
             ("SnapshotTaskSubnets", subnet.as_str()),
@@ -382,6 +456,9 @@ impl Stage {
         if let Some(key) = &key {
             params.push(("SnapshotKmsKeyArn", key.as_str()));
         }
+        if let Some(key) = &declared_source_key {
+            params.push(("SnapshotSourceKmsKeyArn", key.as_str()));
+        }
         if options.dr {
             params.push(("SnapshotDrRegion", "eu-west-1"));
         }
@@ -392,6 +469,15 @@ impl Stage {
             ("SnapshotStepsFunction", FUNCTION),
         ]));
         let proxy = AwsProxy::gated(moto, deployment.clone());
+        let aws_rds_id = aws_rds
+            .rsplit_once('/')
+            .map_or(aws_rds.as_str(), |(_, id)| id);
+        proxy.replace_in_response_when(
+            "DescribeKey",
+            aws_rds_id,
+            r#""KeyManager": "CUSTOMER""#,
+            r#""KeyManager": "AWS""#,
+        );
         let ecs = FakeEcs::start(launcher(
             sdk.clone(),
             proxy.env_as(moto, "SanitizerTaskRole"),
@@ -408,7 +494,13 @@ impl Stage {
             ("AWS_MAX_ATTEMPTS", "1".to_owned()),
             ("SUBNET_GROUP", format!("iso-{tag}")),
             ("SECURITY_GROUP_IDS", sg.clone()),
-            ("SNAPSHOT_PREFIX", format!("{source}-sanitized")),
+            ("SOURCE_KIND", kind.to_owned()),
+            ("SOURCE_ID", configured.clone()),
+            (
+                "SOURCE_KMS_KEY_ARN",
+                declared_source_key.clone().unwrap_or_default(),
+            ),
+            ("SNAPSHOT_PREFIX", format!("{configured}-sanitized")),
             ("SHARE_ACCOUNTS", options.accounts.join(",")),
             ("KMS_KEY_ARN", key.clone().unwrap_or_default()),
             ("KEEP", options.keep.to_string()),
@@ -463,6 +555,8 @@ impl Stage {
             source,
             bucket,
             machine_arn,
+            kms_key: key,
+            source_kms_key: source_key,
             options,
         }
     }
@@ -592,6 +686,31 @@ impl Stage {
             }
         }
         left
+    }
+
+    /// The KMS key (ARN) RDS reports for the snapshot `id` of the source's kind.
+    pub async fn snapshot_key(&self, id: &str) -> Option<String> {
+        let rds = rds(&self.sdk);
+        match self.options.src {
+            Src::Instance => rds
+                .describe_db_snapshots()
+                .db_snapshot_identifier(id)
+                .send()
+                .await
+                .unwrap()
+                .db_snapshots()
+                .first()
+                .and_then(|s| s.kms_key_id().map(str::to_owned)),
+            Src::Cluster => rds
+                .describe_db_cluster_snapshots()
+                .db_cluster_snapshot_identifier(id)
+                .send()
+                .await
+                .unwrap()
+                .db_cluster_snapshots()
+                .first()
+                .and_then(|s| s.kms_key_id().map(str::to_owned)),
+        }
     }
 
     /// The run's snapshots that are kept (role sanitized), with the accounts they are shared with.

@@ -53,6 +53,8 @@ pub struct Db {
     pub port: Option<i32>,
     /// Whether storage is encrypted.
     pub encrypted: bool,
+    /// The storage's KMS key (ARN), when encrypted.
+    pub kms_key: Option<String>,
     /// Writer endpoint address.
     pub endpoint: Option<String>,
     /// The RDS-managed master secret, once there is one.
@@ -128,6 +130,7 @@ fn instance(d: &aws_sdk_rds::types::DbInstance) -> Db {
         engine: d.engine().unwrap_or_default().to_owned(),
         port: d.endpoint().and_then(|e| e.port()),
         encrypted: d.storage_encrypted().unwrap_or(false),
+        kms_key: d.kms_key_id().map(str::to_owned),
         endpoint: d.endpoint().and_then(|e| e.address()).map(str::to_owned),
         secret_arn: d
             .master_user_secret()
@@ -149,6 +152,7 @@ fn cluster(c: &aws_sdk_rds::types::DbCluster) -> Db {
         engine: c.engine().unwrap_or_default().to_owned(),
         port: c.port(),
         encrypted: c.storage_encrypted().unwrap_or(false),
+        kms_key: c.kms_key_id().map(str::to_owned),
         endpoint: c.endpoint().map(str::to_owned),
         secret_arn: c
             .master_user_secret()

@@ -2,6 +2,8 @@
 //!
 //! | Variable | Meaning |
 //! |---|---|
+//! | `SOURCE_KIND`, `SOURCE_ID` | the one database this stack sanitizes (`instance`/`cluster`, its id; required): `validate` refuses any other |
+//! | `SOURCE_KMS_KEY_ARN` | the source's customer managed key, when it has one (the stack grants RDS its use) |
 //! | `TEMP_PREFIX` | prefix of temporary resource ids (default `sluice-tmp`) |
 //! | `SNAPSHOT_PREFIX` | prefix of sanitized snapshot ids (default `sluice-sanitized`) |
 //! | `SUBNET_GROUP` | the isolated DB subnet group the temp database is restored into (required) |
@@ -38,6 +40,12 @@ use sluice_runtime::pin::Sha256Pin;
 /// Configuration of every step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
+    /// The only source this stack may sanitize: `instance` or `cluster`.
+    pub source_kind: String,
+    /// Its identifier.
+    pub source_id: String,
+    /// The source's customer managed key, when declared.
+    pub source_kms_key: Option<String>,
     /// Prefix of temporary resource ids.
     pub temp_prefix: String,
     /// Prefix of sanitized snapshot ids.
@@ -78,6 +86,9 @@ pub struct Config {
 
 /// Variables read by [`Config::from_env`], for the template consistency test.
 pub const VARS: &[&str] = &[
+    "SOURCE_KIND",
+    "SOURCE_ID",
+    "SOURCE_KMS_KEY_ARN",
     "TEMP_PREFIX",
     "SNAPSHOT_PREFIX",
     "SUBNET_GROUP",
@@ -241,7 +252,18 @@ impl Config {
                 "expected s3://bucket/key",
             ));
         }
+        let source_kind = env.required("SOURCE_KIND")?;
+        if !matches!(source_kind.as_str(), "instance" | "cluster") {
+            return Err(ConfigError::invalid(
+                "SOURCE_KIND",
+                &source_kind,
+                "expected instance or cluster",
+            ));
+        }
         Ok(Self {
+            source_kind,
+            source_id: env.required("SOURCE_ID")?,
+            source_kms_key: env.optional("SOURCE_KMS_KEY_ARN"),
             temp_prefix: env
                 .optional("TEMP_PREFIX")
                 .unwrap_or_else(|| "sluice-tmp".into()),
@@ -276,6 +298,8 @@ mod tests {
 
     fn base() -> Vec<(&'static str, &'static str)> {
         vec![
+            ("SOURCE_KIND", "instance"),
+            ("SOURCE_ID", "prod"),
             ("SUBNET_GROUP", "iso"),
             ("SECURITY_GROUP_IDS", "sg-1"),
             ("ECS_CLUSTER", "c"),
@@ -298,6 +322,8 @@ mod tests {
         assert_eq!(c.temp_prefix, "sluice-tmp");
         assert_eq!(c.container_name, "sanitizer");
         for skip in [
+            "SOURCE_KIND",
+            "SOURCE_ID",
             "SUBNET_GROUP",
             "TASK_SUBNETS",
             "SCRIPT_URI",
@@ -308,6 +334,19 @@ mod tests {
             let err = Config::from_env(&Env::from_pairs(pairs)).expect_err(skip);
             assert!(err.to_string().contains(skip), "{err}");
         }
+    }
+
+    #[test]
+    fn source_kind_is_instance_or_cluster() {
+        let pairs = base().into_iter().map(|(k, v)| {
+            if k == "SOURCE_KIND" {
+                (k, "db")
+            } else {
+                (k, v)
+            }
+        });
+        let err = Config::from_env(&Env::from_pairs(pairs)).expect_err("kind");
+        assert!(err.to_string().contains("SOURCE_KIND"), "{err}");
     }
 
     #[test]

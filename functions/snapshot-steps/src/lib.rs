@@ -12,6 +12,7 @@
 pub mod aws;
 pub mod backup;
 pub mod config;
+pub mod keys;
 pub mod script;
 pub mod state;
 mod steps;
@@ -47,6 +48,8 @@ pub struct Deps {
     pub events: aws_sdk_eventbridge::Client,
     /// S3 (the pinned sanitizing script, read at `validate`).
     pub s3: aws_sdk_s3::Client,
+    /// KMS (`validate` describes the source's and the copies' keys).
+    pub kms: aws_sdk_kms::Client,
 }
 
 impl Deps {
@@ -80,6 +83,7 @@ impl Deps {
             sfn: aws_sdk_sfn::Client::new(sdk),
             events: aws_sdk_eventbridge::Client::new(sdk),
             s3: sluice_runtime::aws::s3_client(sdk, env),
+            kms: aws_sdk_kms::Client::new(sdk),
         }
     }
 }

@@ -160,6 +160,18 @@ async fn validate(s: &mut State, deps: &Deps, now: i64) -> Result<(), StepError>
         Kind::Cluster => IdKind::Cluster,
     };
     ids::validate(id_kind, &src.id).map_err(|e| StepError::invalid_input(e.to_string()))?;
+    // The role may read and snapshot this stack's source only: any other is refused here, with
+    // a reason, rather than by IAM halfway through.
+    if src.kind.as_str() != c.source_kind || src.id != c.source_id {
+        return Err(config_error(format!(
+            "source {} {} is not this stack's source ({} {}, SnapshotSourceId): its role may \
+             read, snapshot and copy only that database's snapshots",
+            src.kind.as_str(),
+            src.id,
+            c.source_kind,
+            c.source_id
+        )));
+    }
     let temp = ids::temp_name(&c.temp_prefix, &s.run_id).map_err(config_error)?;
     let kept = ids::snapshot_name(
         snapshot_kind(src.kind),
@@ -198,11 +210,8 @@ async fn validate(s: &mut State, deps: &Deps, now: i64) -> Result<(), StepError>
         )));
     }
     share::check_encryption(db.encrypted, &accounts, c.kms_key.as_deref()).map_err(config_error)?;
-    if c.dr_region.is_some() && db.encrypted && c.dr_kms_key.is_none() {
-        return Err(config_error(
-            "DR_REGION is set and the source is encrypted: DR_KMS_KEY_ARN (a key in that region) is required",
-        ));
-    }
+    crate::keys::check_source_key(c, src.kind, &db, &deps.kms).await?;
+    crate::keys::check_copy_keys(c, src.kind, &db, &deps.kms).await?;
     let class = match (src.kind, &c.instance_class) {
         (_, Some(class)) => Some(class.clone()),
         (Kind::Instance, None) => None,

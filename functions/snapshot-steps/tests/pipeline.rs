@@ -15,8 +15,9 @@ use sluice_runtime::pin::Sha256Pin;
 use sluice_testbed::moto::Moto;
 use sluice_testbed::notifications::{Subscriber, at_path, template_pattern};
 use sluice_testbed::sanitized::{
-    ACCOUNT_A, FULL_SCRIPT, FUNCTION, MISSES_CARD, Options, SCRIPT_KEY, Src, Stage as Bed,
-    assert_no_original_pii, assert_no_secret_leaked, card, dump, email,
+    ACCOUNT_A, DeclaredSourceKey, FULL_SCRIPT, FUNCTION, MISSES_CARD, Options, SCRIPT_KEY,
+    SourceKey, Src, Stage as Bed, assert_no_original_pii, assert_no_secret_leaked, card, dump,
+    email,
 };
 
 #[tokio::test(flavor = "multi_thread")]
@@ -97,6 +98,8 @@ async fn given_aurora_postgresql_cluster_with_reencryption_when_run_then_copy_un
     }
     bed.assert_source_untouched().await;
     assert_no_secret_leaked(&bed);
+    let key = bed.snapshot_key(&kept[0].0).await;
+    assert_eq!(key, bed.kms_key, "the kept copy is under SnapshotKmsKeyArn");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -825,4 +828,132 @@ async fn given_kept_snapshot_cannot_be_read_then_run_fails_cleanly() {
         .position(|s| s == "CleanupAfterFailure")
         .unwrap();
     assert_eq!(path[at - 1], "WaitSnapshot", "{path:?}");
+}
+
+/// A run refused by `validate`: FAILED with a `ConfigError` naming `cause`, before the source
+/// was snapshotted or any task started, and nothing left.
+async fn refused_at_validate(options: Options, cause: &str) -> (Bed, String) {
+    let bed = Bed::new(options).await;
+
+    let run = bed.run().await;
+
+    bed.assert_failed_cleanly(&run, "ConfigError", cause).await;
+    assert!(
+        !run.path().iter().any(|s| s == "SnapshotSource"),
+        "{:?}",
+        run.path()
+    );
+    assert!(bed.ecs.run_task_requests().is_empty());
+    (bed, run.cause.unwrap_or_default())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn given_a_source_other_than_the_configured_one_then_validation_refuses_it() {
+    refused_at_validate(
+        Options {
+            configured_source: Some("orders"),
+            ..Options::default()
+        },
+        "is not this stack's source",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn given_source_under_a_customer_key_and_no_source_key_declared_then_validation_names_the_parameter()
+ {
+    let (bed, cause) = refused_at_validate(
+        Options {
+            source_key: Some(SourceKey::Customer),
+            accounts: vec![],
+            ..Options::default()
+        },
+        "set SnapshotSourceKmsKeyArn to it",
+    )
+    .await;
+    let key = bed.source_kms_key.clone().unwrap();
+    assert!(cause.contains(&key), "the cause names the key: {cause}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn given_source_key_declared_as_another_key_then_validation_refuses_it() {
+    refused_at_validate(
+        Options {
+            source_key: Some(SourceKey::Customer),
+            accounts: vec![],
+            declared_source_key: DeclaredSourceKey::AnotherKey,
+            ..Options::default()
+        },
+        "set it to the source's key",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn given_source_under_its_declared_customer_key_when_run_then_the_copy_is_under_the_share_key()
+ {
+    let bed = Bed::new(Options {
+        reencrypt: true,
+        source_key: Some(SourceKey::Customer),
+        declared_source_key: DeclaredSourceKey::TheSourceKey,
+        ..Options::default()
+    })
+    .await;
+
+    let run = bed.run().await;
+
+    run.assert_succeeded(&bed.logs());
+    let kept = bed.kept().await;
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(kept[0].1, vec![ACCOUNT_A.to_owned()]);
+    let key = bed.snapshot_key(&kept[0].0).await;
+    assert_eq!(
+        key, bed.kms_key,
+        "the shared copy is under SnapshotKmsKeyArn"
+    );
+    assert_ne!(key, bed.source_kms_key);
+    assert!(bed.proxy.calls().iter().any(|c| c == "DescribeKey"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn given_aws_rds_key_by_arn_as_the_share_key_then_validation_refuses_it() {
+    refused_at_validate(
+        Options {
+            reencrypt: true,
+            reencrypt_under_aws_rds: true,
+            ..Options::default()
+        },
+        "is an AWS managed key",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn given_unencrypted_aurora_source_and_a_copy_key_then_validation_refuses_what_aws_would() {
+    refused_at_validate(
+        Options {
+            src: Src::Cluster,
+            engine: "aurora-postgresql",
+            reencrypt: true,
+            source_key: Some(SourceKey::Unencrypted),
+            ..Options::default()
+        },
+        "Aurora cannot copy an unencrypted cluster snapshot",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn given_dr_copy_of_an_encrypted_kept_snapshot_without_a_dr_key_then_validation_refuses_it() {
+    // The source is not encrypted, but the kept snapshot is (copied under the share key).
+    refused_at_validate(
+        Options {
+            reencrypt: true,
+            source_key: Some(SourceKey::Unencrypted),
+            dr: true,
+            ..Options::default()
+        },
+        "DR_KMS_KEY_ARN",
+    )
+    .await;
 }

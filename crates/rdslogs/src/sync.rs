@@ -158,14 +158,6 @@ async fn run(
     }
     report.unchanged = plan.unchanged.len();
     report.vanished.clone_from(&plan.vanished);
-    report.lost.clone_from(&plan.lost);
-    for file in &plan.lost {
-        tracing::error!(
-            instance,
-            file,
-            "rotated away by RDS before it was completely copied: its content is lost"
-        );
-    }
     if plan.copy.is_empty() && plan.vanished.is_empty() && plan.lost.is_empty() && !checks {
         return Ok(());
     }
@@ -188,6 +180,7 @@ async fn run(
             .map_err(state_err)?;
         record_write(report, &instance, &written);
         report.reconciled = reconciling && report.state_written;
+        count_lost(report, &instance, plan.lost);
         return Ok(());
     }
     let mut claimed = old.clone();
@@ -253,7 +246,25 @@ async fn run(
         .map_err(state_err)?;
     record_write(report, &instance, &released);
     report.reconciled = reconciling && report.state_written;
+    count_lost(report, &instance, plan.lost);
     Ok(())
+}
+
+/// Reports and logs the files lost before copied, once: only when this run's state write
+/// (which drops them from `pending`) went through, so a run that lost a race does not count
+/// them a second time.
+fn count_lost(report: &mut InstanceReport, instance: &str, lost: Vec<String>) {
+    if !report.state_written {
+        return;
+    }
+    for file in &lost {
+        tracing::error!(
+            instance,
+            file,
+            "rotated away by RDS before it was completely copied: its content is lost"
+        );
+    }
+    report.lost = lost;
 }
 
 /// Notes in the report whether the final state write went through.

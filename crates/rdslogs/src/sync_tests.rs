@@ -578,3 +578,27 @@ async fn given_a_file_rotated_away_before_its_copy_completed_then_counted_once_a
     let r = &sync_all(&rds, &store, &at(T0 + 2, "r"), &ids(&["db1"])).await[0];
     assert!(r.lost.is_empty(), "counted once: {r:?}");
 }
+
+#[tokio::test]
+async fn given_state_written_by_another_run_meanwhile_then_lost_files_are_left_for_it_to_count() {
+    let rds = FakeRds::default();
+    rds.write("db1", "kept.log", b"k\n", T0);
+    let mut state = InstanceState::new();
+    let seen = crate::state::Seen {
+        size: 10,
+        last_written: T0,
+    };
+    state.pending.insert("cut.log".into(), seen);
+    let body = Bytes::from(serde_json::to_vec(&state).expect("json"));
+    let store = Racing::new(1);
+    store.inner.put(STATE, body.clone()).await.expect("put");
+    *store.after_get.lock().expect("lock") = Some(body);
+    let r = &sync_all(&rds, &store, &at(T0, "r"), &ids(&["db1"])).await[0];
+    assert_eq!(r.conflict, Some(Conflict::ClaimLost), "{r:?}");
+    assert!(
+        r.lost.is_empty(),
+        "not counted by a run that recorded nothing"
+    );
+    let r = &sync_all(&rds, &store, &at(T0 + 1, "r"), &ids(&["db1"])).await[0];
+    assert_eq!(r.lost, vec!["cut.log".to_owned()], "{r:?}");
+}

@@ -86,6 +86,8 @@ pub struct InstanceReport {
     pub conflict: Option<Conflict>,
     /// Why the instance could not be synced at all.
     pub error: Option<String>,
+    /// Why the due reconciliation could not list the copies (the sync went on without it).
+    pub reconcile_error: Option<String>,
 }
 
 impl InstanceReport {
@@ -94,9 +96,10 @@ impl InstanceReport {
         self.conflict.is_some()
     }
 
-    /// No instance error and no failed file.
+    /// No instance error, no failed reconciliation and no failed file.
     pub fn is_ok(&self) -> bool {
         self.error.is_none()
+            && self.reconcile_error.is_none()
             && !self
                 .files
                 .iter()

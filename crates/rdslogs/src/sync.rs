@@ -141,19 +141,26 @@ async fn run(
         })?;
     let mut plan = plan(&listing, &old, opts.filter.is_narrowing());
     // Due, every file listed is either copied by this run or checked against S3 below.
-    let reconciling = due(old.reconciled_at, opts.claim.now, opts.reconcile_every_ms);
-    let checks = reconciling && !plan.unchanged.is_empty();
+    let mut reconciling = due(old.reconciled_at, opts.claim.now, opts.reconcile_every_ms);
+    let mut checks = reconciling && !plan.unchanged.is_empty();
     if checks {
         let under = instance_prefix(&opts.prefix, &instance);
-        let present =
-            keys_under(store, &under)
-                .await
-                .map_err(|source| InstanceError::Reconcile {
+        match keys_under(store, &under).await {
+            Ok(present) => {
+                for file in restore_missing(&mut plan, &old, &present) {
+                    tracing::warn!(instance, file, "copy missing from S3: copied again");
+                }
+            }
+            // The sync goes on without it; the next run tries again (not recorded).
+            Err(source) => {
+                let error = chain(&InstanceError::Reconcile {
                     instance: instance.clone(),
                     source,
-                })?;
-        for file in restore_missing(&mut plan, &old, &present) {
-            tracing::warn!(instance, file, "copy missing from S3: copied again");
+                });
+                tracing::error!(instance, %error, "not reconciled: copies missing from S3 are not found");
+                report.reconcile_error = Some(error);
+                (reconciling, checks) = (false, false);
+            }
         }
     }
     report.unchanged = plan.unchanged.len();

@@ -244,6 +244,13 @@ impl ObjectStore for GatedStore {
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Tagged>, StoreError>> {
         self.inner.get(key)
     }
+    fn list_page<'a>(
+        &'a self,
+        prefix: &'a str,
+        token: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<crate::ports::KeyPage, StoreError>> {
+        self.inner.list_page(prefix, token)
+    }
     fn put<'a>(&'a self, key: &'a str, body: Bytes) -> BoxFuture<'a, Result<(), StoreError>> {
         self.inner.put(key, body)
     }

@@ -97,6 +97,15 @@ pub enum InstanceError {
         #[source]
         source: BoxError,
     },
+    /// Listing the instance's copies for a reconciliation failed.
+    #[error("listing the copies of {instance} to reconcile them")]
+    Reconcile {
+        /// The instance id.
+        instance: String,
+        /// The S3 error.
+        #[source]
+        source: StoreError,
+    },
     /// The state object could not be read or written.
     #[error("state of {instance}")]
     State {

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use futures_util::future::BoxFuture;
 
 use crate::error::{DownloadError, StoreError};
-use crate::ports::{Conditional, LogStream, ObjectStore, Part, Precondition, Tagged};
+use crate::ports::{Conditional, KeyPage, LogStream, ObjectStore, Part, Precondition, Tagged};
 
 /// Objects and unfinished uploads, in memory. Every write makes a new version with an ETag of
 /// its own, and conditional writes check and write under one lock, as S3's are atomic.
@@ -61,6 +61,11 @@ impl MemoryStore {
         self.lock().writes.clone()
     }
 
+    /// Deletes an object, as an operator or a lifecycle rule would.
+    pub fn delete(&self, key: &str) {
+        self.lock().objects.remove(key);
+    }
+
     /// How many multipart uploads are started and neither completed nor aborted.
     pub fn open_uploads(&self) -> usize {
         self.lock().uploads.len()
@@ -81,9 +86,31 @@ fn missing(operation: &'static str, key: &str) -> StoreError {
     }
 }
 
+/// Keys per listing page, as S3's `ListObjectsV2` returns by default.
+pub const LIST_PAGE_KEYS: usize = 1000;
+
 impl ObjectStore for MemoryStore {
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Tagged>, StoreError>> {
         Box::pin(async move { Ok(self.lock().objects.get(key).cloned()) })
+    }
+
+    /// Pages of [`LIST_PAGE_KEYS`] in key order; the token is the last key of the page before.
+    fn list_page<'a>(
+        &'a self,
+        prefix: &'a str,
+        token: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<KeyPage, StoreError>> {
+        Box::pin(async move {
+            let inner = self.lock();
+            let mut keys = inner
+                .objects
+                .keys()
+                .filter(|k| k.starts_with(prefix) && token.is_none_or(|t| k.as_str() > t));
+            let page: Vec<String> = keys.by_ref().take(LIST_PAGE_KEYS).cloned().collect();
+            let more = keys.next().is_some();
+            let next = more.then(|| page.last().cloned()).flatten();
+            Ok(KeyPage { keys: page, next })
+        })
     }
 
     fn put<'a>(&'a self, key: &'a str, body: Bytes) -> BoxFuture<'a, Result<(), StoreError>> {
@@ -227,6 +254,14 @@ impl<S: ObjectStore> ObjectStore for CountingStore<S> {
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Tagged>, StoreError>> {
         self.tick();
         self.inner.get(key)
+    }
+    fn list_page<'a>(
+        &'a self,
+        prefix: &'a str,
+        token: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<KeyPage, StoreError>> {
+        self.tick();
+        self.inner.list_page(prefix, token)
     }
     fn put<'a>(&'a self, key: &'a str, body: Bytes) -> BoxFuture<'a, Result<(), StoreError>> {
         self.tick();

@@ -95,6 +95,17 @@ pub fn object_key(
     key
 }
 
+/// The key prefix of every copy of an instance: `<prefix>/<instance>/` (what a reconciling run
+/// lists; the state objects under `<prefix>/_state/` are outside it).
+pub fn instance_prefix(prefix: &str, instance: &str) -> String {
+    let prefix = prefix.trim_matches('/');
+    if prefix.is_empty() {
+        format!("{instance}/")
+    } else {
+        format!("{prefix}/{instance}/")
+    }
+}
+
 /// The S3 key of an instance's state object: `<prefix>/_state/<instance>.json`.
 pub fn state_key(prefix: &str, instance: &str) -> String {
     let prefix = prefix.trim_matches('/');
@@ -115,6 +126,16 @@ mod tests {
 
     fn key(name: &str) -> String {
         object_key("rds-logs", "db1", name, WRITTEN, false)
+    }
+
+    #[test]
+    fn given_any_file_then_its_key_is_under_the_instance_prefix_and_the_state_is_not() {
+        for prefix in ["rds-logs", "/a/b/", ""] {
+            let under = instance_prefix(prefix, "db1");
+            assert!(object_key(prefix, "db1", "error/x.log", WRITTEN, true).starts_with(&under));
+            assert!(!state_key(prefix, "db1").starts_with(&under));
+        }
+        assert_eq!(instance_prefix("rds-logs/", "db1"), "rds-logs/db1/");
     }
 
     #[test]

@@ -116,10 +116,26 @@ pub enum Conditional {
     Lost,
 }
 
-/// Writes and reads S3 objects under one bucket.
+/// One page of a key listing ([ListObjectsV2](https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html)).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyPage {
+    /// The keys on this page (up to 1,000).
+    pub keys: Vec<String>,
+    /// The token of the next page, when there is one.
+    pub next: Option<String>,
+}
+
+/// Writes, reads and lists S3 objects under one bucket.
 pub trait ObjectStore: Send + Sync {
     /// The object's bytes and ETag, or `None` when it does not exist.
     fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Tagged>, StoreError>>;
+    /// One page (at most 1,000 keys: one request) of the keys that start with `prefix`, from
+    /// the page `token` names (`None`: the first page).
+    fn list_page<'a>(
+        &'a self,
+        prefix: &'a str,
+        token: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<KeyPage, StoreError>>;
     /// Writes a whole object at once.
     fn put<'a>(&'a self, key: &'a str, body: Bytes) -> BoxFuture<'a, Result<(), StoreError>>;
     /// Writes a whole object only if the object at `key` meets `precondition`, atomically.

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use futures_util::future::BoxFuture;
 
 use crate::error::StoreError;
-use crate::ports::{Conditional, ObjectStore, Part, Precondition, Tagged};
+use crate::ports::{Conditional, KeyPage, ObjectStore, Part, Precondition, Tagged};
 
 /// One bucket.
 #[derive(Debug, Clone)]
@@ -78,8 +78,9 @@ impl ObjectStore for S3Store {
                 Ok(out) => out,
                 Err(e) => {
                     let e = e.into_service_error();
-                    // Without s3:ListBucket (the function has none: least privilege), S3
-                    // answers a missing key with 403 AccessDenied instead of NoSuchKey.
+                    // Without s3:ListBucket on the key's prefix (the function has it only on
+                    // its log prefix), S3 answers a missing key with 403 AccessDenied instead
+                    // of NoSuchKey.
                     let missing = e.is_no_such_key() || e.code() == Some("AccessDenied");
                     return if missing {
                         Ok(None)
@@ -98,6 +99,36 @@ impl ObjectStore for S3Store {
                 body: body.into_bytes(),
                 etag,
             }))
+        })
+    }
+
+    /// `ListObjectsV2` with S3's default page of 1,000 keys (needs `s3:ListBucket`).
+    fn list_page<'a>(
+        &'a self,
+        prefix: &'a str,
+        token: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<KeyPage, StoreError>> {
+        Box::pin(async move {
+            let out = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_continuation_token(token.map(str::to_owned))
+                .send()
+                .await
+                .map_err(|e| err("ListObjectsV2", prefix, e.into_service_error()))?;
+            let keys = out
+                .contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_owned))
+                .collect();
+            let next = if out.is_truncated() == Some(true) {
+                out.next_continuation_token().map(str::to_owned)
+            } else {
+                None
+            };
+            Ok(KeyPage { keys, next })
         })
     }
 

@@ -5,6 +5,11 @@
 //! a fresh `DescribeDBLogFiles` listing with it: unchanged files are skipped without touching
 //! S3, so a no-change run costs one GET per instance.
 //!
+//! It also remembers files a run listed but could not copy completely ([`InstanceState::pending`]),
+//! so that one RDS rotates away before a later run copied it is counted as lost
+//! ([`Plan::lost`]), and when the instance's copies were last checked against S3
+//! ([`InstanceState::reconciled_at`], see [`crate::reconcile`]).
+//!
 //! The object also carries the [`Lease`] of a run that is copying for the instance: runs that
 //! overlap (a manual invocation, a retry, a schedule firing while a long run goes on) leave an
 //! instance alone while another run's lease on it is live (see [`Lease::blocks`]).
@@ -48,9 +53,26 @@ pub struct InstanceState {
     /// Per log file name.
     #[serde(default)]
     pub files: BTreeMap<String, FileRecord>,
+    /// Files a run listed but did not copy completely (the copy failed, broke off or the file
+    /// grew meanwhile), as last listed: each is copied again while RDS lists it, and counted
+    /// as lost ([`Plan::lost`]) when RDS no longer does.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pending: BTreeMap<String, Seen>,
+    /// When a run last checked that the copies recorded here are in S3, Unix ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reconciled_at: Option<i64>,
     /// The run copying for this instance right now, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease: Option<Lease>,
+}
+
+/// A file as a run listed it, for [`InstanceState::pending`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seen {
+    /// Size in bytes RDS listed.
+    pub size: i64,
+    /// Last-written time RDS listed, Unix ms.
+    pub last_written: i64,
 }
 
 /// A run's claim on an instance, written into the state object (conditionally) before the
@@ -87,6 +109,8 @@ impl InstanceState {
         Self {
             version: 1,
             files: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            reconciled_at: None,
             lease: None,
         }
     }
@@ -102,6 +126,8 @@ pub enum Reason {
     Changed,
     /// Smaller than the last copy: the file was rotated and started over.
     Rotated,
+    /// Unchanged, but its copy is gone from S3 (found by a reconciling run).
+    Missing,
 }
 
 /// What one run should do for one instance.
@@ -113,6 +139,9 @@ pub struct Plan {
     pub unchanged: Vec<String>,
     /// Files in the state that RDS no longer lists (rotated away); their copies stay in S3.
     pub vanished: Vec<String>,
+    /// Pending files (listed by an earlier run, never copied completely) that RDS no longer
+    /// lists: rotated away before they were copied, their (last) content is lost.
+    pub lost: Vec<String>,
 }
 
 /// Compares a listing with the last state.
@@ -137,6 +166,12 @@ pub fn plan(listing: &[LogFile], state: &InstanceState, only_listed_filter: bool
             listing.iter().map(|f| f.name.as_str()).collect();
         out.vanished = state
             .files
+            .keys()
+            .filter(|k| !listed.contains(k.as_str()))
+            .cloned()
+            .collect();
+        out.lost = state
+            .pending
             .keys()
             .filter(|k| !listed.contains(k.as_str()))
             .cloned()
@@ -224,6 +259,28 @@ mod tests {
             vec!["gone".to_owned()]
         );
         assert!(plan(&new, &state(&old), true).vanished.is_empty());
+    }
+
+    #[test]
+    fn given_pending_file_gone_from_listing_then_lost_unless_listing_was_filtered() {
+        let mut old = state(&[file("copied", 1, 1)]);
+        for name in ["cut", "retried"] {
+            let seen = Seen {
+                size: 9,
+                last_written: 2,
+            };
+            old.pending.insert(name.into(), seen);
+        }
+        let new = [file("copied", 1, 1), file("retried", 9, 2)];
+        let p = plan(&new, &old, false);
+        assert_eq!(p.lost, vec!["cut".to_owned()]);
+        assert!(p.vanished.is_empty(), "never recorded as copied");
+        assert_eq!(
+            p.copy.len(),
+            1,
+            "the pending file still listed is copied again"
+        );
+        assert!(plan(&new, &old, true).lost.is_empty());
     }
 
     #[test]

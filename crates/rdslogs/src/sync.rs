@@ -14,19 +14,26 @@
 //!   instance to that run ([`Conflict`]): nothing copied, nothing overwritten, not a failure;
 //! - the final state (the lease removed) is written `If-Match` the claim's ETag, so a state
 //!   changed under the lease is never overwritten either.
+//!
+//! A run with nothing to copy but something to record (files gone from the listing, a
+//! reconciliation) writes the state once, `If-Match` the version it read, without a lease.
 
 use futures_util::StreamExt;
 use futures_util::stream;
-use serde::Serialize;
 use tokio::sync::Semaphore;
 
 pub use crate::claim::{Claim, Conflict};
 use crate::claim::{load_state, state_body};
 use crate::copy::{CopyOptions, Source, copy};
 use crate::error::{CopyError, InstanceError, StoreError, chain};
-use crate::naming::{object_key, state_key};
+use crate::naming::{instance_prefix, object_key, state_key};
 use crate::ports::{Conditional, ListFilter, LogSource, ObjectStore, Precondition};
-use crate::state::{FileRecord, Lease, LogFile, Reason, plan};
+use crate::reconcile::{due, keys_under, restore_missing};
+pub use crate::report::{FileResult, InstanceReport};
+use crate::state::{FileRecord, Lease, LogFile, Reason, Seen, plan};
+
+/// Reconciliations a day apart: the default of [`SyncOptions::reconcile_every_ms`].
+pub const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
 /// Settings of a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +51,9 @@ pub struct SyncOptions {
     pub instance_concurrency: usize,
     /// This run's identity and lease length.
     pub claim: Claim,
+    /// How long after an instance's last reconciliation a run reconciles it again, ms
+    /// (0: every run). See [`crate::reconcile`].
+    pub reconcile_every_ms: i64,
 }
 
 impl Default for SyncOptions {
@@ -55,126 +65,8 @@ impl Default for SyncOptions {
             file_concurrency: 4,
             instance_concurrency: 4,
             claim: Claim::default(),
+            reconcile_every_ms: DAY_MS,
         }
-    }
-}
-
-/// What happened to one file that needed copying.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
-pub enum FileResult {
-    /// Copied completely and recorded.
-    Copied {
-        /// Log file name.
-        file: String,
-        /// Object key.
-        key: String,
-        /// Why it was copied.
-        reason: Reason,
-        /// Bytes read from RDS.
-        source_bytes: u64,
-        /// Bytes written to S3.
-        object_bytes: u64,
-    },
-    /// The file grew while being copied: the object holds everything read, but the file is
-    /// not recorded, so the next run copies it again.
-    ChangedDuringCopy {
-        /// Log file name.
-        file: String,
-        /// Object key.
-        key: String,
-        /// Size listed before the copy.
-        listed: i64,
-        /// Bytes actually copied.
-        copied: u64,
-    },
-    /// RDS listed a size but served nothing (a known MySQL error-log behaviour): nothing written.
-    EmptyDownload {
-        /// Log file name.
-        file: String,
-        /// Size listed.
-        listed: i64,
-    },
-    /// The copy failed; nothing was left at the key as if complete.
-    Failed {
-        /// Log file name.
-        file: String,
-        /// The error and its causes.
-        error: String,
-    },
-}
-
-impl FileResult {
-    fn file(&self) -> &str {
-        match self {
-            Self::Copied { file, .. }
-            | Self::ChangedDuringCopy { file, .. }
-            | Self::EmptyDownload { file, .. }
-            | Self::Failed { file, .. } => file,
-        }
-    }
-}
-
-/// The result of one instance's sync.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct InstanceReport {
-    /// The instance id.
-    pub instance: String,
-    /// Every file that needed copying, by name.
-    pub files: Vec<FileResult>,
-    /// Files skipped because they did not change.
-    pub unchanged: usize,
-    /// Files no longer listed (their copies stay).
-    pub vanished: Vec<String>,
-    /// Whether the state object was rewritten.
-    pub state_written: bool,
-    /// Why this run left the instance (or its state) to another run: not a failure.
-    pub conflict: Option<Conflict>,
-    /// Why the instance could not be synced at all.
-    pub error: Option<String>,
-}
-
-impl InstanceReport {
-    /// Whether another run had the instance ([`Conflict`]).
-    pub fn is_busy(&self) -> bool {
-        self.conflict.is_some()
-    }
-
-    /// No instance error and no failed file.
-    pub fn is_ok(&self) -> bool {
-        self.error.is_none()
-            && !self
-                .files
-                .iter()
-                .any(|f| matches!(f, FileResult::Failed { .. }))
-    }
-
-    /// Files copied completely.
-    pub fn copied(&self) -> usize {
-        self.files
-            .iter()
-            .filter(|f| matches!(f, FileResult::Copied { .. }))
-            .count()
-    }
-
-    /// Files that failed.
-    pub fn failed(&self) -> usize {
-        self.files
-            .iter()
-            .filter(|f| matches!(f, FileResult::Failed { .. }))
-            .count()
-    }
-
-    /// Bytes read from RDS by this run.
-    pub fn source_bytes(&self) -> u64 {
-        self.files
-            .iter()
-            .map(|f| match f {
-                FileResult::Copied { source_bytes, .. } => *source_bytes,
-                FileResult::ChangedDuringCopy { copied, .. } => *copied,
-                _ => 0,
-            })
-            .sum()
     }
 }
 
@@ -247,10 +139,55 @@ async fn run(
             instance: instance.clone(),
             source,
         })?;
-    let plan = plan(&listing, &old, opts.filter.is_narrowing());
+    let mut plan = plan(&listing, &old, opts.filter.is_narrowing());
+    // Due, every file listed is either copied by this run or checked against S3 below.
+    let mut reconciling = due(old.reconciled_at, opts.claim.now, opts.reconcile_every_ms);
+    let mut checks = reconciling && !plan.unchanged.is_empty();
+    if checks {
+        let under = instance_prefix(&opts.prefix, &instance);
+        match keys_under(store, &under).await {
+            Ok(present) => {
+                for file in restore_missing(&mut plan, &old, &present) {
+                    tracing::warn!(instance, file, "copy missing from S3: copied again");
+                }
+            }
+            // The sync goes on without it; the next run tries again (not recorded).
+            Err(source) => {
+                let error = chain(&InstanceError::Reconcile {
+                    instance: instance.clone(),
+                    source,
+                });
+                tracing::error!(instance, %error, "not reconciled: copies missing from S3 are not found");
+                report.reconcile_error = Some(error);
+                (reconciling, checks) = (false, false);
+            }
+        }
+    }
     report.unchanged = plan.unchanged.len();
     report.vanished.clone_from(&plan.vanished);
-    if plan.copy.is_empty() && plan.vanished.is_empty() {
+    if plan.copy.is_empty() && plan.vanished.is_empty() && plan.lost.is_empty() && !checks {
+        return Ok(());
+    }
+    let mut new = old.clone();
+    new.lease = None;
+    for gone in &plan.vanished {
+        new.files.remove(gone);
+    }
+    for lost in &plan.lost {
+        new.pending.remove(lost);
+    }
+    if reconciling {
+        new.reconciled_at = Some(opts.claim.now);
+    }
+    if plan.copy.is_empty() {
+        // Nothing to copy, so no lease to hold: one write of what changed.
+        let written = store
+            .put_if(&skey, state_body(&new), read)
+            .await
+            .map_err(state_err)?;
+        record_write(report, &instance, &written);
+        report.reconciled = reconciling && report.state_written;
+        count_lost(report, &instance, plan.lost);
         return Ok(());
     }
     let mut claimed = old.clone();
@@ -270,20 +207,42 @@ async fn run(
         report.conflict = Some(Conflict::ClaimLost);
         return Ok(());
     };
+    let listed: Vec<(String, Seen, Reason)> = plan
+        .copy
+        .iter()
+        .map(|(f, reason)| {
+            let seen = Seen {
+                size: f.size,
+                last_written: f.last_written,
+            };
+            (f.name.clone(), seen, *reason)
+        })
+        .collect();
     let mut results: Vec<_> = stream::iter(plan.copy)
         .map(|(file, reason)| copy_file(source, store, opts, permits, &instance, file, reason))
         .buffer_unordered(opts.file_concurrency.max(1))
         .collect()
         .await;
     results.sort_by(|a, b| a.0.file().cmp(b.0.file()));
-    let mut new = old.clone();
-    new.lease = None;
-    for gone in &plan.vanished {
-        new.files.remove(gone);
+    for (name, seen, reason) in listed {
+        // Not copied completely until a result below says so.
+        if reason == Reason::Missing {
+            new.files.remove(&name);
+        }
+        new.pending.insert(name, seen);
     }
     for (result, record) in results {
-        if let Some(record) = record {
-            new.files.insert(result.file().to_owned(), record);
+        let name = result.file().to_owned();
+        match record {
+            Some(record) => {
+                new.pending.remove(&name);
+                new.files.insert(name, record);
+            }
+            // RDS served nothing for a size it listed: not a file being lost (see FileResult).
+            None if matches!(result, FileResult::EmptyDownload { .. }) => {
+                new.pending.remove(&name);
+            }
+            None => {}
         }
         report.files.push(result);
     }
@@ -292,16 +251,40 @@ async fn run(
         .put_if(&skey, state_body(&new), Precondition::Matches(lease_etag))
         .await
         .map_err(state_err)?;
-    if released == Conditional::Lost {
+    record_write(report, &instance, &released);
+    report.reconciled = reconciling && report.state_written;
+    count_lost(report, &instance, plan.lost);
+    Ok(())
+}
+
+/// Reports and logs the files lost before copied, once: only when this run's state write
+/// (which drops them from `pending`) went through, so a run that lost a race does not count
+/// them a second time.
+fn count_lost(report: &mut InstanceReport, instance: &str, lost: Vec<String>) {
+    if !report.state_written {
+        return;
+    }
+    for file in &lost {
+        tracing::error!(
+            instance,
+            file,
+            "rotated away by RDS before it was completely copied: its content is lost"
+        );
+    }
+    report.lost = lost;
+}
+
+/// Notes in the report whether the final state write went through.
+fn record_write(report: &mut InstanceReport, instance: &str, written: &Conditional) {
+    if *written == Conditional::Lost {
         tracing::warn!(
             instance,
-            "state changed under this run's lease: left as found, copies not recorded (the next run copies them again)"
+            "state changed under this run: left as found, this run's copies not recorded (the next run copies them again)"
         );
         report.conflict = Some(Conflict::StateChanged);
     } else {
         report.state_written = true;
     }
-    Ok(())
 }
 
 async fn copy_file(

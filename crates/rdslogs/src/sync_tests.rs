@@ -216,11 +216,12 @@ async fn given_listed_size_but_empty_download_then_nothing_written_and_retried_n
     );
     let state: InstanceState =
         serde_json::from_slice(&objects["rds-logs/_state/db1.json"]).expect("state");
-    assert_eq!(
-        state,
-        InstanceState::new(),
-        "nothing recorded, lease released"
-    );
+    let expected = InstanceState {
+        // Every listed file was tried: the run counts as this instance's reconciliation.
+        reconciled_at: Some(0),
+        ..InstanceState::new()
+    };
+    assert_eq!(state, expected, "nothing recorded, lease released");
     let again = &run(&rds, &store, &["db1"]).await[0];
     assert_eq!(again.files.len(), 1, "tried again");
 }
@@ -322,6 +323,13 @@ impl ObjectStore for Racing {
             }
             got
         })
+    }
+    fn list_page<'a>(
+        &'a self,
+        prefix: &'a str,
+        token: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<crate::ports::KeyPage, StoreError>> {
+        self.inner.list_page(prefix, token)
     }
     fn put<'a>(&'a self, key: &'a str, body: Bytes) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
@@ -469,4 +477,128 @@ async fn given_state_changed_under_the_lease_then_kept_and_the_copies_are_recopi
     assert_eq!(store.inner.objects()[STATE], theirs, "left as found");
     let next = &sync_all(&rds, &store.inner, &at(T0 + 1, "run-c"), &ids(&["db1"])).await[0];
     assert_eq!((next.copied(), next.conflict.clone()), (1, None));
+}
+
+// ---- reconciliation (crate::reconcile) and files lost before copied -----------------------
+
+const DAY: i64 = 24 * 3600 * 1000;
+
+#[tokio::test]
+async fn given_a_copy_deleted_from_s3_then_only_a_reconciling_run_lists_and_restores_it() {
+    let rds = FakeRds::default();
+    rds.write("db1", "a.log", b"kept\n", T0);
+    rds.write("db1", "b.log", "deleted ✓\n".as_bytes(), T0);
+    let store = CountingStore::new(MemoryStore::default());
+    let one = |now| {
+        let (rds, store) = (&rds, &store);
+        async move { sync_all(rds, store, &at(now, "run"), &ids(&["db1"])).await }
+    };
+    one(T0).await;
+    assert_eq!(
+        state_of(store.inner()).reconciled_at,
+        Some(T0),
+        "first sync"
+    );
+    let deleted = "rds-logs/db1/2026/11/20/b.log";
+    store.inner().delete(deleted);
+
+    store.reset();
+    let r = &one(T0 + DAY - 1).await[0];
+    assert_eq!(
+        store.requests(),
+        1,
+        "not due: the state GET only, no listing"
+    );
+    assert_eq!((r.unchanged, r.copied(), r.reconciled), (2, 0, false));
+
+    store.reset();
+    let r = &one(T0 + DAY).await[0];
+    assert_eq!(r.copied(), 1, "{r:?}");
+    assert!(matches!(
+        &r.files[0],
+        FileResult::Copied { file, reason: Reason::Missing, .. } if file == "b.log"
+    ));
+    assert!(r.reconciled);
+    // GET state, one LIST page, claim, copy, release.
+    assert_eq!(store.requests(), 5);
+    assert_eq!(
+        store.inner().objects()[deleted].as_ref(),
+        "deleted ✓\n".as_bytes()
+    );
+    assert_eq!(state_of(store.inner()).reconciled_at, Some(T0 + DAY));
+
+    store.reset();
+    let r = &one(T0 + 2 * DAY).await[0];
+    assert_eq!((r.copied(), r.reconciled), (0, true));
+    assert_eq!(
+        store.requests(),
+        3,
+        "GET state, one LIST page, one state PUT"
+    );
+}
+
+#[tokio::test]
+async fn given_a_missing_copy_that_fails_again_then_it_is_no_longer_recorded_as_copied() {
+    let rds = FakeRds::default();
+    rds.write("db1", "b.log", b"bytes\n", T0);
+    let store = MemoryStore::default();
+    sync_all(&rds, &store, &at(T0, "r"), &ids(&["db1"])).await;
+    store.delete("rds-logs/db1/2026/11/20/b.log");
+    rds.serve("db1", "b.log", 6, b"by", T0); // listed as before, served short
+    let r = &sync_all(&rds, &store, &at(T0 + DAY, "r"), &ids(&["db1"])).await[0];
+    assert_eq!(r.failed(), 1, "{r:?}");
+    let state = state_of(&store);
+    assert!(!state.files.contains_key("b.log"), "{state:?}");
+    assert!(state.pending.contains_key("b.log"));
+    rds.write("db1", "b.log", b"bytes\n", T0);
+    let r = &sync_all(&rds, &store, &at(T0 + DAY + 1, "r"), &ids(&["db1"])).await[0];
+    assert_eq!(r.copied(), 1, "not due, copied as new: {r:?}");
+}
+
+#[tokio::test]
+async fn given_a_file_rotated_away_before_its_copy_completed_then_counted_once_as_lost() {
+    let rds = FakeRds::default();
+    rds.write("db1", "kept.log", b"k\n", T0);
+    rds.write("db1", "copied.log", b"c\n", T0);
+    rds.serve("db1", "cut.log", 10, b"cut", T0); // the copy breaks off
+    let store = MemoryStore::default();
+    let r = &sync_all(&rds, &store, &at(T0, "r"), &ids(&["db1"])).await[0];
+    assert_eq!((r.copied(), r.failed()), (2, 1), "{r:?}");
+    assert!(r.lost.is_empty());
+    rds.remove("db1", "cut.log");
+    rds.remove("db1", "copied.log");
+    let r = &sync_all(&rds, &store, &at(T0 + 1, "r"), &ids(&["db1"])).await[0];
+    assert_eq!(r.lost, vec!["cut.log".to_owned()], "{r:?}");
+    assert_eq!(
+        r.vanished,
+        vec!["copied.log".to_owned()],
+        "copied: not lost"
+    );
+    assert!(state_of(&store).pending.is_empty());
+    let r = &sync_all(&rds, &store, &at(T0 + 2, "r"), &ids(&["db1"])).await[0];
+    assert!(r.lost.is_empty(), "counted once: {r:?}");
+}
+
+#[tokio::test]
+async fn given_state_written_by_another_run_meanwhile_then_lost_files_are_left_for_it_to_count() {
+    let rds = FakeRds::default();
+    rds.write("db1", "kept.log", b"k\n", T0);
+    let mut state = InstanceState::new();
+    let seen = crate::state::Seen {
+        size: 10,
+        last_written: T0,
+    };
+    state.pending.insert("cut.log".into(), seen);
+    let body = Bytes::from(serde_json::to_vec(&state).expect("json"));
+    let store = Racing::new(1);
+    store.inner.put(STATE, body.clone()).await.expect("put");
+    *store.after_get.lock().expect("lock") = Some(body);
+    let r = &sync_all(&rds, &store, &at(T0, "r"), &ids(&["db1"])).await[0];
+    assert_eq!(r.conflict, Some(Conflict::ClaimLost), "{r:?}");
+    assert!(
+        r.lost.is_empty(),
+        "not counted by a run that recorded nothing"
+    );
+    let r = &sync_all(&rds, &store, &at(T0 + 1, "r"), &ids(&["db1"])).await[0];
+    assert_eq!(r.lost, vec!["cut.log".to_owned()], "{r:?}");
 }

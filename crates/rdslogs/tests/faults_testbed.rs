@@ -132,10 +132,13 @@ async fn given_file_grows_during_download_when_synced_then_not_recorded_and_next
     );
     assert_eq!(copies(&bucket).await.len(), 1, "the object");
     let state = object(&bucket, "rds-logs/_state/db1.json").await;
+    let state: sluice_rdslogs::InstanceState =
+        serde_json::from_slice(&state.expect("state")).expect("state json");
     assert!(
-        !String::from_utf8_lossy(&state.unwrap_or_default()).contains(name),
-        "no state entry yet"
+        !state.files.contains_key(name),
+        "not recorded as copied yet"
     );
+    assert!(state.pending.contains_key(name), "pending: copied again");
     let again = &sync_all(&src, &store, &SyncOptions::default(), &db1()).await[0];
     assert_eq!(again.copied(), 1, "{again:?}");
     let key = format!("rds-logs/db1/2026/11/22/{name}");

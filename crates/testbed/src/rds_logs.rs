@@ -57,6 +57,14 @@ pub enum Fault {
         /// How many downloads.
         times: u32,
     },
+    /// A download during which RDS rotates the file away: after `after_bytes` are sent the
+    /// file is deleted (no longer listed or served) and the connection drops.
+    RotateAway {
+        /// Bytes sent before the file goes.
+        after_bytes: u64,
+        /// How many downloads.
+        times: u32,
+    },
     /// A download during which `bytes` are appended to the file (after its first chunk).
     Grow {
         /// What is appended.
@@ -118,6 +126,7 @@ impl Shared {
             Fault::Throttle { times, .. }
             | Fault::ServerError { times, .. }
             | Fault::Disconnect { times, .. }
+            | Fault::RotateAway { times, .. }
             | Fault::EmptyBody { times }
             | Fault::Grow { times, .. } => {
                 *times = times.saturating_sub(1);

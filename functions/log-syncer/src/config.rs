@@ -27,8 +27,11 @@ pub const FILE_CONCURRENCY: &str = "FILE_CONCURRENCY";
 pub const INSTANCE_CONCURRENCY: &str = "INSTANCE_CONCURRENCY";
 /// `true` to gzip copies (`.gz` keys).
 pub const GZIP: &str = "GZIP";
+/// Hours between reconciliations of an instance (default 24; 0: every run): a reconciling run
+/// lists the instance's copies and copies again those gone from S3.
+pub const RECONCILE_HOURS: &str = "RECONCILE_HOURS";
 /// Every variable this function reads (the template test holds the template to it).
-pub const ALL: [&str; 11] = [
+pub const ALL: [&str; 12] = [
     LOG_BUCKET,
     LOG_PREFIX,
     RDS_INSTANCES,
@@ -40,6 +43,7 @@ pub const ALL: [&str; 11] = [
     FILE_CONCURRENCY,
     INSTANCE_CONCURRENCY,
     GZIP,
+    RECONCILE_HOURS,
 ];
 
 /// Everything the handler needs to know.
@@ -114,6 +118,7 @@ impl Config {
             file_concurrency: positive(FILE_CONCURRENCY, 4)?,
             instance_concurrency: positive(INSTANCE_CONCURRENCY, 4)?,
             claim: Claim::default(),
+            reconcile_every_ms: reconcile_every_ms(env)?,
         };
         let max_age_hours = match env.optional(LOG_MAX_AGE_HOURS) {
             None => None,
@@ -126,6 +131,19 @@ impl Config {
             max_age_hours,
         })
     }
+}
+
+/// `RECONCILE_HOURS` in ms: at most a year (a larger value is a typo, not a setting).
+fn reconcile_every_ms(env: &Env) -> Result<i64, ConfigError> {
+    let hours: i64 = env.parse_or(RECONCILE_HOURS, 24)?;
+    if !(0..=24 * 366).contains(&hours) {
+        return Err(ConfigError::invalid(
+            RECONCILE_HOURS,
+            &hours.to_string(),
+            "must be 0..=8784 (0: every run)",
+        ));
+    }
+    Ok(hours * 3600 * 1000)
 }
 
 #[cfg(test)]
@@ -146,6 +164,7 @@ mod tests {
         assert_eq!(c.sync.prefix, "rds-logs");
         assert_eq!(c.sync.copy.part_size, 5 * 1024 * 1024);
         assert!(!c.sync.copy.gzip);
+        assert_eq!(c.sync.reconcile_every_ms, 24 * 3600 * 1000, "once a day");
     }
 
     #[test]
@@ -166,6 +185,7 @@ mod tests {
             (PART_SIZE_MIB, "16"),
             (GZIP, "true"),
             (LOG_MAX_AGE_HOURS, "24"),
+            (RECONCILE_HOURS, "0"),
         ]);
         let c = Config::from_env(&env).expect("config");
         assert_eq!(c.selection.tag, Some(("logsync".into(), "on".into())));
@@ -173,6 +193,7 @@ mod tests {
         assert_eq!(c.sync.copy.part_size, 16 << 20);
         assert!(c.sync.copy.gzip);
         assert_eq!(c.max_age_hours, Some(24));
+        assert_eq!(c.sync.reconcile_every_ms, 0, "every run");
     }
 
     #[test]
@@ -182,6 +203,8 @@ mod tests {
             (RDS_INSTANCE_TAG, "novalue"),
             (FILE_CONCURRENCY, "0"),
             (GZIP, "yes"),
+            (RECONCILE_HOURS, "-1"),
+            (RECONCILE_HOURS, "daily"),
         ] {
             let env = Env::from_pairs([(LOG_BUCKET, "b"), (RDS_INSTANCES, "db1"), (var, value)]);
             let e = Config::from_env(&env).expect_err(var);

@@ -7,7 +7,10 @@
 //! determined; per-instance failures are reported (ERROR log + `InstanceFailed` metric).
 //! Runs that overlap copy each instance once: an instance another run is copying is left to
 //! it (`InstanceBusy` metric, see `sluice_rdslogs::sync`); the lease this run takes lasts
-//! until the invocation's deadline.
+//! until the invocation's deadline. Once every `RECONCILE_HOURS` per instance a run checks the
+//! recorded copies against S3 and copies again those gone; a file RDS rotated away before it
+//! was completely copied is logged (ERROR, instance and file named) and counted
+//! (`FilesLostBeforeCopy`). The operator's guide is `docs/rds-log-sync.md`.
 
 pub mod config;
 
@@ -103,6 +106,8 @@ pub struct Output {
     pub files_copied: usize,
     /// Files skipped as unchanged.
     pub files_unchanged: usize,
+    /// Files rotated away by RDS before they were completely copied, over all instances.
+    pub files_lost: usize,
     /// Per instance.
     pub instances: Vec<InstanceReport>,
 }
@@ -158,6 +163,7 @@ pub async fn handler(
         instances_busy: reports.iter().filter(|r| r.is_busy()).count(),
         files_copied: reports.iter().map(InstanceReport::copied).sum(),
         files_unchanged: reports.iter().map(|r| r.unchanged).sum(),
+        files_lost: reports.iter().map(|r| r.lost.len()).sum(),
         instances: reports,
     })
 }
@@ -171,7 +177,12 @@ pub fn instance_metrics(r: &InstanceReport) -> Metrics {
     m.count("FilesCopied", r.copied() as u64)
         .count("FilesUnchanged", r.unchanged as u64)
         .count("FilesFailed", r.failed() as u64)
-        .count("InstanceFailed", u64::from(r.error.is_some()))
+        .count("FilesLostBeforeCopy", r.lost.len() as u64)
+        // Not synced, or its due reconciliation could not list the copies: an operator acts.
+        .count(
+            "InstanceFailed",
+            u64::from(r.error.is_some() || r.reconcile_error.is_some()),
+        )
         .count("InstanceBusy", u64::from(r.is_busy()))
         .bytes("BytesCopied", r.source_bytes());
     m

@@ -291,3 +291,181 @@ async fn given_two_runs_started_at_once_when_they_race_then_each_file_is_copied_
         "{later}"
     );
 }
+
+/// The state object of `instance`, as JSON.
+async fn state_json(s3: &aws_sdk_s3::Client, bucket: &str, instance: &str) -> Value {
+    let out = s3
+        .get_object()
+        .bucket(bucket)
+        .key(format!("rds-logs/_state/{instance}.json"))
+        .send()
+        .await
+        .expect("state");
+    serde_json::from_slice(&out.body.collect().await.expect("body").into_bytes()).expect("json")
+}
+
+/// Reconciliation through the IAM gate (`s3:ListBucket` on the log prefix): a copy deleted
+/// from S3 stays missing while the last reconciliation is less than a day old, and the first
+/// run after a day passed (the state's `reconciled_at` moved back by 25 hours) copies it again,
+/// byte-exact.
+#[tokio::test]
+async fn given_a_copy_deleted_when_a_day_passed_then_the_reconciling_run_restores_it() {
+    let moto = Moto::shared();
+    let rds = RdsLogs::with_moto(&moto.endpoint());
+    let text = "2026-11-22 13:00:01 UTC LOG: naïve ✓\n".repeat(200);
+    rds.write("db1", PG, text.as_bytes());
+    rds.write("db1", "error/postgresql.log.2026-11-22-14", b"kept\n");
+    let (bucket, s3) = new_bucket("syncer-reconcile").await;
+    let (proxy, env) = gated(&rds, &bucket, "db1", None);
+    let host = LambdaHost::serving("log-syncer", env);
+    let run = || async {
+        let out = host.invoke("log-syncer", &json!({})).await;
+        out.unwrap_or_else(|e| panic!("{e:?}\n{}", host.logs("log-syncer")))
+    };
+    let first: Value = run().await;
+    assert_eq!(first["files_copied"], 2, "{first}");
+    let key = format!("rds-logs/db1/2026/11/22/{PG}");
+    s3.delete_object()
+        .bucket(&bucket)
+        .key(&key)
+        .send()
+        .await
+        .expect("delete");
+
+    let same_day: Value = run().await;
+    assert_eq!(same_day["files_copied"], 0, "{same_day}");
+    assert_eq!(same_day["instances"][0]["reconciled"], false, "{same_day}");
+    assert!(
+        s3.head_object()
+            .bucket(&bucket)
+            .key(&key)
+            .send()
+            .await
+            .is_err()
+    );
+
+    let mut state = state_json(&s3, &bucket, "db1").await;
+    let at = state["reconciled_at"].as_i64().expect("reconciled_at");
+    state["reconciled_at"] = json!(at - 25 * 3600 * 1000);
+    s3.put_object()
+        .bucket(&bucket)
+        .key("rds-logs/_state/db1.json")
+        .body(serde_json::to_vec(&state).expect("json").into())
+        .send()
+        .await
+        .expect("put state");
+
+    let next_day: Value = run().await;
+    assert_eq!(next_day["files_copied"], 1, "{next_day}");
+    assert_eq!(next_day["instances"][0]["reconciled"], true, "{next_day}");
+    assert_eq!(
+        next_day["instances"][0]["files"][0]["reason"], "missing",
+        "{next_day}"
+    );
+    let body = s3
+        .get_object()
+        .bucket(&bucket)
+        .key(&key)
+        .send()
+        .await
+        .expect("restored");
+    let bytes = body.body.collect().await.expect("bytes").into_bytes();
+    assert_eq!(bytes.as_ref(), text.as_bytes());
+    assert!(state_json(&s3, &bucket, "db1").await["reconciled_at"].as_i64() > Some(at));
+    assert_eq!(proxy.take_denials().len(), 0);
+}
+
+/// A file RDS rotates away in the middle of its copy: that run fails the file, the next one
+/// counts it (`FilesLostBeforeCopy` 1, an ERROR naming instance and file, no file content).
+#[tokio::test]
+async fn given_rds_rotates_a_file_away_mid_copy_then_the_next_run_counts_and_logs_it_lost() {
+    let moto = Moto::shared();
+    let rds = RdsLogs::with_moto(&moto.endpoint());
+    let secret_line = "password=hunter2-not-for-logs\n";
+    rds.write("db1", PG, secret_line.repeat(5_000).as_bytes());
+    rds.inject(sluice_testbed::rds_logs::Fault::RotateAway {
+        after_bytes: 20_000,
+        times: 1,
+    });
+    let (bucket, _) = new_bucket("syncer-lost").await;
+    let (proxy, env) = gated(&rds, &bucket, "db1", None);
+    let host = LambdaHost::serving("log-syncer", env);
+    let cut: Value = host.invoke("log-syncer", &json!({})).await.expect("run");
+    assert_eq!(cut["files_lost"], 0, "{cut}");
+    assert_eq!(
+        cut["instances"][0]["files"][0]["outcome"], "failed",
+        "{cut}"
+    );
+
+    let next: Value = host.invoke("log-syncer", &json!({})).await.expect("run");
+    assert_eq!(next["files_lost"], 1, "{next}");
+    assert_eq!(next["instances"][0]["lost"], json!([PG]), "{next}");
+    let logs = host.logs("log-syncer");
+    let lost_line = logs
+        .lines()
+        .find(|l| l.contains("rotated away by RDS before it was completely copied"))
+        .unwrap_or_else(|| panic!("no lost-file line:\n{logs}"));
+    assert!(
+        lost_line.contains("db1") && lost_line.contains(PG),
+        "{lost_line}"
+    );
+    assert!(
+        logs.contains("\"FilesLostBeforeCopy\":1.0"),
+        "EMF metric line:\n{logs}"
+    );
+    assert!(!logs.contains("hunter2"), "no file content in the logs");
+    assert_eq!(proxy.take_denials().len(), 0);
+}
+
+/// Deployed without `ListCopiesToReconcile`, a due reconciliation is refused: the run still
+/// copies what changed, reports the instance failed (`reconcile_error`, `InstanceFailed`), and
+/// records no reconciliation, so the next run tries again.
+#[tokio::test]
+async fn given_the_listing_refused_when_a_reconciliation_is_due_then_changes_still_copied_and_it_fails_loudly()
+ {
+    let moto = Moto::shared();
+    let rds = RdsLogs::with_moto(&moto.endpoint());
+    rds.write("db1", PG, b"first\n");
+    rds.write("db1", "error/postgresql.log.2026-11-22-14", b"kept\n");
+    let (bucket, s3) = new_bucket("syncer-no-list").await;
+    let (_dir, template) = template_without_statement("ListCopiesToReconcile");
+    let (proxy, env) = gated(&rds, &bucket, "db1", Some(&template));
+    let host = LambdaHost::serving("log-syncer", env);
+    let first: Value = host.invoke("log-syncer", &json!({})).await.expect("run");
+    assert_eq!(
+        first["files_copied"], 2,
+        "a first sync lists nothing: {first}"
+    );
+
+    let mut state = state_json(&s3, &bucket, "db1").await;
+    let at = state["reconciled_at"].as_i64().expect("reconciled_at");
+    state["reconciled_at"] = json!(at - 25 * 3600 * 1000);
+    s3.put_object()
+        .bucket(&bucket)
+        .key("rds-logs/_state/db1.json")
+        .body(serde_json::to_vec(&state).expect("json").into())
+        .send()
+        .await
+        .expect("put state");
+    rds.append("db1", PG, b"second\n");
+
+    let due: Value = host.invoke("log-syncer", &json!({})).await.expect("run");
+    assert_eq!(due["files_copied"], 1, "the change is copied: {due}");
+    assert_eq!(due["instances_failed"], 1, "{due}");
+    let error = due["instances"][0]["reconcile_error"]
+        .as_str()
+        .unwrap_or("");
+    assert!(error.contains("AccessDenied"), "{due}");
+    let after = state_json(&s3, &bucket, "db1").await;
+    assert_eq!(
+        after["reconciled_at"],
+        json!(at - 25 * 3600 * 1000),
+        "not recorded"
+    );
+    let denied = proxy.take_denials();
+    assert!(
+        !denied.is_empty() && denied.iter().all(|d| d.action() == "s3:ListBucket"),
+        "{denied:?}"
+    );
+    assert!(host.logs("log-syncer").contains("\"InstanceFailed\":1.0"));
+}

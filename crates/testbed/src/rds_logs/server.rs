@@ -153,9 +153,15 @@ async fn download(shared: &Shared, rest: &str) -> Response {
     let Ok(file) = tokio::fs::File::open(&path).await else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let cut = shared.take_fault(|f| match f {
-        Fault::Disconnect { after_bytes, .. } => Some(*after_bytes),
+    let rotate = shared.take_fault(|f| match f {
+        Fault::RotateAway { after_bytes, .. } => Some(*after_bytes),
         _ => None,
+    });
+    let cut = rotate.or_else(|| {
+        shared.take_fault(|f| match f {
+            Fault::Disconnect { after_bytes, .. } => Some(*after_bytes),
+            _ => None,
+        })
     });
     let grow = shared.take_fault(|f| match f {
         Fault::Grow { bytes, .. } => Some(bytes.clone()),
@@ -165,6 +171,7 @@ async fn download(shared: &Shared, rest: &str) -> Response {
         file,
         sent: 0,
         cut,
+        remove_at_cut: rotate.map(|_| path.clone()),
         grow: grow.map(|g| (path, g)),
     };
     let body = Body::from_stream(stream::unfold(state, next_chunk));
@@ -180,6 +187,8 @@ struct Streaming {
     file: tokio::fs::File,
     sent: u64,
     cut: Option<u64>,
+    /// The file to delete at the cut (rotated away by RDS mid-download).
+    remove_at_cut: Option<std::path::PathBuf>,
     grow: Option<(std::path::PathBuf, Vec<u8>)>,
 }
 
@@ -189,6 +198,11 @@ async fn next_chunk(mut s: Streaming) -> Option<(std::io::Result<Bytes>, Streami
     {
         s.cut = None;
         s.sent = u64::MAX;
+        if let Some(path) = s.remove_at_cut.take()
+            && let Err(e) = std::fs::remove_file(&path)
+        {
+            return Some((Err(e), s));
+        }
         // Let the bytes before the cut reach the client first: cut at once, the error can
         // overtake them and the client sees a failed request (retried) instead of a body
         // that breaks off, which is what this fault stands for.

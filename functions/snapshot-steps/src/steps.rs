@@ -907,6 +907,9 @@ async fn notify(s: &mut State, deps: &Deps, now: i64) -> Result<(), StepError> {
         "durationSeconds": s.started.map(|t| now - t),
         "error": error.and_then(|e| e.get("Error")),
         "cause": error.and_then(|e| e.get("Cause")),
+        // Cleanup after a failure gave up: what the run made may still exist (the cause says
+        // what), so whoever reads the event knows to look.
+        "cleanupError": s.rest.get("cleanupError").and_then(|e| e.get("Cause")),
     });
     put_event(
         deps,

@@ -957,3 +957,120 @@ async fn given_dr_copy_of_an_encrypted_kept_snapshot_without_a_dr_key_then_valid
     )
     .await;
 }
+
+/// Cleanup after a failure that cannot delete what the run made: the Catch still publishes the
+/// failure, with the original error and what cleanup could not do, and the run ends FAILED.
+#[tokio::test(flavor = "multi_thread")]
+async fn given_cleanup_after_a_failure_cannot_delete_then_the_failure_is_still_notified_with_why() {
+    let bed = Bed::new(Options::default()).await;
+    let subscriber = Subscriber::subscribe(
+        Moto::shared(),
+        "SanitizedSnapshotNotifyRule",
+        &bed.run_id(),
+        false,
+    )
+    .await;
+    bed.proxy.fail(
+        "RestoreDBInstanceFromDBSnapshot",
+        "InvalidParameterCombination",
+        "injected by the test",
+        None,
+    );
+    bed.proxy.fail(
+        "DeleteDBSnapshot",
+        "InvalidDBSnapshotState",
+        "deletion refused by the test",
+        None,
+    );
+
+    let run = bed.run().await;
+
+    assert_eq!(run.status, "FAILED");
+    assert_eq!(run.error.as_deref(), Some("AwsError"), "{:?}", run.cause);
+    let path = run.path();
+    assert!(
+        path.ends_with(&[
+            "CleanupAfterFailure".to_owned(),
+            "NotifyFailure".to_owned(),
+            "Failed".to_owned()
+        ]),
+        "{path:?}"
+    );
+    assert_eq!(run.retries("CleanupAfterFailure"), 5, "{path:?}");
+    let events = subscriber.events(Duration::from_secs(10)).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    let detail = &events[0]["detail"];
+    assert_eq!(detail["status"], "FAILED");
+    let cause = detail["cause"].as_str().unwrap_or_default();
+    assert!(cause.contains("RestoreDBInstanceFromDBSnapshot"), "{cause}");
+    let cleanup = detail["cleanupError"].as_str().unwrap_or_default();
+    assert!(
+        cleanup.contains("DeleteDBSnapshot") && cleanup.contains("deletion refused by the test"),
+        "{detail}"
+    );
+    // What cleanup could not delete is still there, named by the run's tag.
+    assert!(
+        bed.leftovers()
+            .await
+            .iter()
+            .any(|l| l.starts_with("snapshot sluice-tmp-")),
+        "{:?}",
+        bed.leftovers().await
+    );
+    bed.assert_source_untouched().await;
+}
+
+/// Cleanup after a successful run that cannot delete the temp snapshot: the run is reported
+/// FAILED (an operator must look), with the cleanup's error.
+#[tokio::test(flavor = "multi_thread")]
+async fn given_cleanup_after_success_cannot_delete_then_the_run_fails_and_says_why() {
+    let bed = Bed::new(Options::default()).await;
+    bed.proxy.fail(
+        "DeleteDBSnapshot",
+        "InvalidDBSnapshotState",
+        "deletion refused by the test",
+        None,
+    );
+
+    let run = bed.run().await;
+
+    assert_eq!(run.status, "FAILED");
+    assert_eq!(run.error.as_deref(), Some("AwsError"), "{:?}", run.cause);
+    let cause = run.cause.clone().unwrap_or_default();
+    assert!(
+        cause.contains("DeleteDBSnapshot") && cause.contains("deletion refused by the test"),
+        "{cause}"
+    );
+    let path = run.path();
+    let cleanup = path.iter().position(|s| s == "Cleanup").expect("Cleanup");
+    assert_eq!(path[cleanup + 1..], ["NotifyFailure", "Failed"], "{path:?}");
+    assert!(bed.proxy.calls().iter().any(|c| c == "PutEvents"));
+}
+
+/// The failure event cannot be published: NotifyFailure's Catch still ends the run FAILED with
+/// the original error, after cleanup removed everything.
+#[tokio::test(flavor = "multi_thread")]
+async fn given_the_failure_event_cannot_be_published_then_the_run_still_ends_failed_and_clean() {
+    let bed = Bed::new(Options::default()).await;
+    bed.proxy.fail(
+        "RestoreDBInstanceFromDBSnapshot",
+        "InvalidParameterCombination",
+        "injected by the test",
+        None,
+    );
+    bed.proxy
+        .fail("PutEvents", "InternalException", "bus refused", None);
+
+    let run = bed.run().await;
+
+    assert_eq!(run.status, "FAILED");
+    assert_eq!(run.error.as_deref(), Some("AwsError"), "{:?}", run.cause);
+    let path = run.path();
+    assert!(
+        path.ends_with(&["NotifyFailure".to_owned(), "Failed".to_owned()]),
+        "{path:?}"
+    );
+    assert_eq!(run.retries("NotifyFailure"), 3, "{path:?}");
+    assert_eq!(bed.leftovers().await, Vec::<String>::new());
+    bed.assert_source_untouched().await;
+}

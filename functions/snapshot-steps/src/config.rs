@@ -19,6 +19,7 @@
 //! | `SCRIPT_SHA256` | the script's SHA-256, 64 hex digits (required): `validate` and the task refuse any other content |
 //! | `DATABASE_NAME` | the database the script runs in (required) |
 //! | `EVENT_BUS` | where result events of both pipelines go (default `default`; read by [`event_bus`]) |
+//! | `SNAPSHOT_WAIT_MINUTES`, `RESTORE_WAIT_MINUTES`, `SANITIZE_WAIT_MINUTES` | how long a snapshot or copy, the restore, and the sanitizer task may take before the run fails (default 1440 each, 1 to 2880; the state machine polls for up to 49 hours) |
 //!
 //! Backup actions (read into [`BackupConfig`]; an error there fails only backup-action steps):
 //!
@@ -82,6 +83,34 @@ pub struct Config {
     pub script_sha256: Sha256Pin,
     /// The database the script runs in.
     pub database: String,
+    /// How long each wait may last.
+    pub waits: WaitLimits,
+}
+
+/// How long each kind of wait may last, in minutes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WaitLimits {
+    /// A snapshot of the source or temp database, or a copy.
+    pub snapshot: u32,
+    /// The temp database's restore (until it is available with its managed password).
+    pub restore: u32,
+    /// The sanitizer task.
+    pub sanitize: u32,
+}
+
+/// The longest configurable wait: the state machine's retries poll for about 49 hours.
+pub const MAX_WAIT_MINUTES: u32 = 2880;
+
+fn wait_minutes(env: &Env, var: &str) -> Result<u32, ConfigError> {
+    let minutes: u32 = env.parse_or(var, 1440)?;
+    if !(1..=MAX_WAIT_MINUTES).contains(&minutes) {
+        return Err(ConfigError::invalid(
+            var,
+            &minutes.to_string(),
+            "expected 1 to 2880 minutes",
+        ));
+    }
+    Ok(minutes)
 }
 
 /// Variables read by [`Config::from_env`], for the template consistency test.
@@ -108,6 +137,9 @@ pub const VARS: &[&str] = &[
     "SCRIPT_SHA256",
     "DATABASE_NAME",
     "EVENT_BUS",
+    "SNAPSHOT_WAIT_MINUTES",
+    "RESTORE_WAIT_MINUTES",
+    "SANITIZE_WAIT_MINUTES",
 ];
 
 /// Variables read by [`BackupConfig::from_env`] (and `EVENT_BUS`): the environment of a
@@ -288,6 +320,11 @@ impl Config {
             script_uri,
             script_sha256: env.parse_required("SCRIPT_SHA256")?,
             database: env.required("DATABASE_NAME")?,
+            waits: WaitLimits {
+                snapshot: wait_minutes(env, "SNAPSHOT_WAIT_MINUTES")?,
+                restore: wait_minutes(env, "RESTORE_WAIT_MINUTES")?,
+                sanitize: wait_minutes(env, "SANITIZE_WAIT_MINUTES")?,
+            },
         })
     }
 }
@@ -333,6 +370,24 @@ mod tests {
             let pairs = base().into_iter().filter(|(k, _)| *k != skip);
             let err = Config::from_env(&Env::from_pairs(pairs)).expect_err(skip);
             assert!(err.to_string().contains(skip), "{err}");
+        }
+    }
+
+    #[test]
+    fn waits_default_to_a_day_and_stay_within_what_the_state_machine_polls() {
+        let c = Config::from_env(&Env::from_pairs(base())).expect("config");
+        assert_eq!(
+            c.waits,
+            WaitLimits {
+                snapshot: 1440,
+                restore: 1440,
+                sanitize: 1440
+            }
+        );
+        for bad in ["0", "2881"] {
+            let pairs = base().into_iter().chain([("RESTORE_WAIT_MINUTES", bad)]);
+            let err = Config::from_env(&Env::from_pairs(pairs)).expect_err(bad);
+            assert!(err.to_string().contains("RESTORE_WAIT_MINUTES"), "{err}");
         }
     }
 

@@ -67,6 +67,10 @@ pub struct State {
     /// When the run started, epoch seconds (set by the guard).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started: Option<i64>,
+    /// When the action the next wait waits on began, epoch seconds (set by each step that
+    /// starts something to wait on: a wait's limit counts from it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase_started: Option<i64>,
     /// The source's engine (set by validate).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engine: Option<String>,

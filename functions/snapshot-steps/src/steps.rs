@@ -36,7 +36,59 @@ pub(crate) async fn run(request: Request, deps: &Deps, now: i64) -> Result<State
         mut state,
     } = request;
     let s = &mut state;
-    match step.as_str() {
+    let outcome = run_step(&step, s, deps, now, failed).await;
+    if let Err(e) = &outcome
+        && e.kind == ErrorKind::NotReady
+        && let Some(late) = past_wait_limit(&step, s, deps, now, &e.message)
+    {
+        return Err(late);
+    }
+    outcome?;
+    // The next wait's limit counts from the action it waits on.
+    if matches!(
+        step.as_str(),
+        "snapshotSource" | "restore" | "runSanitizer" | "snapshotTemp" | "copyEncrypted"
+    ) {
+        state.phase_started = Some(now);
+    }
+    Ok(state)
+}
+
+/// A wait that has lasted longer than its configured limit, as a `ResourceFailed` naming the
+/// setting; `None` while it may go on.
+fn past_wait_limit(
+    step: &str,
+    s: &State,
+    deps: &Deps,
+    now: i64,
+    waiting_for: &str,
+) -> Option<StepError> {
+    let waits = deps.config().ok()?.waits;
+    let (minutes, var) = match step {
+        "waitSourceSnapshot" | "waitTempSnapshot" | "waitSnapshot" => {
+            (waits.snapshot, "SNAPSHOT_WAIT_MINUTES")
+        }
+        "waitRestored" => (waits.restore, "RESTORE_WAIT_MINUTES"),
+        "waitSanitizer" => (waits.sanitize, "SANITIZE_WAIT_MINUTES"),
+        _ => return None,
+    };
+    let waited = now - s.phase_started?;
+    (waited > i64::from(minutes) * 60).then(|| {
+        resource_failed(format!(
+            "gave up after {} minutes ({var}={minutes}): {waiting_for}",
+            waited / 60
+        ))
+    })
+}
+
+async fn run_step(
+    step: &str,
+    s: &mut State,
+    deps: &Deps,
+    now: i64,
+    failed: bool,
+) -> Result<(), StepError> {
+    match step {
         "guard" => guard(s, deps, now).await?,
         "validate" => validate(s, deps, now).await?,
         "snapshotSource" => snapshot_source(s, deps).await?,
@@ -60,7 +112,7 @@ pub(crate) async fn run(request: Request, deps: &Deps, now: i64) -> Result<State
             )));
         }
     }
-    Ok(state)
+    Ok(())
 }
 
 fn config_error(e: impl std::fmt::Display) -> StepError {

@@ -1074,3 +1074,56 @@ async fn given_the_failure_event_cannot_be_published_then_the_run_still_ends_fai
     assert_eq!(bed.leftovers().await, Vec::<String>::new());
     bed.assert_source_untouched().await;
 }
+
+/// A wait that outlasts its limit gives up naming the setting (the state machine then cleans
+/// up); until then it keeps polling. The limit counts from the action the wait waits on.
+#[tokio::test(flavor = "multi_thread")]
+async fn given_restore_slower_than_its_limit_then_the_wait_gives_up_naming_the_setting() {
+    let bed = Bed::new(Options::default()).await;
+    let step = |name: &'static str, state: Value| {
+        let host = &bed.host;
+        async move {
+            host.invoke(FUNCTION, &json!({"step": name, "state": state}))
+                .await
+        }
+    };
+    let mut state = json!({
+        "input": bed.input(),
+        "runId": bed.run_id(),
+        "stateMachineArn": bed.machine_arn,
+    });
+    for name in [
+        "guard",
+        "validate",
+        "snapshotSource",
+        "waitSourceSnapshot",
+        "restore",
+    ] {
+        state = step(name, state)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+    }
+    let began = state["phaseStarted"]
+        .as_i64()
+        .expect("restore records when it began");
+    // The temp instance never becomes available.
+    bed.proxy.replace_in_response(
+        "DescribeDBInstances",
+        "<DBInstanceStatus>available</DBInstanceStatus>",
+        "<DBInstanceStatus>creating</DBInstanceStatus>",
+    );
+
+    let polling = step("waitRestored", state.clone()).await;
+    state["phaseStarted"] = json!(began - 1441 * 60);
+    let late = step("waitRestored", state).await;
+
+    let polling = format!("{:?}", polling.expect_err("still creating"));
+    assert!(polling.contains("NotReady"), "{polling}");
+    let late = format!("{:?}", late.expect_err("past the limit"));
+    assert!(
+        late.contains("ResourceFailed")
+            && late.contains("RESTORE_WAIT_MINUTES=1440")
+            && late.contains("creating"),
+        "{late}"
+    );
+}

@@ -338,17 +338,17 @@ async fn snapshot_source(s: &mut State, deps: &Deps) -> Result<(), StepError> {
             s.restore_from = Some(id);
         }
         "latest" => {
+            // Without a type RDS lists automated and manual snapshots; AWS Backup's (of an
+            // instance or a cluster) only when asked for by type.
             let mut all = deps
                 .rds
                 .snapshots(src.kind, None, Some(&src.id), None)
                 .await?;
-            if src.kind == Kind::Instance {
-                all.extend(
-                    deps.rds
-                        .snapshots(src.kind, None, Some(&src.id), Some("awsbackup"))
-                        .await?,
-                );
-            }
+            all.extend(
+                deps.rds
+                    .snapshots(src.kind, None, Some(&src.id), Some("awsbackup"))
+                    .await?,
+            );
             let newest = all
                 .into_iter()
                 .filter(|x| x.status == "available")

@@ -1127,3 +1127,84 @@ async fn given_restore_slower_than_its_limit_then_the_wait_gives_up_naming_the_s
         "{late}"
     );
 }
+
+/// `latest` restores the newest available snapshot of the source.
+async fn latest_restores_the_newest(src: Src, engine: &'static str) {
+    let bed = Bed::new(Options {
+        src,
+        engine,
+        snapshot: "latest",
+        ..Options::default()
+    })
+    .await;
+    let rds = aws_sdk_rds::Client::new(&bed.sdk);
+    let (older, newer) = (
+        format!("{}-manual-older", bed.source),
+        format!("{}-manual-newer", bed.source),
+    );
+    for id in [&older, &newer] {
+        match src {
+            Src::Instance => {
+                rds.create_db_snapshot()
+                    .db_snapshot_identifier(id)
+                    .db_instance_identifier(&bed.source)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+            Src::Cluster => {
+                rds.create_db_cluster_snapshot()
+                    .db_cluster_snapshot_identifier(id)
+                    .db_cluster_identifier(&bed.source)
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        }
+        // Creation times a second apart.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+    }
+
+    let run = bed.run().await;
+
+    run.assert_succeeded(&bed.logs());
+    let output = run.output.clone().expect("output");
+    assert_eq!(output["restoreFrom"], json!(newer), "{output}");
+    // The source's own snapshots are left alone.
+    let left = bed.leftovers().await;
+    assert!(left.iter().all(|l| !l.contains("manual-")), "{left:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn given_latest_of_an_instance_then_the_newest_snapshot_is_restored() {
+    latest_restores_the_newest(Src::Instance, "postgres").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn given_latest_of_a_cluster_then_the_newest_snapshot_is_restored() {
+    latest_restores_the_newest(Src::Cluster, "aurora-postgresql").await;
+}
+
+/// RDS lists AWS Backup's snapshots only when asked for by type, for clusters too: `latest`
+/// asks (moto cannot make such a snapshot, so the listing is what is checked).
+#[tokio::test(flavor = "multi_thread")]
+async fn given_latest_of_a_cluster_then_aws_backup_snapshots_are_asked_for_too() {
+    let bed = Bed::new(Options {
+        src: Src::Cluster,
+        engine: "aurora-postgresql",
+        snapshot: "latest",
+        ..Options::default()
+    })
+    .await;
+    bed.proxy.fail_when(
+        "DescribeDBClusterSnapshots",
+        "SnapshotType=awsbackup",
+        "InternalFailure",
+        "the AWS Backup listing was asked for",
+    );
+
+    let run = bed.run().await;
+
+    bed.assert_failed_cleanly(&run, "AwsError", "the AWS Backup listing was asked for")
+        .await;
+}

@@ -377,6 +377,26 @@ async fn export_start(s: &mut BackupState, deps: &Deps, now: i64) -> Result<(), 
         s.backup_time.unwrap_or(now),
         job,
     );
+    // AWS runs at most five exports per account at once and documents no error for a sixth:
+    // this one waits for a slot (NotReady) rather than fail, within EXPORT_TIMEOUT_MINUTES.
+    let slots = running_exports(deps, &task_id).await?;
+    if !slots.ours && slots.others >= MAX_RUNNING_EXPORTS {
+        let waited = now - s.started.unwrap_or(now);
+        if waited > i64::from(export.timeout_minutes) * 60 {
+            return Err(resource_failed(format!(
+                "export {task_id} could not start in {} minutes (EXPORT_TIMEOUT_MINUTES={}): \
+                 {} exports kept running in this account, the most AWS runs at once",
+                waited / 60,
+                export.timeout_minutes,
+                slots.others
+            )));
+        }
+        return Err(StepError::not_ready(format!(
+            "{} exports are running in this account, the most AWS runs at once: export \
+             {task_id} waits for one to end",
+            slots.others
+        )));
+    }
     let started = deps
         .rds
         .client
@@ -398,6 +418,51 @@ async fn export_start(s: &mut BackupState, deps: &Deps, now: i64) -> Result<(), 
         warning: None,
     });
     Ok(())
+}
+
+/// Snapshot exports AWS runs at once per account and region
+/// (<https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_ExportSnapshot.html#USER_ExportSnapshot.Limits>).
+const MAX_RUNNING_EXPORTS: usize = 5;
+
+/// The account's running exports, seen from one of them.
+struct Slots {
+    /// Other exports starting or in progress.
+    others: usize,
+    /// Whether `task_id` itself already exists (an earlier attempt started it).
+    ours: bool,
+}
+
+/// Lists the account's starting and running exports (every page).
+async fn running_exports(deps: &Deps, task_id: &str) -> Result<Slots, StepError> {
+    let filter = aws_sdk_rds::types::Filter::builder()
+        .name("status")
+        .values("starting")
+        .values("in_progress")
+        .build();
+    let mut pages = deps
+        .rds
+        .client
+        .describe_export_tasks()
+        .filters(filter)
+        .into_paginator()
+        .send();
+    let mut slots = Slots {
+        others: 0,
+        ours: false,
+    };
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| aws_error("DescribeExportTasks", "(running)", e))?;
+        for task in page.export_tasks() {
+            if task.export_task_identifier() == Some(task_id) {
+                slots.ours = true;
+            } else if rules::export_status(task.status().unwrap_or_default())
+                == ExportStatus::Running
+            {
+                slots.others += 1;
+            }
+        }
+    }
+    Ok(slots)
 }
 
 /// Waits for the export (`NotReady` while it runs, failing after `EXPORT_TIMEOUT_MINUTES`) and

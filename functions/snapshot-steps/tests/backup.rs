@@ -247,8 +247,10 @@ async fn an_export_past_its_timeout_fails_and_the_failure_path_cancels_it() {
         ..Options::default()
     })
     .await;
-    bed.proxy.replace_in_response(
+    // This export runs on (the account's other exports, listed before it starts, do not).
+    bed.proxy.replace_in_response_when(
         "DescribeExportTasks",
+        "ExportTaskIdentifier=",
         "<Status>complete</Status>",
         "<Status>IN_PROGRESS</Status>",
     );
@@ -553,4 +555,70 @@ async fn the_rules_event_patterns_match_completed_jobs_only() {
             "{name}: matched {matched} time(s)\n{delivered:#?}"
         );
     }
+}
+
+/// AWS runs five exports per account at once: a sixth waits for a slot (NotReady), starts once
+/// one ends, and gives up after EXPORT_TIMEOUT_MINUTES if none does.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_export_waits_while_five_run_in_the_account_and_starts_when_one_ends() {
+    let bed = Bed::new(Options {
+        export_timeout_minutes: 60,
+        ..Options::default()
+    })
+    .await;
+    bed.deliver(&bed.event("native-instance-completed"))
+        .await
+        .unwrap();
+    let (name, input) = bed.executions().await.remove(0);
+    let state = bed
+        .step("describe", json!({"input": input, "runId": name}))
+        .await
+        .unwrap();
+    // Five exports of the same recovery point, started by someone else, to another bucket.
+    let rds = aws_sdk_rds::Client::new(&bed.sdk);
+    for i in 0..5 {
+        rds.start_export_task()
+            .export_task_identifier(format!("other-{}-{i}", bed.job.job_id.to_ascii_lowercase()))
+            .source_arn(state["recoveryPointArn"].as_str().unwrap())
+            .s3_bucket_name("someone-elses-exports")
+            .iam_role_arn("arn:aws:iam::123456789012:role/other-export")
+            .kms_key_id("arn:aws:kms:us-east-1:123456789012:key/other")
+            .send()
+            .await
+            .unwrap();
+    }
+    // moto finishes exports at once: the account's listing shows them running.
+    bed.proxy.replace_in_response_when(
+        "DescribeExportTasks",
+        "Name=status",
+        "<Status>complete</Status>",
+        "<Status>IN_PROGRESS</Status>",
+    );
+
+    let queued = bed.step("exportStart", state.clone()).await.unwrap_err();
+    let mut late_state = state.clone();
+    late_state["started"] = json!(state["started"].as_i64().unwrap() - 7_200);
+    let late = bed.step("exportStart", late_state).await.unwrap_err();
+    let before = bed.exports().await.len();
+    bed.proxy.clear();
+    let started = bed.step("exportStart", state).await.unwrap();
+
+    assert_eq!(queued.error_type, "NotReady", "{queued}");
+    assert!(
+        queued
+            .error_message
+            .contains("exports are running in this account"),
+        "{queued}"
+    );
+    assert_eq!(late.error_type, "ResourceFailed", "{late}");
+    assert!(
+        late.error_message.contains("EXPORT_TIMEOUT_MINUTES=60"),
+        "{late}"
+    );
+    assert_eq!(
+        before, 0,
+        "nothing started while the account was at its limit"
+    );
+    assert_eq!(bed.exports().await.len(), 1);
+    assert_eq!(started["export"]["status"], "STARTING");
 }

@@ -204,3 +204,59 @@ fn given_every_subsystem_off_when_the_stack_is_created_then_it_holds_only_the_bu
         .collect();
     assert_eq!(created, BTreeSet::from(["DataBucket", "DataBucketPolicy"]));
 }
+
+/// How long one retrier can keep its state going, in seconds: every interval, backed off and
+/// capped by `MaxDelaySeconds` as Step Functions does.
+fn retry_ceiling(retrier: &Value) -> f64 {
+    let mut interval = retrier["IntervalSeconds"].as_f64().unwrap_or(1.0);
+    let backoff = retrier["BackoffRate"].as_f64().unwrap_or(2.0);
+    let cap = retrier["MaxDelaySeconds"].as_f64().unwrap_or(f64::INFINITY);
+    let attempts = retrier["MaxAttempts"].as_u64().unwrap_or(3);
+    let mut total = 0.0;
+    for _ in 0..attempts {
+        total += interval.min(cap);
+        interval *= backoff;
+    }
+    total
+}
+
+/// A state machine that Step Functions times out skips its own failure path (cleanup, abort,
+/// the failure notification): each machine's timeout, if any, outlasts every wait it can make
+/// one after another, and the backup-actions steps' own deadline ends a run well before it.
+#[test]
+fn every_state_machine_outlasts_its_waits_so_its_failure_path_always_runs() {
+    for name in ["backup-actions", "sanitized-snapshot"] {
+        let path = workspace_root().join(format!("statemachines/{name}.asl.json"));
+        let asl: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let waits: f64 = asl["States"]
+            .as_object()
+            .unwrap()
+            .values()
+            .filter_map(|state| state["Retry"].as_array())
+            .flatten()
+            .filter(|r| r["ErrorEquals"] == serde_json::json!(["NotReady"]))
+            .map(retry_ceiling)
+            .sum();
+        assert!(waits > 0.0, "{name} has no NotReady waits");
+        if let Some(timeout) = asl["TimeoutSeconds"].as_f64() {
+            assert!(
+                timeout > waits,
+                "{name}: TimeoutSeconds {timeout} is shorter than its waits ({waits:.0} s)"
+            );
+        }
+    }
+    let asl: Value = serde_json::from_str(
+        &std::fs::read_to_string(workspace_root().join("statemachines/backup-actions.asl.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let timeout = asl["TimeoutSeconds"]
+        .as_f64()
+        .expect("backup actions time out");
+    let deadline = f64::from(snapshot_steps::config::MAX_RUN_DEADLINE_HOURS) * 3600.0;
+    // The longest single poll interval, plus the abort and the notification.
+    assert!(
+        timeout > deadline + 600.0 + 3600.0,
+        "the latest RUN_DEADLINE_HOURS leaves no time to abort and notify before {timeout} s"
+    );
+}

@@ -285,6 +285,17 @@ pub async fn run(event: Value, deps: &Deps, now: i64) -> Result<Value, StepError
         .map_err(|e| StepError::invalid_input(format!("not a backup-actions request: {e}")))?;
     tracing::info!(%step, run_id = %state.run_id, "step");
     let s = &mut state;
+    // Past the run's deadline, every step that would go on waiting or acting fails instead, so
+    // that Abort and NotifyFailure run before Step Functions' own timeout could stop the run.
+    if !matches!(step.as_str(), "describe" | "abort" | "backupNotify")
+        && let (Some(started), Ok(config)) = (s.started, settings(deps))
+        && now - started > i64::from(config.deadline_hours) * 3600
+    {
+        return Err(resource_failed(format!(
+            "run {} passed its deadline of {} hours (RUN_DEADLINE_HOURS) at step {step}",
+            s.run_id, config.deadline_hours
+        )));
+    }
     match step.as_str() {
         "describe" => describe(s, deps, now).await?,
         "exportStart" => export_start(s, deps, now).await?,

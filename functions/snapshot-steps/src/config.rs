@@ -34,6 +34,7 @@
 //! | `BACKUP_SANITIZE` | `true`/`false` (default false): start a sanitized-snapshot run from the backup |
 //! | `SANITIZE_STATE_MACHINE_ARN` | the sanitized-snapshot state machine (required with sanitize) |
 //! | `BACKUP_DELETE` | `true`/`false` (default false): delete the recovery point once every chosen action succeeded |
+//! | `RUN_DEADLINE_HOURS` | how long a backup-actions run may last before its steps fail it, so that it aborts and notifies before the state machine's 7-day timeout (default 72, 1 to 144) |
 
 use sluice_runtime::config::{ConfigError, Env};
 use sluice_runtime::pin::Sha256Pin;
@@ -157,7 +158,12 @@ pub const BACKUP_VARS: &[&str] = &[
     "BACKUP_SANITIZE",
     "SANITIZE_STATE_MACHINE_ARN",
     "BACKUP_DELETE",
+    "RUN_DEADLINE_HOURS",
 ];
+
+/// The longest `RUN_DEADLINE_HOURS`: the backup-actions state machine's `TimeoutSeconds` is 7
+/// days, past the sum of its waits and this deadline.
+pub const MAX_RUN_DEADLINE_HOURS: u32 = 144;
 
 /// The EventBridge bus result events go to (`EVENT_BUS`, default `default`).
 pub fn event_bus(env: &Env) -> String {
@@ -210,6 +216,8 @@ pub struct BackupConfig {
     pub export: Option<ExportConfig>,
     /// The sanitized-snapshot state machine, when sanitizing.
     pub sanitize_state_machine_arn: Option<String>,
+    /// How long a run may last before its steps fail it.
+    pub deadline_hours: u32,
 }
 
 impl BackupConfig {
@@ -247,7 +255,16 @@ impl BackupConfig {
         } else {
             None
         };
+        let deadline_hours: u32 = env.parse_or("RUN_DEADLINE_HOURS", 72)?;
+        if !(1..=MAX_RUN_DEADLINE_HOURS).contains(&deadline_hours) {
+            return Err(ConfigError::invalid(
+                "RUN_DEADLINE_HOURS",
+                &deadline_hours.to_string(),
+                "expected 1 to 144 hours",
+            ));
+        }
         Ok(Self {
+            deadline_hours,
             vaults: env.list("BACKUP_VAULTS"),
             state_machine_arn: env.optional("BACKUP_STATE_MACHINE_ARN"),
             actions,

@@ -622,3 +622,43 @@ async fn an_export_waits_while_five_run_in_the_account_and_starts_when_one_ends(
     assert_eq!(bed.exports().await.len(), 1);
     assert_eq!(started["export"]["status"], "STARTING");
 }
+
+/// Past RUN_DEADLINE_HOURS every waiting step fails the run, so Abort (which still runs) cancels
+/// the export and the failure is notified before the state machine's own timeout.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_past_its_deadline_fails_at_its_next_step_and_still_aborts() {
+    let bed = Bed::new(Options::default()).await;
+    bed.proxy.replace_in_response_when(
+        "DescribeExportTasks",
+        "ExportTaskIdentifier=",
+        "<Status>complete</Status>",
+        "<Status>IN_PROGRESS</Status>",
+    );
+    bed.deliver(&bed.event("native-instance-completed"))
+        .await
+        .unwrap();
+    let (name, input) = bed.executions().await.remove(0);
+    let mut state = bed
+        .step("describe", json!({"input": input, "runId": name}))
+        .await
+        .unwrap();
+    state = bed.step("exportStart", state).await.unwrap();
+    let running = bed.step("exportWait", state.clone()).await.unwrap_err();
+    // 73 hours after describe: past the default RUN_DEADLINE_HOURS=72.
+    state["started"] = json!(state["started"].as_i64().unwrap() - 73 * 3600);
+
+    let late = bed.step("exportWait", state.clone()).await.unwrap_err();
+    state["export"]["status"] = json!("IN_PROGRESS");
+    let aborted = bed.step("abort", state.clone()).await.unwrap();
+    let notified = bed.step("backupNotify", aborted.clone()).await;
+
+    assert_eq!(running.error_type, "NotReady", "{running}");
+    assert_eq!(late.error_type, "ResourceFailed", "{late}");
+    assert!(
+        late.error_message.contains("deadline of 72 hours")
+            && late.error_message.contains("exportWait"),
+        "{late}"
+    );
+    assert!(notified.is_ok(), "{notified:?}");
+    assert!(bed.proxy.calls().iter().any(|c| c == "CancelExportTask"));
+}

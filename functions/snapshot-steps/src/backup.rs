@@ -725,6 +725,7 @@ mod tests {
             actions: Actions::default(),
             export: None,
             sanitize_state_machine_arn: None,
+            deadline_hours: 72,
         }
     }
 

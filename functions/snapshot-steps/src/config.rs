@@ -409,6 +409,17 @@ mod tests {
     }
 
     #[test]
+    fn run_deadline_defaults_to_three_days_and_stays_under_the_machine_timeout() {
+        let ok = BackupConfig::from_env(&Env::from_pairs([("BACKUP_VAULTS", "prod")])).unwrap();
+        assert_eq!(ok.deadline_hours, 72);
+        for bad in ["0", "145"] {
+            let err = BackupConfig::from_env(&Env::from_pairs([("RUN_DEADLINE_HOURS", bad)]))
+                .expect_err(bad);
+            assert!(err.to_string().contains("RUN_DEADLINE_HOURS"), "{err}");
+        }
+    }
+
+    #[test]
     fn source_kind_is_instance_or_cluster() {
         let pairs = base().into_iter().map(|(k, v)| {
             if k == "SOURCE_KIND" {

@@ -157,6 +157,9 @@ const REST_ROUTES = {
     ['GET', /^\/backup-jobs\/([^/]+)$/, 'DescribeBackupJob', (m) => ({ BackupJobId: m[1] })],
     ['DELETE', /^\/backup-vaults\/([^/]+)\/recovery-points\/([^/]+)$/, 'DeleteRecoveryPoint', (m) => ({ BackupVaultName: m[1], RecoveryPointArn: m[2] })],
     ['GET', /^\/backup-vaults\/([^/]+)\/recovery-points\/([^/]+)$/, 'DescribeRecoveryPoint', (m) => ({ BackupVaultName: m[1], RecoveryPointArn: m[2] })],
+    ['GET', /^\/backup-vaults\/([^/]+)$/, 'DescribeBackupVault', (m) => ({ BackupVaultName: m[1] })],
+    ['GET', /^\/legal-holds\/?$/, 'ListLegalHolds', () => ({})],
+    ['GET', /^\/legal-holds\/([^/]+)\/recovery-points$/, 'ListRecoveryPointsByLegalHold', (m) => ({ LegalHoldId: m[1] })],
   ],
   lambda: [
     ['POST', /^\/2015-03-31\/functions\/([^/]+)\/invocations$/, 'InvokeFunction', (m) => ({ FunctionName: m[1] })],
@@ -281,6 +284,7 @@ const RESOLVERS = {
   'kinesis:stream': (p) => p.StreamARN ?? p.StreamName,
   'backup:recoveryPoint': (p) => p.RecoveryPointArn,
   'backup:backupVault': (p) => p.BackupVaultName,
+  'backup:legalHold': (p) => p.LegalHoldId,
   'lambda:function': (p) => p.FunctionName,
   'iam:role': (p) => p.RoleArn ?? p.RoleName,
   // https://sqs.<region>.amazonaws.com/<account>/<name> (or the legacy queue.amazonaws.com host)

@@ -3,7 +3,9 @@
 //! It answers the calls backup actions make (restJson1): `DescribeBackupJob`
 //! (`GET /backup-jobs/{id}`), `DeleteRecoveryPoint`
 //! (`DELETE /backup-vaults/{vault}/recovery-points/{arn}`) and `DescribeRecoveryPoint` (`GET`
-//! on the same path). The test registers the jobs a
+//! on the same path), `DescribeBackupVault` (`GET /backup-vaults/{vault}`, with its lock),
+//! `ListLegalHolds` (`GET /legal-holds/`) and `ListRecoveryPointsByLegalHold`
+//! (`GET /legal-holds/{id}/recovery-points`). The test registers the jobs a
 //! simulated AWS Backup completed with [`FakeBackup::add_job`]; for RDS the recovery point is a
 //! snapshot the test made in moto, so the export can read it. Product code reaches the stand-in
 //! through `AWS_ENDPOINT_URL_BACKUP` = [`FakeBackup::endpoint`]; signatures are not checked.
@@ -42,6 +44,10 @@ struct Inner {
     fail_delete: Option<(String, String)>,
     expire_on_delete: bool,
     expired: Vec<String>,
+    /// The vault lock's minimum retention in days, when the vaults are locked.
+    vault_lock: Option<i64>,
+    /// Active legal holds: (id, title, recovery point ARNs).
+    legal_holds: Vec<(String, String, Vec<String>)>,
     calls: Vec<String>,
 }
 
@@ -69,6 +75,16 @@ impl FakeBackup {
                 .route(
                     "/backup-vaults/{vault}/recovery-points/{arn}",
                     axum::routing::delete(delete_recovery_point).get(describe_recovery_point),
+                )
+                .route(
+                    "/backup-vaults/{vault}",
+                    axum::routing::get(describe_backup_vault),
+                )
+                .route("/legal-holds", axum::routing::get(list_legal_holds))
+                .route("/legal-holds/", axum::routing::get(list_legal_holds))
+                .route(
+                    "/legal-holds/{id}/recovery-points",
+                    axum::routing::get(list_recovery_points_by_legal_hold),
                 )
                 .fallback(unknown)
                 .with_state(shared.clone()),
@@ -104,6 +120,20 @@ impl FakeBackup {
     /// underlying snapshot: success, but the recovery point is left `EXPIRED`.
     pub fn expire_on_delete(&self) {
         lock(&self.shared).expire_on_delete = true;
+    }
+
+    /// Locks every vault (Vault Lock) with a minimum retention of `days`.
+    pub fn lock_vaults(&self, days: i64) {
+        lock(&self.shared).vault_lock = Some(days);
+    }
+
+    /// Places an active legal hold `id` titled `title` on `recovery_point_arn`.
+    pub fn add_legal_hold(&self, id: &str, title: &str, recovery_point_arn: &str) {
+        lock(&self.shared).legal_holds.push((
+            id.to_owned(),
+            title.to_owned(),
+            vec![recovery_point_arn.to_owned()],
+        ));
     }
 
     /// The operations called, in order.
@@ -228,6 +258,66 @@ async fn describe_recovery_point(
         body.to_string(),
     )
         .into_response()
+}
+
+fn json_ok(body: &Value) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+async fn describe_backup_vault(
+    State(shared): State<Shared>,
+    Path(vault): Path<String>,
+) -> Response {
+    let mut inner = lock(&shared);
+    inner.calls.push("DescribeBackupVault".into());
+    let mut body = json!({
+        "BackupVaultName": vault,
+        "BackupVaultArn": format!("arn:aws:backup:us-east-1:{}:backup-vault:{vault}", crate::moto::ACCOUNT),
+        "Locked": inner.vault_lock.is_some(),
+        "NumberOfRecoveryPoints": inner.jobs.values().filter(|j| j.vault == vault).count(),
+    });
+    if let Some(days) = inner.vault_lock {
+        body["MinRetentionDays"] = json!(days);
+    }
+    json_ok(&body)
+}
+
+async fn list_legal_holds(State(shared): State<Shared>) -> Response {
+    let mut inner = lock(&shared);
+    inner.calls.push("ListLegalHolds".into());
+    let holds: Vec<Value> = inner
+        .legal_holds
+        .iter()
+        .map(|(id, title, _)| {
+            json!({
+                "LegalHoldId": id,
+                "LegalHoldArn": format!("arn:aws:backup:us-east-1:{}:legal-hold:{id}", crate::moto::ACCOUNT),
+                "Title": title,
+                "Status": "ACTIVE",
+            })
+        })
+        .collect();
+    json_ok(&json!({ "LegalHolds": holds }))
+}
+
+async fn list_recovery_points_by_legal_hold(
+    State(shared): State<Shared>,
+    Path(id): Path<String>,
+) -> Response {
+    let mut inner = lock(&shared);
+    inner.calls.push("ListRecoveryPointsByLegalHold".into());
+    let points: Vec<Value> = inner
+        .legal_holds
+        .iter()
+        .filter(|(hold, _, _)| *hold == id)
+        .flat_map(|(_, _, arns)| arns.iter().map(|a| json!({ "RecoveryPointArn": a })))
+        .collect();
+    json_ok(&json!({ "RecoveryPoints": points }))
 }
 
 async fn unknown(uri: axum::http::Uri) -> Response {

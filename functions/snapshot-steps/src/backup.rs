@@ -11,7 +11,8 @@
 //! - [`run`] is one step of that execution (`{"step", "state"}`), like the sanitized-snapshot
 //!   steps.
 
-use aws_sdk_backup::types::{BackupJobState, RecoveryPointStatus};
+use aws_sdk_backup::error::ProvideErrorMetadata;
+use aws_sdk_backup::types::{BackupJobState, LegalHoldStatus, RecoveryPointStatus};
 use aws_sdk_sfn::types::ExecutionStatus;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
@@ -136,9 +137,13 @@ pub struct BackupState {
     /// The sanitized-snapshot run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sanitize: Option<Sanitize>,
-    /// `deleted` once the recovery point is gone; `kept` otherwise.
+    /// `deleted` once the recovery point is gone; `retained` when a vault lock or a legal hold
+    /// forbids deleting it; `kept` otherwise.
     #[serde(default = "kept")]
     pub recovery_point: String,
+    /// Why the recovery point was retained.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_point_reason: Option<String>,
     /// Everything else (the `error` a `Catch` recorded).
     #[serde(flatten)]
     pub rest: Map<String, Value>,
@@ -302,7 +307,7 @@ pub async fn run(event: Value, deps: &Deps, now: i64) -> Result<Value, StepError
         "exportWait" => export_wait(s, deps, now).await?,
         "sanitizeStart" => sanitize_start(s, deps).await?,
         "sanitizeWait" => sanitize_wait(s, deps).await?,
-        "deleteRecoveryPoint" => delete_recovery_point(s, deps).await?,
+        "deleteRecoveryPoint" => delete_recovery_point(s, deps, now).await?,
         "abort" => abort(s, deps).await?,
         "backupNotify" => notify(s, deps, now).await?,
         other => {
@@ -597,7 +602,83 @@ async fn sanitize_wait(s: &mut BackupState, deps: &Deps) -> Result<(), StepError
 }
 
 /// Deletes the recovery point, only when deletion is on and every chosen action succeeded.
-async fn delete_recovery_point(s: &mut BackupState, deps: &Deps) -> Result<(), StepError> {
+/// Why AWS Backup may not delete the recovery point now, read before trying: the vault's lock
+/// (its minimum retention, counted from the backup) or an active legal hold that covers it.
+async fn retention_hold(
+    s: &BackupState,
+    deps: &Deps,
+    recovery_point: &str,
+    now: i64,
+) -> Result<Option<String>, StepError> {
+    let vault = &s.input.vault;
+    let described = deps
+        .backup
+        .describe_backup_vault()
+        .backup_vault_name(vault)
+        .send()
+        .await
+        .map_err(|e| aws_error("DescribeBackupVault", vault, e))?;
+    if described.locked() == Some(true)
+        && let Some(days) = described.min_retention_days()
+    {
+        let age_days = (now - s.backup_time.unwrap_or(now)) / 86_400;
+        if age_days < days {
+            return Ok(Some(format!(
+                "vault {vault} is locked with a minimum retention of {days} days and the \
+                 recovery point is {age_days} days old"
+            )));
+        }
+    }
+    let mut holds = deps.backup.list_legal_holds().into_paginator().send();
+    while let Some(page) = holds.next().await {
+        let page = page.map_err(|e| aws_error("ListLegalHolds", "(account)", e))?;
+        for hold in page.legal_holds() {
+            let Some(id) = hold.legal_hold_id() else {
+                continue;
+            };
+            if hold.status() != Some(&LegalHoldStatus::Active) {
+                continue;
+            }
+            let mut points = deps
+                .backup
+                .list_recovery_points_by_legal_hold()
+                .legal_hold_id(id)
+                .into_paginator()
+                .send();
+            while let Some(page) = points.next().await {
+                let page = page.map_err(|e| aws_error("ListRecoveryPointsByLegalHold", id, e))?;
+                if page
+                    .recovery_points()
+                    .iter()
+                    .any(|p| p.recovery_point_arn() == Some(recovery_point))
+                {
+                    return Ok(Some(format!(
+                        "legal hold {id} ({}) covers it",
+                        hold.title().unwrap_or("untitled")
+                    )));
+                }
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Whether AWS Backup refused a deletion because of a lock or hold it enforces at delete time.
+fn refused_by_retention(code: Option<&str>, message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    matches!(
+        code,
+        Some("InvalidRequestException" | "AccessDeniedException")
+    ) && ["lock", "retention", "legal hold"]
+        .iter()
+        .any(|w| message.contains(w))
+}
+
+async fn delete_recovery_point(
+    s: &mut BackupState,
+    deps: &Deps,
+    now: i64,
+) -> Result<(), StepError> {
     let config = settings(deps)?;
     let recovery_point = State::need(&s.recovery_point_arn, "recoveryPointArn")?;
     let chosen = *State::need(&s.actions, "actions")?;
@@ -619,6 +700,13 @@ async fn delete_recovery_point(s: &mut BackupState, deps: &Deps) -> Result<(), S
             s.input.vault
         )));
     }
+    // A recovery point AWS Backup may not delete is kept on purpose: the run still succeeds.
+    if let Some(why) = retention_hold(s, deps, recovery_point, now).await? {
+        tracing::info!(%why, "recovery point retained");
+        s.recovery_point = "retained".into();
+        s.recovery_point_reason = Some(why);
+        return Ok(());
+    }
     let deleted = deps
         .backup
         .delete_recovery_point()
@@ -626,6 +714,19 @@ async fn delete_recovery_point(s: &mut BackupState, deps: &Deps) -> Result<(), S
         .recovery_point_arn(recovery_point)
         .send()
         .await;
+    if let Err(e) = &deleted
+        && let Some(service) = e.as_service_error()
+        && refused_by_retention(service.code(), service.message().unwrap_or_default())
+    {
+        let why = format!(
+            "AWS Backup refused the deletion: {}",
+            service.message().unwrap_or_default()
+        );
+        tracing::info!(%why, "recovery point retained");
+        s.recovery_point = "retained".into();
+        s.recovery_point_reason = Some(why);
+        return Ok(());
+    }
     gone("DeleteRecoveryPoint", recovery_point, deleted)?;
     // AWS Backup answers a deletion it lacks the rights for with success and leaves the
     // recovery point EXPIRED: read it back.
@@ -696,6 +797,7 @@ async fn notify(s: &mut BackupState, deps: &Deps, now: i64) -> Result<(), StepEr
         "export": s.export,
         "sanitize": s.sanitize,
         "recoveryPoint": s.recovery_point,
+        "recoveryPointReason": s.recovery_point_reason,
         "durationSeconds": s.started.map(|t| now - t),
         "error": error.and_then(|e| e.get("Error")),
         "cause": error.and_then(|e| e.get("Cause")),
@@ -727,6 +829,28 @@ mod tests {
             sanitize_state_machine_arn: None,
             deadline_hours: 72,
         }
+    }
+
+    #[test]
+    fn a_deletion_refused_for_a_lock_or_hold_is_told_from_other_refusals() {
+        assert!(refused_by_retention(
+            Some("InvalidRequestException"),
+            "Backup vault is locked"
+        ));
+        assert!(refused_by_retention(
+            Some("InvalidRequestException"),
+            "recovery point is under a Legal Hold"
+        ));
+        assert!(refused_by_retention(
+            Some("AccessDeniedException"),
+            "deletion violates the vault's minimum retention"
+        ));
+        assert!(!refused_by_retention(
+            Some("InvalidRequestException"),
+            "recovery point is being copied"
+        ));
+        assert!(!refused_by_retention(Some("ThrottlingException"), "lock"));
+        assert!(!refused_by_retention(None, "locked"));
     }
 
     #[test]

@@ -401,8 +401,11 @@ async fn a_boolean_that_is_not_true_or_false_fails_the_run_naming_the_setting() 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_deletion_the_vault_refuses_fails_the_run_after_the_export() {
     let bed = Bed::new(Options::default()).await;
-    bed.backup
-        .fail_delete("InvalidRequestException", "recovery point is locked");
+    // Refused for a reason other than a lock or a hold (those retain it, see below).
+    bed.backup.fail_delete(
+        "InvalidRequestException",
+        "recovery point is being copied to another vault",
+    );
     let run = bed.complete("native-instance-completed").await;
 
     assert!(!run.succeeded());
@@ -411,7 +414,7 @@ async fn a_deletion_the_vault_refuses_fails_the_run_after_the_export() {
         run.cause
             .clone()
             .unwrap_or_default()
-            .contains("recovery point is locked"),
+            .contains("being copied to another vault"),
         "{:?}",
         run.cause
     );
@@ -661,4 +664,56 @@ async fn a_run_past_its_deadline_fails_at_its_next_step_and_still_aborts() {
     );
     assert!(notified.is_ok(), "{notified:?}");
     assert!(bed.proxy.calls().iter().any(|c| c == "CancelExportTask"));
+}
+
+/// A recovery point AWS Backup may not delete (its vault's lock, a legal hold, or a refusal at
+/// delete time for that reason) is retained on purpose: the run succeeds and says why.
+async fn retained(setup: impl FnOnce(&Bed), reason: &str) {
+    let bed = Bed::new(Options::default()).await;
+    setup(&bed);
+
+    let run = bed.complete("native-instance-completed").await;
+
+    run.assert_succeeded(&bed.logs());
+    let output = run.output.clone().expect("output");
+    assert_eq!(output["recoveryPoint"], "retained", "{output}");
+    let why = output["recoveryPointReason"].as_str().unwrap_or_default();
+    assert!(why.contains(reason), "{why}");
+    assert!(bed.backup.deleted().is_empty());
+    assert_eq!(bed.exports().await.len(), 1, "the export still ran");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_recovery_point_in_a_locked_vault_younger_than_its_minimum_retention_is_retained() {
+    retained(
+        |bed| bed.backup.lock_vaults(35),
+        "minimum retention of 35 days",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_recovery_point_under_a_legal_hold_is_retained() {
+    retained(
+        |bed| {
+            bed.backup
+                .add_legal_hold("hold-2026-audit", "2026 audit", &bed.job.recovery_point_arn);
+        },
+        "legal hold hold-2026-audit (2026 audit)",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deletion_refused_at_delete_time_for_a_lock_is_retained() {
+    retained(
+        |bed| {
+            bed.backup.fail_delete(
+                "InvalidRequestException",
+                "Recovery point cannot be deleted: the backup vault is locked in compliance mode",
+            );
+        },
+        "vault is locked in compliance mode",
+    )
+    .await;
 }

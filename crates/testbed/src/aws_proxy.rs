@@ -74,6 +74,8 @@ struct Shared {
     upstream: String,
     rules: Mutex<Vec<Rule>>,
     calls: Mutex<Vec<String>>,
+    /// Each request's action and its (form-decoded) parameters, `k=v&…`.
+    requests: Mutex<Vec<(String, String)>>,
     http: reqwest::Client,
     ids: AtomicU64,
     /// Other upstreams by SigV4 signing name.
@@ -209,6 +211,7 @@ impl AwsProxy {
             upstream: upstream.trim_end_matches('/').to_owned(),
             rules: Mutex::new(Vec::new()),
             calls: Mutex::new(Vec::new()),
+            requests: Mutex::new(Vec::new()),
             http: reqwest::Client::new(),
             ids: AtomicU64::new(0),
             routes: Mutex::default(),
@@ -401,6 +404,17 @@ impl AwsProxy {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// The parameters of every `action` request seen, in order, each as its form-decoded
+    /// `k=v&…` (Query protocol) followed by the raw body: what the caller asked for, whatever
+    /// the stand-in then made of it.
+    pub fn requests(&self, action: &str) -> Vec<String> {
+        lock(&self.shared.requests)
+            .iter()
+            .filter(|(a, _)| a == action)
+            .map(|(_, seen)| seen.clone())
+            .collect()
     }
 }
 
@@ -805,6 +819,11 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         .map(|(k, v)| format!("{k}={v}&"))
         .collect();
     let seen = format!("{decoded}{}", String::from_utf8_lossy(&request_body));
+    if let Some(action) = &action
+        && seen.len() <= 64 << 10
+    {
+        lock(&shared.requests).push((action.clone(), seen.clone()));
+    }
     let scope = credential_scope(
         parts
             .headers

@@ -210,6 +210,8 @@ pub struct Stage {
     pub bucket: String,
     /// A state machine registered in moto for the guard.
     pub machine_arn: String,
+    /// The isolated network's security group (`SnapshotSecurityGroupIds`).
+    pub security_group: String,
     /// The key deployed as `SnapshotKmsKeyArn` (with `reencrypt`).
     pub kms_key: Option<String>,
     /// The source's KMS key (ARN), when it is encrypted.
@@ -555,6 +557,7 @@ impl Stage {
             source,
             bucket,
             machine_arn,
+            security_group: sg,
             kms_key: key,
             source_kms_key: source_key,
             options,

@@ -1208,3 +1208,124 @@ async fn given_latest_of_a_cluster_then_aws_backup_snapshots_are_asked_for_too()
     bed.assert_failed_cleanly(&run, "AwsError", "the AWS Backup listing was asked for")
         .await;
 }
+
+/// The temp database is restored private, into the isolated subnet group and security groups
+/// the stack is given, for an instance and for a cluster (and its instance).
+#[tokio::test(flavor = "multi_thread")]
+async fn given_a_restore_then_the_temp_database_is_private_in_the_isolated_network() {
+    for (src, engine) in [
+        (Src::Instance, "postgres"),
+        (Src::Cluster, "aurora-postgresql"),
+    ] {
+        let bed = Bed::new(Options {
+            src,
+            engine,
+            ..Options::default()
+        })
+        .await;
+        let mut state = json!({
+            "input": bed.input(),
+            "runId": bed.run_id(),
+            "stateMachineArn": bed.machine_arn,
+        });
+        for name in [
+            "guard",
+            "validate",
+            "snapshotSource",
+            "waitSourceSnapshot",
+            "restore",
+        ] {
+            state = bed
+                .host
+                .invoke(FUNCTION, &json!({"step": name, "state": state}))
+                .await
+                .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        }
+        // A cluster gets its instance while it is awaited.
+        for _ in 0..5 {
+            match bed
+                .host
+                .invoke(
+                    FUNCTION,
+                    &json!({"step": "waitRestored", "state": state.clone()}),
+                )
+                .await
+            {
+                Ok(_) => break,
+                Err(e) => assert!(format!("{e:?}").contains("NotReady"), "{e:?}"),
+            }
+        }
+        let temp = state["tempId"].as_str().expect("tempId").to_owned();
+        let rds = aws_sdk_rds::Client::new(&bed.sdk);
+        let subnet_group = format!("iso-{}", bed.tag);
+        let instances = rds.describe_db_instances().send().await.unwrap();
+        let instance = instances
+            .db_instances()
+            .iter()
+            .find(|i| {
+                i.db_instance_identifier() == Some(temp.as_str())
+                    || i.db_cluster_identifier() == Some(temp.as_str())
+            })
+            .unwrap_or_else(|| panic!("no temp instance for {temp}"));
+        // What was asked for (moto does not report public accessibility back).
+        let (restore, member) = match src {
+            Src::Instance => (
+                "RestoreDBInstanceFromDBSnapshot",
+                "RestoreDBInstanceFromDBSnapshot",
+            ),
+            Src::Cluster => ("RestoreDBClusterFromSnapshot", "CreateDBInstance"),
+        };
+        let asked = bed.proxy.requests(restore);
+        assert_eq!(asked.len(), 1, "{asked:?}");
+        for want in [
+            format!("DBSubnetGroupName={subnet_group}&"),
+            format!(
+                "VpcSecurityGroupIds.VpcSecurityGroupId.1={}&",
+                bed.security_group
+            ),
+        ] {
+            assert!(
+                asked[0].contains(&want),
+                "{restore} lacks {want}: {}",
+                asked[0]
+            );
+        }
+        let asked = bed.proxy.requests(member);
+        assert!(
+            asked.len() == 1 && asked[0].contains("PubliclyAccessible=false&"),
+            "{member}: {asked:?}"
+        );
+        assert_ne!(instance.publicly_accessible(), Some(true), "{src:?}");
+        let (group, security_groups): (Option<String>, Vec<String>) = match src {
+            Src::Instance => (
+                instance
+                    .db_subnet_group()
+                    .and_then(|g| g.db_subnet_group_name().map(str::to_owned)),
+                instance
+                    .vpc_security_groups()
+                    .iter()
+                    .filter_map(|g| g.vpc_security_group_id().map(str::to_owned))
+                    .collect(),
+            ),
+            Src::Cluster => {
+                let clusters = rds
+                    .describe_db_clusters()
+                    .db_cluster_identifier(&temp)
+                    .send()
+                    .await
+                    .unwrap();
+                let cluster = &clusters.db_clusters()[0];
+                (
+                    cluster.db_subnet_group().map(str::to_owned),
+                    cluster
+                        .vpc_security_groups()
+                        .iter()
+                        .filter_map(|g| g.vpc_security_group_id().map(str::to_owned))
+                        .collect(),
+                )
+            }
+        };
+        assert_eq!(group.as_deref(), Some(subnet_group.as_str()), "{src:?}");
+        assert_eq!(security_groups, vec![bed.security_group.clone()], "{src:?}");
+    }
+}

@@ -378,7 +378,7 @@ impl Stage {
                     .set_engine_version(is_mariadb(options.engine).then(|| "10.11.9".to_owned()))
                     .db_instance_class("db.t3.micro")
                     .master_username("admin")
-                    .master_user_password("prod-password-1")
+                    .master_user_password(SOURCE_PASSWORD)
                     .allocated_storage(20)
                     .storage_encrypted(source_key.is_some())
                     .set_kms_key_id(source_key.clone())
@@ -391,7 +391,7 @@ impl Stage {
                     .db_cluster_identifier(&source)
                     .engine(options.engine)
                     .master_username("admin")
-                    .master_user_password("prod-password-1")
+                    .master_user_password(SOURCE_PASSWORD)
                     .storage_encrypted(source_key.is_some())
                     .set_kms_key_id(source_key.clone())
                     .send()
@@ -611,6 +611,12 @@ impl Stage {
                 .wait_all_stopped(std::time::Duration::from_secs(30)),
             "a sanitizer task is still running"
         );
+        // Every state, input and output of the execution, its result and cause: what Step
+        // Functions keeps for 90 days and shows to anyone who may read executions.
+        let history =
+            serde_json::to_string(&(&run.events, &run.output, &run.cause)).unwrap_or_default();
+        let leaks = leaks_in(&history);
+        assert!(leaks.is_empty(), "the execution history holds {leaks:?}");
         run
     }
 
@@ -860,6 +866,33 @@ impl Stage {
     }
 }
 
+/// The production source's master password in the stand-in.
+pub const SOURCE_PASSWORD: &str = "prod-password-1";
+
+/// What of the secrets and the production rows `text` holds: the source's and the temp
+/// database's passwords, and every fixture row's original e-mail and card number (named, never
+/// quoted).
+pub fn leaks_in(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for (secret, what) in [
+        (SOURCE_PASSWORD, "the source's master password"),
+        (db::PASSWORD, "the temp database's password"),
+    ] {
+        if text.contains(secret) {
+            found.push(what.to_owned());
+        }
+    }
+    for id in 1..=CUSTOMERS {
+        if text.contains(&email(id)) {
+            found.push(format!("customer {id}'s original e-mail"));
+        }
+        if text.contains(&card(id)) {
+            found.push(format!("customer {id}'s original card number"));
+        }
+    }
+    found
+}
+
 /// Asserts that `dump` holds no original e-mail or card number.
 pub fn assert_no_original_pii(dump: &str) {
     for id in 1..=CUSTOMERS {
@@ -871,7 +904,7 @@ pub fn assert_no_original_pii(dump: &str) {
 /// Asserts that no password is in the function's logs or the task overrides.
 pub fn assert_no_secret_leaked(bed: &Stage) {
     let logs = bed.logs();
-    for secret in [db::PASSWORD, "prod-password-1"] {
+    for secret in [db::PASSWORD, SOURCE_PASSWORD] {
         assert!(
             !logs.contains(secret),
             "a password is in the function's logs"

@@ -17,7 +17,7 @@ use sluice_testbed::notifications::{Subscriber, at_path, template_pattern};
 use sluice_testbed::sanitized::{
     ACCOUNT_A, DeclaredSourceKey, FULL_SCRIPT, FUNCTION, MISSES_CARD, Options, SCRIPT_KEY,
     SourceKey, Src, Stage as Bed, assert_no_original_pii, assert_no_secret_leaked, card, dump,
-    email,
+    email, leaks_in,
 };
 
 #[tokio::test(flavor = "multi_thread")]
@@ -1328,4 +1328,27 @@ async fn given_a_restore_then_the_temp_database_is_private_in_the_isolated_netwo
         assert_eq!(group.as_deref(), Some(subnet_group.as_str()), "{src:?}");
         assert_eq!(security_groups, vec![bed.security_group.clone()], "{src:?}");
     }
+}
+
+/// The history scan every run gets (`Stage::run_with`) can fail: a history that carries a row
+/// value or the password is caught, named without quoting it.
+#[test]
+fn given_a_history_holding_a_row_value_or_the_password_then_the_scan_names_it() {
+    let clean = json!([{"type": "TaskStateExited", "output": {"snapshot": "prod-sanitized-1"}}]);
+    assert!(leaks_in(&clean.to_string()).is_empty());
+    let leaked = json!([
+        {"type": "TaskFailed", "cause": format!("duplicate key {}", email(3))},
+        {"type": "TaskStateEntered", "input": {"password": sluice_testbed::sanitized::SOURCE_PASSWORD}},
+        {"type": "TaskStateExited", "output": {"row": card(7)}},
+    ]);
+    let found = leaks_in(&leaked.to_string());
+    assert_eq!(
+        found,
+        vec![
+            "the source's master password".to_owned(),
+            "customer 3's original e-mail".to_owned(),
+            "customer 7's original card number".to_owned(),
+        ]
+    );
+    assert!(!format!("{found:?}").contains(&email(3)));
 }

@@ -13,6 +13,8 @@ pub const CONTEXT_KEY: &str = "DAS_CONTEXT_KEY";
 pub const MAX_PLAINTEXT_BYTES: &str = "DAS_MAX_PLAINTEXT_BYTES";
 /// How many distinct decrypted data keys a warm container keeps.
 pub const KEY_CACHE_SIZE: &str = "DAS_KEY_CACHE_SIZE";
+/// At most this many KMS Decrypt calls in flight while a batch's data keys are decrypted (1–64).
+pub const KMS_CONCURRENCY: &str = "DAS_KMS_CONCURRENCY";
 /// `true` to write per-command copies to S3.
 pub const COPIES_ENABLED: &str = "DAS_COPIES_ENABLED";
 /// Bucket of the per-command copies (required when they are enabled).
@@ -37,11 +39,12 @@ pub const KEEP_DATABASES: &str = "DAS_KEEP_DATABASES";
 pub const KEEP_USERS: &str = "DAS_KEEP_USERS";
 
 /// Every variable the transformer reads, for template consistency checks.
-pub const ALL_VARS: [&str; 15] = [
+pub const ALL_VARS: [&str; 16] = [
     RESOURCE_ID,
     CONTEXT_KEY,
     MAX_PLAINTEXT_BYTES,
     KEY_CACHE_SIZE,
+    KMS_CONCURRENCY,
     COPIES_ENABLED,
     COPIES_BUCKET,
     COPIES_PREFIX,
@@ -57,8 +60,12 @@ pub const ALL_VARS: [&str; 15] = [
 
 /// Default cap on a record's decompressed payload: 16 MiB.
 pub const DEFAULT_MAX_PLAINTEXT_BYTES: usize = 16 * 1024 * 1024;
-/// Default number of cached data keys.
-pub const DEFAULT_KEY_CACHE_SIZE: usize = 256;
+/// Default number of cached data keys: more than a warm container meets in practice.
+pub const DEFAULT_KEY_CACHE_SIZE: usize = 16_384;
+/// Default number of KMS Decrypt calls in flight.
+pub const DEFAULT_KMS_CONCURRENCY: usize = 16;
+/// Largest accepted [`KMS_CONCURRENCY`].
+pub const MAX_KMS_CONCURRENCY: usize = 64;
 
 /// Where per-command copies go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,6 +87,8 @@ pub struct DasConfig {
     pub max_plaintext_bytes: usize,
     /// Capacity of the data-key cache.
     pub key_cache_size: usize,
+    /// KMS Decrypt calls in flight at most (1..=[`MAX_KMS_CONCURRENCY`]).
+    pub kms_concurrency: usize,
     /// Per-command copies, when enabled.
     pub copies: Option<CopiesTarget>,
     /// Which events are kept.
@@ -93,6 +102,7 @@ impl Default for DasConfig {
             context_key: None,
             max_plaintext_bytes: DEFAULT_MAX_PLAINTEXT_BYTES,
             key_cache_size: DEFAULT_KEY_CACHE_SIZE,
+            kms_concurrency: DEFAULT_KMS_CONCURRENCY,
             copies: None,
             filters: Filters::default(),
         }
@@ -109,6 +119,14 @@ impl DasConfig {
             }
             Ok(n)
         };
+        let kms_concurrency = positive(KMS_CONCURRENCY, DEFAULT_KMS_CONCURRENCY)?;
+        if kms_concurrency > MAX_KMS_CONCURRENCY {
+            return Err(ConfigError::invalid(
+                KMS_CONCURRENCY,
+                &kms_concurrency.to_string(),
+                format!("must be at most {MAX_KMS_CONCURRENCY}"),
+            ));
+        }
         let copies = if env.bool_or(COPIES_ENABLED, false)? {
             let mut prefix = env.optional(COPIES_PREFIX).unwrap_or_default();
             if !prefix.is_empty() && !prefix.ends_with('/') {
@@ -127,6 +145,7 @@ impl DasConfig {
             context_key: env.optional(CONTEXT_KEY),
             max_plaintext_bytes: positive(MAX_PLAINTEXT_BYTES, DEFAULT_MAX_PLAINTEXT_BYTES)?,
             key_cache_size: positive(KEY_CACHE_SIZE, DEFAULT_KEY_CACHE_SIZE)?,
+            kms_concurrency,
             copies,
             filters: Filters {
                 class: rule(DROP_CLASSES, KEEP_CLASSES),
@@ -179,6 +198,17 @@ mod tests {
         let env = Env::from_pairs([(COPIES_ENABLED, "true")]);
         let err = DasConfig::from_env(&env).expect_err("bucket missing");
         assert!(err.to_string().contains(COPIES_BUCKET));
+    }
+
+    #[test]
+    fn given_kms_concurrency_then_read_and_held_to_1_through_64() {
+        let read = |v: &str| DasConfig::from_env(&Env::from_pairs([(KMS_CONCURRENCY, v)]));
+        assert_eq!(read("1").expect("1").kms_concurrency, 1);
+        assert_eq!(read("64").expect("64").kms_concurrency, 64);
+        for bad in ["0", "65", "-1", "many"] {
+            let err = read(bad).expect_err(bad);
+            assert!(err.to_string().contains(KMS_CONCURRENCY), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! Flow of one invocation ([`Transformer::transform`]): for each Firehose record, base64 →
 //! outer DAS record JSON ([`record`]) → the record's `key` decrypted by KMS under
 //! `{"aws:rds:dbc-id"|"aws:rds:db-id": <resource id>}` ([`kms`], [`source`]), cached per warm
-//! container ([`cache`]) → ESDK decrypt with provider `BC` / key `DataKey` → size-capped gunzip
+//! container ([`cache`]), the batch's distinct keys decrypted concurrently (`keys`) → ESDK decrypt with provider `BC` / key `DataKey` → size-capped gunzip
 //! ([`gunzip`]) →
 //! events ([`payload`], [`event`], [`scan`]) filtered ([`filter`]) into NDJSON with partition keys ([`partition`]) →
 //! `Ok` / `Dropped` / `ProcessingFailed` within the 6 MB budget; optional per-command copies
@@ -15,6 +15,7 @@ pub mod copies;
 pub mod event;
 pub mod filter;
 pub mod gunzip;
+mod keys;
 pub mod kms;
 pub mod partition;
 pub mod payload;

@@ -12,22 +12,25 @@
 //!   of being lost; its events are not copied either. The budget reserves that echo for every
 //!   record up front, so the response never passes 6 MB however many records overflow.
 //! - **KMS outage** (throttling, 5xx, network) fails the invocation: Firehose retries the batch.
+//! - **Data keys** are decrypted before any record is opened: the batch's distinct uncached keys
+//!   concurrently, at most `DAS_KMS_CONCURRENCY` calls in flight ([`crate::keys`]). A refused key
+//!   fails only the records that carry it.
 
 use std::sync::Arc;
 
-use sluice_esdk::RawAesKeyring;
 use sluice_firehose::{
     FirehoseEvent, FirehoseRecord, ResponseBudget, ResponseWriter, sanitize_partition_value,
 };
-use tracing::{debug, warn};
+use tracing::warn;
 
 use crate::cache::KeyCache;
 use crate::config::DasConfig;
 use crate::copies::{CopyObject, CopySet};
 use crate::gunzip::Gunzip;
+use crate::keys::{BatchKeys, KeySource};
 use crate::kms::{KeyDecryptor, KmsError};
 use crate::partition::{PartitionDate, partition_keys};
-use crate::record::{self, KEY_NAME, OutputLimit, PROVIDER_ID, RecordError, Routed};
+use crate::record::{self, OutputLimit, RecordError, Routed};
 use crate::source;
 
 /// Why the whole invocation fails (Firehose retries it).
@@ -129,16 +132,36 @@ impl Transformer {
         let mut stats = Stats::default();
         let mut copies = CopySet::default();
         let mut gunzip = Gunzip::new();
-        for rec in &event.records {
+        // First pass: decode every record once and collect its key; then the batch's distinct
+        // uncached keys are decrypted concurrently; then each record is opened in order.
+        let prepared: Vec<_> = event.records.iter().map(prepare).collect();
+        let key_source = KeySource {
+            kms: self.kms.as_ref(),
+            cache: &self.cache,
+            context_key: &source.context_key,
+            resource_id: &source.resource_id,
+            concurrency: self.config.kms_concurrency,
+        };
+        let wanted = event.records.iter().zip(&prepared).filter_map(|(rec, p)| {
+            let p = p.as_ref().ok()?;
+            Some((rec.record_id.as_str(), p.key.as_slice()))
+        });
+        let (keyrings, kms_calls) =
+            key_source
+                .resolve(wanted)
+                .await
+                .map_err(|o| InvocationError::KmsUnavailable {
+                    record_id: o.record_id,
+                    source: o.source,
+                })?;
+        stats.kms_calls = kms_calls;
+        for (rec, prepared) in event.records.iter().zip(prepared) {
             // What this record's answer may take once its own reservation is released; routing
             // stops early (and the record fails) when its NDJSON's base64 could not fit in it.
             let limit = OutputLimit::Firehose {
                 response_room: response.room_for_next() / 4 * 3,
             };
-            let error = match self
-                .process(rec, &source, limit, &mut gunzip, &mut stats)
-                .await?
-            {
+            let error = match self.open(rec, prepared, &keyrings, limit, &mut gunzip) {
                 Ok(routed) if routed.kept.is_empty() => {
                     stats.events_dropped += routed.dropped as u64;
                     stats.records_dropped += 1;
@@ -204,91 +227,39 @@ impl Transformer {
         })
     }
 
-    /// One record, its kept events' NDJSON within `limit`: `Ok(Err(_))` fails the record,
-    /// `Err(_)` the invocation.
-    async fn process(
+    /// One record after the first pass, its kept events' NDJSON within `limit`.
+    fn open(
         &self,
         rec: &FirehoseRecord,
-        source: &Source,
+        prepared: Result<Prepared, RecordError>,
+        keys: &BatchKeys,
         limit: OutputLimit,
         gunzip: &mut Gunzip,
-        stats: &mut Stats,
-    ) -> Result<Result<Routed, RecordError>, InvocationError> {
+    ) -> Result<Routed, RecordError> {
         let id = rec.record_id.as_str();
-        let bytes = match record::decode_field(id, "data", &rec.data) {
-            Ok(b) => b,
-            Err(e) => return Ok(Err(e)),
-        };
-        let das = match record::parse_record(id, &bytes) {
-            Ok(r) => r,
-            Err(e) => return Ok(Err(e)),
-        };
-        let key = match record::decode_field(id, "key", &das.key) {
-            Ok(k) => k,
-            Err(e) => return Ok(Err(e)),
-        };
-        let keyring = match self.keyring(id, &key, source, stats).await? {
-            Ok(k) => k,
-            Err(e) => return Ok(Err(e)),
-        };
-        Ok(
-            record::decode_field(id, "databaseActivityEvents", &das.database_activity_events)
-                .and_then(|msg| {
-                    let cap = self.config.max_plaintext_bytes;
-                    record::open_events(id, &msg, &keyring, gunzip, cap)
-                })
-                .and_then(|plain| record::route_events(id, &plain, &self.config.filters, limit)),
-        )
+        let prepared = prepared?;
+        let keyring = keys.keyring(id, &prepared.key)?;
+        let message = prepared.events?;
+        let cap = self.config.max_plaintext_bytes;
+        record::open_events(id, &message, &keyring, gunzip, cap)
+            .and_then(|plain| record::route_events(id, &plain, &self.config.filters, limit))
     }
+}
 
-    /// The keyring for `key`: from the cache, else from KMS (then cached).
-    async fn keyring(
-        &self,
-        record_id: &str,
-        key: &[u8],
-        source: &Source,
-        stats: &mut Stats,
-    ) -> Result<Result<Arc<RawAesKeyring>, RecordError>, InvocationError> {
-        if let Some(k) = self
-            .cache
-            .get(&source.context_key, &source.resource_id, key)
-        {
-            return Ok(Ok(k));
-        }
-        let context = source::encryption_context(&source.context_key, &source.resource_id);
-        stats.kms_calls += 1;
-        debug!(record_id, "KMS Decrypt of a new data key");
-        let plain = match self.kms.decrypt_data_key(key, &context).await {
-            Ok(p) => p,
-            Err(source @ KmsError::Refused { .. }) => {
-                return Ok(Err(RecordError::KeyRefused {
-                    record_id: record_id.to_owned(),
-                    source,
-                }));
-            }
-            Err(source) => {
-                return Err(InvocationError::KmsUnavailable {
-                    record_id: record_id.to_owned(),
-                    source,
-                });
-            }
-        };
-        let keyring = match RawAesKeyring::new(PROVIDER_ID, KEY_NAME, &plain) {
-            Ok(k) => Arc::new(k),
-            Err(source) => {
-                return Ok(Err(RecordError::Decrypt {
-                    record_id: record_id.to_owned(),
-                    kind: source.kind(),
-                    source,
-                }));
-            }
-        };
-        self.cache.put(
-            &source.context_key,
-            &source.resource_id,
-            key,
-            Arc::clone(&keyring),
-        );
-        Ok(Ok(keyring))
-    }
+/// A record after the first pass: its decoded `key`, and its decoded `databaseActivityEvents`
+/// or why that field is bad (reported only once the key is known good, as before the keys of a
+/// batch were decrypted up front).
+struct Prepared {
+    key: Vec<u8>,
+    events: Result<Vec<u8>, RecordError>,
+}
+
+/// First pass over one record: base64, the outer JSON, both base64 fields; decoded once.
+fn prepare(rec: &FirehoseRecord) -> Result<Prepared, RecordError> {
+    let id = rec.record_id.as_str();
+    let bytes = record::decode_field(id, "data", &rec.data)?;
+    let das = record::parse_record(id, &bytes)?;
+    let key = record::decode_field(id, "key", &das.key)?;
+    let events = record::decode_field(id, "databaseActivityEvents", &das.database_activity_events);
+    Ok(Prepared { key, events })
 }

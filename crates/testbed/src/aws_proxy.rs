@@ -770,22 +770,43 @@ async fn upstream_call(
             .header(header::CONTENT_TYPE, "application/x-amz-json-1.1"),
         None => request.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded"),
     };
-    // moto's threaded server now and then drops a connection or answers 500 while another
-    // test changes the same collection: a lookup that fails is tried again, since an empty
-    // answer would be judged as "no tags" and denied.
-    for attempt in 1..=UPSTREAM_ATTEMPTS {
-        let Some(request) = request.try_clone() else {
-            break;
-        };
-        if let Ok(answer) = request.send().await
-            && !answer.status().is_server_error()
-            && let Ok(text) = answer.text().await
-        {
-            return text;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50 * u64::from(attempt))).await;
+    // An empty answer would be judged as "no tags" and denied: the lookup is patient.
+    match send_to_moto(request, true).await {
+        Ok(answer) if !answer.status().is_server_error() => answer.text().await.unwrap_or_default(),
+        _ => String::new(),
     }
-    String::new()
+}
+
+/// Sends `request`; when `patient`, asks again (up to [`UPSTREAM_ATTEMPTS`] times, backing off)
+/// while the connection drops or the answer is a 500. moto's threaded server does both now and
+/// then while another test changes the collection a read is iterating; AWS does not fail that
+/// way, and the functions here run with `AWS_MAX_ATTEMPTS=1`.
+async fn send_to_moto(
+    mut request: reqwest::RequestBuilder,
+    patient: bool,
+) -> reqwest::Result<reqwest::Response> {
+    let attempts = if patient { UPSTREAM_ATTEMPTS } else { 1 };
+    let mut attempt = 1;
+    loop {
+        let again = if attempt < attempts {
+            request.try_clone()
+        } else {
+            None
+        };
+        let result = request.send().await;
+        let failed = match &result {
+            Ok(answer) => answer.status().is_server_error(),
+            Err(_) => true,
+        };
+        match again {
+            Some(next) if failed => {
+                tokio::time::sleep(std::time::Duration::from_millis(50 * u64::from(attempt))).await;
+                request = next;
+                attempt += 1;
+            }
+            _ => return result,
+        }
+    }
 }
 
 /// How often the test bed's own lookups in moto are tried.
@@ -902,33 +923,14 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     } else {
         None
     };
-    // moto's threaded server answers 500 now and then when another test changes the collection
-    // a Describe/List is iterating; a read from moto (not from a routed stand-in, whose faults
-    // are the tests' own) is asked again, since AWS does not fail that way and the functions
-    // here run with AWS_MAX_ATTEMPTS=1 and the ASL's retries with no interval.
+    // Reads from moto (not from a routed stand-in, whose faults are the tests' own) are patient.
     let rereadable = !keep_host
         && action
             .as_deref()
             .is_some_and(|a| a.starts_with("Describe") || a.starts_with("List"));
-    let mut attempt = 1;
-    let answer = loop {
-        let again = if rereadable && attempt < UPSTREAM_ATTEMPTS {
-            upstream.try_clone()
-        } else {
-            None
-        };
-        let answer = match upstream.send().await {
-            Ok(a) => a,
-            Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
-        };
-        match again {
-            Some(next) if answer.status().is_server_error() => {
-                tokio::time::sleep(std::time::Duration::from_millis(50 * u64::from(attempt))).await;
-                upstream = next;
-                attempt += 1;
-            }
-            _ => break answer,
-        }
+    let answer = match send_to_moto(upstream, rereadable).await {
+        Ok(a) => a,
+        Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
     };
     drop(one_at_a_time);
     let status = StatusCode::from_u16(answer.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);

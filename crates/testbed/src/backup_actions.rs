@@ -416,6 +416,18 @@ impl Stage {
         }
     }
 
+    /// Delivers the `native-instance-completed` event and runs the execution it started up to
+    /// `describe`: the state the later steps get.
+    pub async fn described(&self) -> Value {
+        self.deliver(&self.event("native-instance-completed"))
+            .await
+            .expect("the event handler");
+        let (name, input) = self.executions().await.remove(0);
+        self.step("describe", json!({"input": input, "runId": name}))
+            .await
+            .expect("describe")
+    }
+
     /// Invokes one step directly.
     pub async fn step(&self, step: &str, state: Value) -> Result<Value, FunctionError> {
         self.host

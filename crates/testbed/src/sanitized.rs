@@ -20,7 +20,7 @@ use crate::aws_proxy::AwsProxy;
 use crate::db::{self, DbServer};
 use crate::ecs::{FakeEcs, Launcher, TaskLaunch};
 use crate::iam_gate::{DeploySpec, Gate};
-use crate::lambda::LambdaHost;
+use crate::lambda::{FunctionError, LambdaHost};
 use crate::moto::Moto;
 use crate::paths;
 use aws_config::SdkConfig;
@@ -568,6 +568,34 @@ impl Stage {
     /// leaving the deployed pin as it was.
     pub async fn replace_script(&self, text: &str) {
         put_script(&Moto::shared().s3_client(), &self.bucket, text).await;
+    }
+
+    /// Invokes one step directly, as the state machine would.
+    pub async fn step(&self, step: &str, state: Value) -> Result<Value, FunctionError> {
+        self.host
+            .invoke(FUNCTION, &json!({"step": step, "state": state}))
+            .await
+    }
+
+    /// The state the first step gets: the execution's input, name and state machine.
+    pub fn first_state(&self) -> Value {
+        json!({
+            "input": self.input(),
+            "runId": self.run_id(),
+            "stateMachineArn": self.machine_arn,
+        })
+    }
+
+    /// Runs `steps` in order from [`Stage::first_state`], each of which must succeed.
+    pub async fn steps_until(&self, steps: &[&str]) -> Value {
+        let mut state = self.first_state();
+        for name in steps {
+            state = self
+                .step(name, state)
+                .await
+                .unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        }
+        state
     }
 
     /// The execution name, the run id every created resource is tagged with.

@@ -602,6 +602,15 @@ async fn sanitize_wait(s: &mut BackupState, deps: &Deps) -> Result<(), StepError
 }
 
 /// Deletes the recovery point, only when deletion is on and every chosen action succeeded.
+impl BackupState {
+    /// Keeps the recovery point on purpose (a lock or a hold), saying why: the run succeeds.
+    fn retain(&mut self, why: String) {
+        tracing::info!(%why, "recovery point retained");
+        self.recovery_point = "retained".into();
+        self.recovery_point_reason = Some(why);
+    }
+}
+
 /// Why AWS Backup may not delete the recovery point now, read before trying: the vault's lock
 /// (its minimum retention, counted from the backup) or an active legal hold that covers it.
 async fn retention_hold(
@@ -702,9 +711,7 @@ async fn delete_recovery_point(
     }
     // A recovery point AWS Backup may not delete is kept on purpose: the run still succeeds.
     if let Some(why) = retention_hold(s, deps, recovery_point, now).await? {
-        tracing::info!(%why, "recovery point retained");
-        s.recovery_point = "retained".into();
-        s.recovery_point_reason = Some(why);
+        s.retain(why);
         return Ok(());
     }
     let deleted = deps
@@ -718,13 +725,10 @@ async fn delete_recovery_point(
         && let Some(service) = e.as_service_error()
         && refused_by_retention(service.code(), service.message().unwrap_or_default())
     {
-        let why = format!(
+        s.retain(format!(
             "AWS Backup refused the deletion: {}",
             service.message().unwrap_or_default()
-        );
-        tracing::info!(%why, "recovery point retained");
-        s.recovery_point = "retained".into();
-        s.recovery_point_reason = Some(why);
+        ));
         return Ok(());
     }
     gone("DeleteRecoveryPoint", recovery_point, deleted)?;

@@ -254,16 +254,11 @@ async fn an_export_past_its_timeout_fails_and_the_failure_path_cancels_it() {
         "<Status>complete</Status>",
         "<Status>IN_PROGRESS</Status>",
     );
-    bed.deliver(&bed.event("native-instance-completed"))
-        .await
-        .unwrap();
-    let (name, input) = bed.executions().await.remove(0);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    let mut state = json!({"input": input, "runId": name});
-    state = bed.step("describe", state).await.unwrap();
+    let mut state = bed.described().await;
     state = bed.step("exportStart", state).await.unwrap();
 
     let running = bed.step("exportWait", state.clone()).await.unwrap_err();
@@ -330,14 +325,7 @@ async fn sanitize_run_from_the_recovery_point_gates_deletion() {
 #[tokio::test(flavor = "multi_thread")]
 async fn deletion_is_refused_unless_every_chosen_action_succeeded() {
     let bed = Bed::new(Options::default()).await;
-    bed.deliver(&bed.event("native-instance-completed"))
-        .await
-        .unwrap();
-    let (name, input) = bed.executions().await.remove(0);
-    let state = bed
-        .step("describe", json!({"input": input, "runId": name}))
-        .await
-        .unwrap();
+    let state = bed.described().await;
     let mut exporting = bed.step("exportStart", state.clone()).await.unwrap();
     exporting["export"]["status"] = json!("FAILED");
 
@@ -569,14 +557,7 @@ async fn an_export_waits_while_five_run_in_the_account_and_starts_when_one_ends(
         ..Options::default()
     })
     .await;
-    bed.deliver(&bed.event("native-instance-completed"))
-        .await
-        .unwrap();
-    let (name, input) = bed.executions().await.remove(0);
-    let state = bed
-        .step("describe", json!({"input": input, "runId": name}))
-        .await
-        .unwrap();
+    let state = bed.described().await;
     // Five exports of the same recovery point, started by someone else, to another bucket.
     let rds = aws_sdk_rds::Client::new(&bed.sdk);
     for i in 0..5 {
@@ -637,14 +618,7 @@ async fn a_run_past_its_deadline_fails_at_its_next_step_and_still_aborts() {
         "<Status>complete</Status>",
         "<Status>IN_PROGRESS</Status>",
     );
-    bed.deliver(&bed.event("native-instance-completed"))
-        .await
-        .unwrap();
-    let (name, input) = bed.executions().await.remove(0);
-    let mut state = bed
-        .step("describe", json!({"input": input, "runId": name}))
-        .await
-        .unwrap();
+    let mut state = bed.described().await;
     state = bed.step("exportStart", state).await.unwrap();
     let running = bed.step("exportWait", state.clone()).await.unwrap_err();
     // 73 hours after describe: past the default RUN_DEADLINE_HOURS=72.

@@ -15,9 +15,8 @@ use sluice_runtime::pin::Sha256Pin;
 use sluice_testbed::moto::Moto;
 use sluice_testbed::notifications::{Subscriber, at_path, template_pattern};
 use sluice_testbed::sanitized::{
-    ACCOUNT_A, DeclaredSourceKey, FULL_SCRIPT, FUNCTION, MISSES_CARD, Options, SCRIPT_KEY,
-    SourceKey, Src, Stage as Bed, assert_no_original_pii, assert_no_secret_leaked, card, dump,
-    email, leaks_in,
+    ACCOUNT_A, DeclaredSourceKey, FULL_SCRIPT, MISSES_CARD, Options, SCRIPT_KEY, SourceKey, Src,
+    Stage as Bed, assert_no_original_pii, assert_no_secret_leaked, card, dump, email, leaks_in,
 };
 
 #[tokio::test(flavor = "multi_thread")]
@@ -179,24 +178,34 @@ async fn fail_at(action: &str, options: Options, state: &str) {
     assert_eq!(failed_at[first_catch - 1], state, "{failed_at:?}");
 }
 
-/// A failed run reaches the alarm topic's subscriber: the template's notification rule on
-/// moto's default bus, an SQS queue standing in for the subscriber, the real run's result event.
-#[tokio::test(flavor = "multi_thread")]
-async fn given_a_failed_run_then_the_notification_rule_delivers_it_to_the_subscriber() {
-    let bed = Bed::new(Options::default()).await;
-    let subscriber = Subscriber::subscribe(
-        Moto::shared(),
-        "SanitizedSnapshotNotifyRule",
-        &bed.run_id(),
-        false,
-    )
-    .await;
+/// Refuses every restore of the temp database, as AWS would a bad parameter combination.
+fn refuse_restore(bed: &Bed) {
     bed.proxy.fail(
         "RestoreDBInstanceFromDBSnapshot",
         "InvalidParameterCombination",
         "injected by the test",
         None,
     );
+}
+
+/// A subscriber to the failures the template's notification rule sends for `bed`'s run.
+async fn failures_of(bed: &Bed) -> Subscriber {
+    Subscriber::subscribe(
+        Moto::shared(),
+        "SanitizedSnapshotNotifyRule",
+        &bed.run_id(),
+        false,
+    )
+    .await
+}
+
+/// A failed run reaches the alarm topic's subscriber: the template's notification rule on
+/// moto's default bus, an SQS queue standing in for the subscriber, the real run's result event.
+#[tokio::test(flavor = "multi_thread")]
+async fn given_a_failed_run_then_the_notification_rule_delivers_it_to_the_subscriber() {
+    let bed = Bed::new(Options::default()).await;
+    let subscriber = failures_of(&bed).await;
+    refuse_restore(&bed);
 
     let run = bed.run().await;
 
@@ -531,34 +540,20 @@ async fn given_old_sanitized_snapshots_when_run_then_only_the_newest_are_kept() 
 #[tokio::test(flavor = "multi_thread")]
 async fn given_steps_invoked_twice_then_nothing_is_created_twice() {
     let bed = Bed::new(Options::default()).await;
-    let mut state = json!({
-        "input": bed.input(),
-        "runId": bed.run_id(),
-        "stateMachineArn": bed.machine_arn,
-    });
-    let step = |name: &'static str, state: Value| {
-        let host = &bed.host;
-        async move {
-            host.invoke(FUNCTION, &json!({"step": name, "state": state}))
-                .await
-        }
-    };
-    for name in [
-        "guard",
-        "validate",
-        "snapshotSource",
-        "snapshotSource",
-        "waitSourceSnapshot",
-        "restore",
-        "restore",
-    ] {
-        state = step(name, state)
-            .await
-            .unwrap_or_else(|e| panic!("{name}: {e:?}"));
-    }
+    let state = bed
+        .steps_until(&[
+            "guard",
+            "validate",
+            "snapshotSource",
+            "snapshotSource",
+            "waitSourceSnapshot",
+            "restore",
+            "restore",
+        ])
+        .await;
     let mut ready = None;
     for _ in 0..5 {
-        match step("waitRestored", state.clone()).await {
+        match bed.step("waitRestored", state.clone()).await {
             Ok(s) => {
                 ready = Some(s);
                 break;
@@ -591,7 +586,7 @@ async fn given_steps_invoked_twice_then_nothing_is_created_twice() {
 
     let mut cleaned = false;
     for _ in 0..5 {
-        if step("cleanup", state.clone()).await.is_ok() {
+        if bed.step("cleanup", state.clone()).await.is_ok() {
             cleaned = true;
             break;
         }
@@ -830,6 +825,15 @@ async fn given_kept_snapshot_cannot_be_read_then_run_fails_cleanly() {
     assert_eq!(path[at - 1], "WaitSnapshot", "{path:?}");
 }
 
+/// The steps up to the temp database's restore (started, not yet awaited).
+const RESTORED: [&str; 5] = [
+    "guard",
+    "validate",
+    "snapshotSource",
+    "waitSourceSnapshot",
+    "restore",
+];
+
 /// A run refused by `validate`: FAILED with a `ConfigError` naming `cause`, before the source
 /// was snapshotted or any task started, and nothing left.
 async fn refused_at_validate(options: Options, cause: &str) -> (Bed, String) {
@@ -963,19 +967,8 @@ async fn given_dr_copy_of_an_encrypted_kept_snapshot_without_a_dr_key_then_valid
 #[tokio::test(flavor = "multi_thread")]
 async fn given_cleanup_after_a_failure_cannot_delete_then_the_failure_is_still_notified_with_why() {
     let bed = Bed::new(Options::default()).await;
-    let subscriber = Subscriber::subscribe(
-        Moto::shared(),
-        "SanitizedSnapshotNotifyRule",
-        &bed.run_id(),
-        false,
-    )
-    .await;
-    bed.proxy.fail(
-        "RestoreDBInstanceFromDBSnapshot",
-        "InvalidParameterCombination",
-        "injected by the test",
-        None,
-    );
+    let subscriber = failures_of(&bed).await;
+    refuse_restore(&bed);
     bed.proxy.fail(
         "DeleteDBSnapshot",
         "InvalidDBSnapshotState",
@@ -1052,12 +1045,7 @@ async fn given_cleanup_after_success_cannot_delete_then_the_run_fails_and_says_w
 #[tokio::test(flavor = "multi_thread")]
 async fn given_the_failure_event_cannot_be_published_then_the_run_still_ends_failed_and_clean() {
     let bed = Bed::new(Options::default()).await;
-    bed.proxy.fail(
-        "RestoreDBInstanceFromDBSnapshot",
-        "InvalidParameterCombination",
-        "injected by the test",
-        None,
-    );
+    refuse_restore(&bed);
     bed.proxy
         .fail("PutEvents", "InternalException", "bus refused", None);
 
@@ -1080,29 +1068,7 @@ async fn given_the_failure_event_cannot_be_published_then_the_run_still_ends_fai
 #[tokio::test(flavor = "multi_thread")]
 async fn given_restore_slower_than_its_limit_then_the_wait_gives_up_naming_the_setting() {
     let bed = Bed::new(Options::default()).await;
-    let step = |name: &'static str, state: Value| {
-        let host = &bed.host;
-        async move {
-            host.invoke(FUNCTION, &json!({"step": name, "state": state}))
-                .await
-        }
-    };
-    let mut state = json!({
-        "input": bed.input(),
-        "runId": bed.run_id(),
-        "stateMachineArn": bed.machine_arn,
-    });
-    for name in [
-        "guard",
-        "validate",
-        "snapshotSource",
-        "waitSourceSnapshot",
-        "restore",
-    ] {
-        state = step(name, state)
-            .await
-            .unwrap_or_else(|e| panic!("{name}: {e:?}"));
-    }
+    let mut state = bed.steps_until(&RESTORED).await;
     let began = state["phaseStarted"]
         .as_i64()
         .expect("restore records when it began");
@@ -1113,9 +1079,9 @@ async fn given_restore_slower_than_its_limit_then_the_wait_gives_up_naming_the_s
         "<DBInstanceStatus>creating</DBInstanceStatus>",
     );
 
-    let polling = step("waitRestored", state.clone()).await;
+    let polling = bed.step("waitRestored", state.clone()).await;
     state["phaseStarted"] = json!(began - 1441 * 60);
-    let late = step("waitRestored", state).await;
+    let late = bed.step("waitRestored", state).await;
 
     let polling = format!("{:?}", polling.expect_err("still creating"));
     assert!(polling.contains("NotReady"), "{polling}");
@@ -1223,34 +1189,10 @@ async fn given_a_restore_then_the_temp_database_is_private_in_the_isolated_netwo
             ..Options::default()
         })
         .await;
-        let mut state = json!({
-            "input": bed.input(),
-            "runId": bed.run_id(),
-            "stateMachineArn": bed.machine_arn,
-        });
-        for name in [
-            "guard",
-            "validate",
-            "snapshotSource",
-            "waitSourceSnapshot",
-            "restore",
-        ] {
-            state = bed
-                .host
-                .invoke(FUNCTION, &json!({"step": name, "state": state}))
-                .await
-                .unwrap_or_else(|e| panic!("{name}: {e:?}"));
-        }
+        let state = bed.steps_until(&RESTORED).await;
         // A cluster gets its instance while it is awaited.
         for _ in 0..5 {
-            match bed
-                .host
-                .invoke(
-                    FUNCTION,
-                    &json!({"step": "waitRestored", "state": state.clone()}),
-                )
-                .await
-            {
+            match bed.step("waitRestored", state.clone()).await {
                 Ok(_) => break,
                 Err(e) => assert!(format!("{e:?}").contains("NotReady"), "{e:?}"),
             }

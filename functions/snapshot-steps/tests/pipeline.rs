@@ -188,6 +188,16 @@ fn refuse_restore(bed: &Bed) {
     );
 }
 
+/// Refuses every deletion of a DB snapshot (cleanup's included).
+fn refuse_snapshot_deletes(bed: &Bed) {
+    bed.proxy.fail(
+        "DeleteDBSnapshot",
+        "InvalidDBSnapshotState",
+        "deletion refused by the test",
+        None,
+    );
+}
+
 /// A subscriber to the failures the template's notification rule sends for `bed`'s run.
 async fn failures_of(bed: &Bed) -> Subscriber {
     Subscriber::subscribe(
@@ -969,12 +979,7 @@ async fn given_cleanup_after_a_failure_cannot_delete_then_the_failure_is_still_n
     let bed = Bed::new(Options::default()).await;
     let subscriber = failures_of(&bed).await;
     refuse_restore(&bed);
-    bed.proxy.fail(
-        "DeleteDBSnapshot",
-        "InvalidDBSnapshotState",
-        "deletion refused by the test",
-        None,
-    );
+    refuse_snapshot_deletes(&bed);
 
     let run = bed.run().await;
 
@@ -1018,12 +1023,7 @@ async fn given_cleanup_after_a_failure_cannot_delete_then_the_failure_is_still_n
 #[tokio::test(flavor = "multi_thread")]
 async fn given_cleanup_after_success_cannot_delete_then_the_run_fails_and_says_why() {
     let bed = Bed::new(Options::default()).await;
-    bed.proxy.fail(
-        "DeleteDBSnapshot",
-        "InvalidDBSnapshotState",
-        "deletion refused by the test",
-        None,
-    );
+    refuse_snapshot_deletes(&bed);
 
     let run = bed.run().await;
 

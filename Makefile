@@ -14,7 +14,7 @@ AWS_OFFLINE := AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_
 FUNCTIONS := $(notdir $(wildcard functions/*))
 STATEMACHINES := $(wildcard statemachines/*.asl.json)
 
-.PHONY: help tools test fmt-check clippy build test-build unit template-check scan lambda-build key-policies demo bench fuzz sam-build clean
+.PHONY: help tools test fmt-check clippy build test-build unit template-check scan lambda-build key-policies demo query-check bench fuzz sam-build clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -78,6 +78,10 @@ key-policies: tools ## Print the KMS key-policy statements the stack's keys need
 # and rebuild shared dependencies.
 demo: tools build ## Run every subsystem's local scenario on the stand-ins and print a report
 	target/debug/sluice-demo
+
+# Reads what `make demo` left in target/demo-output/ (the delivery streams' S3 layout).
+query-check: tools ## The template's Glue tables and Athena named queries: Trino SQL (sqlglot), run on the demo's output (DuckDB)
+	.tools/query/bin/python tests/queries/check.py
 
 bench: tools ## Benchmarks: functions' cold start (release binaries), then criterion; prints medians and ratios
 	cargo build --release --locked $(addprefix -p ,$(FUNCTIONS))

@@ -7,6 +7,8 @@
 #   .tools/node   npm: node@22 (the Node the ASL runner needs), aws-local-stepfunctions,
 #                 asl-validator, @cloud-copilot/iam-simulate + iam-data (the IAM gate's engine)
 #   .tools/checkov   Python: checkov, the template scanner (a venv of its own, see SCAN_PY_PKGS)
+#   .tools/query  Python: sqlglot + duckdb, which parse the Athena named queries as Trino SQL and
+#                 run them on the demo's output (make query-check; a venv of its own, QUERY_PY_PKGS)
 #   .tools/cfn-guard cfn-guard, the policy-rule scanner (built from crates.io: no prebuilt binary
 #                    on a registry we reach except inside a CDK plugin's npm package)
 #   Debian        postgresql, mariadb-server, openssl (apt, when missing and running as root)
@@ -29,6 +31,14 @@ PY_PKGS=(
 # downgrade boto3/botocore (1.43 -> 1.35), packaging and networkx beneath moto and aws-sam-cli.
 SCAN_PY_PKGS=(
   "checkov==3.3.30"
+)
+# The Athena named queries' check (make query-check): sqlglot (MIT) parses Trino SQL and
+# transpiles it to DuckDB (MIT), which runs it on the demo's output files; PyYAML (MIT) reads the
+# template. A venv of its own, so adding them never reinstalls the one moto runs from.
+QUERY_PY_PKGS=(
+  "sqlglot==30.31.0"
+  "duckdb==2.0.1"
+  "PyYAML==6.0.3"
 )
 # cfn-guard from source: ~90 s cold on 2 cores, once (stamped).
 CFN_GUARD_VERSION="3.2.1"
@@ -77,6 +87,14 @@ if ! stamp_ok "$TOOLS/checkov/.stamp" "$scan_want"; then
   "$TOOLS/checkov/bin/pip" install --quiet --disable-pip-version-check --upgrade pip
   "$TOOLS/checkov/bin/pip" install --quiet --disable-pip-version-check "${SCAN_PY_PKGS[@]}"
   printf '%s' "$scan_want" >"$TOOLS/checkov/.stamp"
+fi
+query_want="${QUERY_PY_PKGS[*]}"
+if ! stamp_ok "$TOOLS/query/.stamp" "$query_want"; then
+  log "installing sqlglot and duckdb into .tools/query"
+  python3 -m venv "$TOOLS/query"
+  "$TOOLS/query/bin/pip" install --quiet --disable-pip-version-check --upgrade pip
+  "$TOOLS/query/bin/pip" install --quiet --disable-pip-version-check "${QUERY_PY_PKGS[@]}"
+  printf '%s' "$query_want" >"$TOOLS/query/.stamp"
 fi
 if ! stamp_ok "$TOOLS/cfn-guard/.stamp" "$CFN_GUARD_VERSION"; then
   log "building cfn-guard $CFN_GUARD_VERSION into .tools/cfn-guard (about 90 s)"

@@ -42,5 +42,7 @@ stage test-build   m test-build
 stage tests        m unit
 stage template     m template-check
 stage scan         m scan
+stage demo         m demo
+stage queries      m query-check
 stage release      m lambda-build
 echo "make test: all checks passed"

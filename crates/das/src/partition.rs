@@ -8,6 +8,12 @@ use crate::record::Routed;
 /// Partition-key names, as the template's S3 prefix uses them.
 pub const KEY_NAMES: [&str; 5] = ["resource", "class", "yyyy", "mm", "dd"];
 
+/// The `class` value of a record whose kept events differ in class.
+pub const MIXED_CLASS: &str = "mixed";
+
+/// The `class` value of a record whose kept events carry no class.
+pub const NO_CLASS: &str = "none";
+
 /// A UTC date as zero-padded strings, or `unknown` when no time could be read.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PartitionDate {

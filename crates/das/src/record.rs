@@ -384,8 +384,8 @@ pub fn route_events(
         .map(str::to_owned);
     routed.class = match class {
         Class::One(Some(c)) => c,
-        Class::Mixed => "mixed".to_owned(),
-        Class::Unset | Class::One(None) => "none".to_owned(),
+        Class::Mixed => crate::partition::MIXED_CLASS.to_owned(),
+        Class::Unset | Class::One(None) => crate::partition::NO_CLASS.to_owned(),
     };
     Ok(routed)
 }

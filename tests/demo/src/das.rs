@@ -3,6 +3,8 @@
 //! through the real `das-transformer` binary as Firehose would call it.
 
 use std::io::Write;
+
+use base64::Engine as _;
 use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
@@ -18,11 +20,30 @@ const CLUSTER: &str = "cluster-ACMEDEMO0001";
 const BUCKET: &str = "sluice-demo-das";
 const PREFIX: &str = "activity-streams";
 const T: &str = "2026-11-22 13:45:01.123456+00";
+const T2: &str = "2026-11-22 13:46:10.000001+00";
+const T3: &str = "2026-11-22 13:47:30.500000+00";
+/// Where the demo leaves what Firehose would have written to S3, for `make query-check`.
+const OUTPUT: &str = "target/demo-output";
 
 fn pg(class: &str, command: &str, user: &str, text: &str) -> Value {
-    json!({"logTime": T, "statementId": 4, "substatementId": 1, "command": command, "databaseName": "compass",
+    pg_at(T, class, command, user, text)
+}
+
+/// An Aurora PostgreSQL event at `time` (field names and shapes as in AWS's examples).
+fn pg_at(time: &str, class: &str, command: &str, user: &str, text: &str) -> Value {
+    json!({"logTime": time, "statementId": 4, "substatementId": 1, "command": command, "databaseName": "compass",
         "dbUserName": user, "remoteHost": "10.0.1.108", "sessionId": "60b98a86.4f64", "commandText": text,
-        "class": class, "serverType": "PostgreSQL", "type": "record", "startTime": T, "errorMessage": null})
+        "class": class, "serverType": "PostgreSQL", "type": "record", "startTime": time, "errorMessage": null})
+}
+
+/// A login (`CONNECT`, class `MISC` as in AWS's example): `commandText` is null; a refused one
+/// carries the server's error message.
+fn login(time: &str, user: &str, host: &str, error: Option<&str>) -> Value {
+    let mut e = pg_at(time, "MISC", "CONNECT", user, "");
+    e["commandText"] = Value::Null;
+    e["remoteHost"] = json!(host);
+    e["errorMessage"] = json!(error);
+    e
 }
 
 fn doc(events: Vec<Value>) -> Value {
@@ -40,6 +61,16 @@ fn firehose_event(stage: &Stage) -> anyhow::Result<Value> {
             pg("READ", "SELECT", "app", "SELECT * FROM orders WHERE id = $1"),
             pg("READ", "SELECT", "rdsadmin", "SELECT 1")])},
         {"record_id": "heartbeat-only", "version": "1.2", "payload": doc(vec![hb])},
+        {"record_id": "logins", "version": "1.2", "payload": doc(vec![
+            login(T, "app", "10.0.1.108", None),
+            login(T2, "mallory", "203.0.113.7", Some("password authentication failed for user \"mallory\"")),
+            login(T3, "mallory", "203.0.113.7", Some("password authentication failed for user \"mallory\""))])},
+        {"record_id": "schema-change", "version": "1.2", "payload": doc(vec![
+            pg_at(T2, "DDL", "CREATE TABLE", "dba", "CREATE TABLE audit_note (id bigint, note text);"),
+            pg_at(T3, "DDL", "ALTER TABLE", "dba", "ALTER TABLE audit_note ADD COLUMN at timestamptz;")])},
+        {"record_id": "app-writes", "version": "1.2", "payload": doc(vec![
+            pg_at(T2, "WRITE", "INSERT", "app", "INSERT INTO orders (id, total) VALUES ($1, $2)"),
+            pg_at(T3, "READ", "SELECT", "app", "SELECT total FROM orders WHERE id = $1")])},
         {"record_id": "other-cluster-key", "payload": doc(vec![pg("WRITE", "INSERT", "app", "INSERT ...")]),
          "context": {"aws:rds:dbc-id": "cluster-SOMEONEELSE"}},
         {"record_id": "not-das", "raw": "hello"},
@@ -65,6 +96,19 @@ fn firehose_event(stage: &Stage) -> anyhow::Result<Value> {
     Ok(serde_json::from_slice(&out.stdout)?)
 }
 
+/// Leaves an `Ok` record's events (base64 NDJSON in the response) where the delivery stream would
+/// put them, as `<OUTPUT>/<bucket>/<key prefix><record id>.jsonl`, for `make query-check`.
+fn write_delivered(prefix: &str, record_id: &str, data: &str) -> anyhow::Result<()> {
+    let dir = paths::workspace_root()
+        .join(OUTPUT)
+        .join(BUCKET)
+        .join(prefix);
+    std::fs::create_dir_all(&dir)?;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(data)?;
+    std::fs::write(dir.join(format!("{record_id}.jsonl")), bytes)?;
+    Ok(())
+}
+
 /// Runs the scenario and reports each record's result and destination.
 pub async fn run(stage: &Stage, report: &mut Report) -> anyhow::Result<()> {
     let env = Env::from_pairs([("AWS_ENDPOINT_URL", "set")]);
@@ -88,6 +132,7 @@ pub async fn run(stage: &Stage, report: &mut Report) -> anyhow::Result<()> {
         },
     );
     let event = firehose_event(stage)?;
+    let _ = std::fs::remove_dir_all(paths::workspace_root().join(OUTPUT).join(BUCKET));
     let response = stage
         .host
         .invoke(FUNCTION, &event)
@@ -107,14 +152,17 @@ pub async fn run(stage: &Stage, report: &mut Report) -> anyhow::Result<()> {
             "Ok" => {
                 counts[0] += 1;
                 let k = |n: &str| keys[n].as_str().unwrap_or("?").to_owned();
-                format!(
-                    "s3://{BUCKET}/{PREFIX}/events/{}/{}/{}/{}/{}/",
+                let key = format!(
+                    "{PREFIX}/events/{}/{}/{}/{}/{}/",
                     k("resource"),
                     k("class"),
                     k("yyyy"),
                     k("mm"),
                     k("dd")
-                )
+                );
+                let data = rec["data"].as_str().unwrap_or_default();
+                write_delivered(&key, id, data)?;
+                format!("s3://{BUCKET}/{key}")
             }
             "Dropped" => {
                 counts[1] += 1;

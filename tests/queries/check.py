@@ -14,6 +14,7 @@ listed there, which the demo's events imply (tests/demo/src/*.rs).
 Run with the venv the bootstrap makes: .tools/query/bin/python tests/queries/check.py
 """
 import argparse
+import datetime
 import gzip
 import json
 import pathlib
@@ -34,9 +35,12 @@ DEMO_PARAMETERS = {
     "AWS::Partition": "aws",
     "EnableActivityStreamAudit": "true",
     "DasResourceId": "cluster-ACMEDEMO0001",
+    "EnableCloudWatchLogsExport": "true",
+    "CwlOutputFormat": "jsonl",
 }
-# Physical names of the resources a table's location names (the demo's buckets).
-DEMO_RESOURCES = {"DataBucket": "sluice-demo-das"}
+# Physical names of the resources a table's location names: the demo writes what the delivery
+# streams would have written to the stack's data bucket under target/demo-output/data-bucket/.
+DEMO_RESOURCES = {"DataBucket": "data-bucket"}
 
 
 class Cfn(yaml.SafeLoader):
@@ -219,6 +223,23 @@ def load_table(con, stack, name, res, output):
     print(f"table {db}.{table} ({name}): {len(rows)} rows from {len(files)} files, every path projected")
 
 
+def resolve(v, manifest):
+    """Expected values that depend on when the demo ran: "{cwl_t0_ms+N}" (the demo's log events'
+    time, from target/demo-output/manifest.json, plus N ms) and "{cwl_year}", "{cwl_month}",
+    "{cwl_day}" (its UTC date)."""
+    if isinstance(v, list):
+        return [resolve(x, manifest) for x in v]
+    m = re.fullmatch(r"\{(\w+?)(?:_(year|month|day))?([+-]\d+)?\}", v) if isinstance(v, str) else None
+    if not m:
+        return v
+    name, part, offset = m.group(1), m.group(2), int(m.group(3) or 0)
+    if part:
+        ms = int(manifest[f"{name}_t0_ms"])
+        day = datetime.datetime.fromtimestamp(ms / 1000, tz=datetime.timezone.utc)
+        return getattr(day, part) + offset
+    return int(manifest[name]) + offset
+
+
 def plain(v):
     return v if isinstance(v, (str, int, float, type(None))) else str(v)
 
@@ -230,7 +251,10 @@ def main():
     ap.add_argument("--expected", default=ROOT / "tests/queries/expected.json", type=pathlib.Path)
     args = ap.parse_args()
     stack = Stack(yaml.load(args.template.read_text(), Loader=Cfn))
-    expected = json.loads(args.expected.read_text())
+    manifest_path = args.output / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    expected = {k: {"params": resolve(v["params"], manifest), "rows": resolve(v["rows"], manifest)}
+                for k, v in json.loads(args.expected.read_text()).items()}
     con = duckdb.connect()
     for name, res in stack.resources("AWS::Glue::Table"):
         load_table(con, stack, name, res, args.output)

@@ -13,9 +13,19 @@ fn sub_text(v: &Value) -> &str {
 }
 
 /// A delivery stream prefix with `!{partitionKeyFromLambda:k}` written as projection's `${!k}`
-/// (the `!` escapes it inside `Fn::Sub`).
+/// (the `!` escapes it inside `Fn::Sub`), `k` in lower case as Athena folds column names.
 fn as_projection(prefix: &str) -> String {
-    prefix.replace("!{partitionKeyFromLambda:", "${!")
+    const KEY: &str = "!{partitionKeyFromLambda:";
+    let mut out = String::new();
+    let mut rest = prefix;
+    while let Some(start) = rest.find(KEY) {
+        let after = &rest[start + KEY.len()..];
+        let end = after.find('}').expect("closing brace");
+        out.push_str(&rest[..start]);
+        out.push_str(&format!("${{!{}}}", after[..end].to_lowercase()));
+        rest = &after[end + 1..];
+    }
+    out + rest
 }
 
 #[test]
@@ -89,4 +99,55 @@ fn das_class_projection_lists_postgres_classes_and_the_transformers_own() {
             "{class} is missing from DasQueryClasses"
         );
     }
+}
+
+#[test]
+fn cwl_table_projection_follows_the_processors_prefix_and_keys() {
+    use cloudwatch_processor::record::{KEY_ACCOUNT, KEY_DAY, KEY_LOG_GROUP, KEY_MONTH, KEY_YEAR};
+    let res = &load()["Resources"];
+    // The table exists only with the processor (CwlCentralLambda) writing JSON lines.
+    let prefix = &res["CwlDeliveryStream"]["Properties"]["ExtendedS3DestinationConfiguration"]["Prefix"]
+        ["Fn::If"];
+    assert_eq!(
+        prefix[0], "CwlCentralLambda",
+        "the If picks the processor's prefix"
+    );
+    let prefix = sub_text(&prefix[1]);
+    let table = &res["CwlEventsTable"];
+    assert_eq!(
+        load()["Conditions"]["CwlQueryable"]["Fn::And"][0]["Condition"],
+        "CwlCentralLambda"
+    );
+    assert_eq!(table["Condition"], "CwlQueryable");
+    let input = &table["Properties"]["TableInput"];
+    let params = &input["Parameters"];
+    let location = sub_text(&params["storage.location.template"]);
+    // Athena folds column names to lower case: the projection names logGroup `loggroup`.
+    assert_eq!(
+        location,
+        format!("s3://${{Bucket}}/{}", as_projection(prefix).to_lowercase())
+            .replace("${cwls3prefix}", "${CwlS3Prefix}"),
+        "storage.location.template must be the delivery stream's prefix"
+    );
+    let keys: Vec<&str> = input["PartitionKeys"]
+        .as_array()
+        .expect("PartitionKeys")
+        .iter()
+        .map(|k| k["Name"].as_str().expect("Name"))
+        .collect();
+    let code = [KEY_ACCOUNT, KEY_LOG_GROUP, KEY_YEAR, KEY_MONTH, KEY_DAY].map(str::to_lowercase);
+    assert_eq!(
+        keys, code,
+        "the table's partition keys are the processor's, in path order"
+    );
+    for k in &keys {
+        assert!(
+            params[format!("projection.{k}.type")].is_string(),
+            "partition key {k} has no projection type"
+        );
+    }
+    assert_eq!(
+        sub_text(&input["StorageDescriptor"]["Location"]),
+        location.split("${!").next().unwrap_or_default()
+    );
 }

@@ -10,12 +10,15 @@ use std::collections::BTreeMap;
 use std::process::Command;
 
 use anyhow::Context as _;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use sluice_runtime::config::Env;
 use sluice_testbed::lambda::FunctionSpec;
 use sluice_testbed::paths;
 
 use crate::Stage;
+use crate::output;
 use crate::report::Report;
 
 const SUBSCRIBER: &str = "log-subscriber";
@@ -24,7 +27,7 @@ const BUCKET: &str = "sluice-demo-cwlogs";
 
 /// boto3 steps: `setup` (bucket, delivery stream, log groups, foreign filters) and `put`.
 const AWS_STEPS: &str = r#"
-import json, sys, boto3
+import json, sys, time, boto3
 op, endpoint, bucket = sys.argv[1], sys.argv[2], sys.argv[3]
 c = lambda s: boto3.client(s, endpoint_url=endpoint, region_name="us-east-1")
 logs = c("logs")
@@ -41,12 +44,16 @@ if op == "setup":
             filterPattern="", destinationArn=arn, roleArn="arn:aws:iam::123456789012:role/other")
     print(arn)
 elif op == "put":
-    t0 = 1795355101123
-    for g, lines in {"/app/web": ["GET /orders 200 12ms", "GET /health 200 1ms", "POST /orders 201 40ms"],
-                     "/app/worker": ["job 17 started", "job 17 done in 2.1s\n"]}.items():
+    # CloudWatch Logs (and moto) refuse events older than 14 days: ten minutes ago.
+    t0 = (int(time.time()) - 600) * 1000 + 123
+    for g, lines in {"/app/web": ["GET /orders 200 12ms", "GET /health 200 1ms", "POST /orders 201 40ms",
+                                  "POST /orders 500 ERROR upstream timeout"],
+                     "/app/worker": ["job 17 started", "job 17 done in 2.1s\n",
+                                     "job 18 failed: Exception: connection reset"]}.items():
         logs.create_log_stream(logGroupName=g, logStreamName="i-0abc")
         logs.put_log_events(logGroupName=g, logStreamName="i-0abc",
             logEvents=[{"timestamp": t0 + i, "message": m} for i, m in enumerate(lines)])
+    print(t0)
 "#;
 
 fn aws_step(stage: &Stage, op: &str) -> anyhow::Result<String> {
@@ -66,6 +73,7 @@ fn aws_step(stage: &Stage, op: &str) -> anyhow::Result<String> {
 /// Runs the scenario and adds its section to the report.
 pub async fn run(stage: &Stage, report: &mut Report) -> anyhow::Result<()> {
     let section = report.section("CloudWatch Logs export: subscriber → Firehose → processor → S3");
+    output::clear("cloudwatch-logs/");
     let target = aws_step(stage, "setup")?;
     section.line(format!("moto: 5 log groups, delivery stream {target}"));
 
@@ -92,7 +100,9 @@ pub async fn run(stage: &Stage, report: &mut Report) -> anyhow::Result<()> {
     let second = stage.host.invoke(SUBSCRIBER, &json!({})).await?;
     section.line(format!("log-subscriber, second run: {second}"));
 
-    aws_step(stage, "put")?;
+    let t0 = aws_step(stage, "put")?;
+    // The events' time, for `make query-check` (tests/queries/expected.json names it).
+    output::note("cwl_t0_ms", &t0)?;
     let s3 = sluice_runtime::aws::s3_client(
         &stage.moto.sdk_config(),
         &Env::from_pairs([("AWS_ENDPOINT_URL", stage.moto.endpoint().as_str())]),
@@ -108,7 +118,7 @@ pub async fn run(stage: &Stage, report: &mut Report) -> anyhow::Result<()> {
         let key = obj.key().unwrap_or_default();
         let body = s3.get_object().bucket(BUCKET).key(key).send().await?;
         let bytes = body.body.collect().await?.into_bytes();
-        records.push(json!({"recordId": format!("r{i}"), "data": b64::encode(&bytes)}));
+        records.push(json!({"recordId": format!("r{i}"), "data": STANDARD.encode(&bytes)}));
     }
     section.line(format!(
         "log events put; moto's Firehose wrote {} gzipped subscription payloads",
@@ -116,7 +126,7 @@ pub async fn run(stage: &Stage, report: &mut Report) -> anyhow::Result<()> {
     ));
 
     let mut env = stage.moto.env();
-    env.push(("OUTPUT_FORMAT".into(), "raw-timestamp".into()));
+    env.push(("OUTPUT_FORMAT".into(), "jsonl".into()));
     stage.host.add_function(
         PROCESSOR,
         &paths::bin_path(PROCESSOR),
@@ -150,7 +160,10 @@ pub async fn run(stage: &Stage, report: &mut Report) -> anyhow::Result<()> {
             text(&k["month"]),
             text(&k["day"])
         );
-        let data = b64::decode(text(&r["data"])).context("processor data is base64")?;
+        let data = STANDARD
+            .decode(text(&r["data"]))
+            .context("processor data is base64")?;
+        output::write(&key, &data)?;
         s3.put_object()
             .bucket(BUCKET)
             .key(key)
@@ -179,45 +192,4 @@ pub async fn run(stage: &Stage, report: &mut Report) -> anyhow::Result<()> {
 
 fn text(v: &Value) -> &str {
     v.as_str().unwrap_or("_")
-}
-
-/// Standard base64 (the demo crate has no base64 dependency).
-mod b64 {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-    pub fn encode(bytes: &[u8]) -> String {
-        let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-        for chunk in bytes.chunks(3) {
-            let b = [
-                chunk[0],
-                *chunk.get(1).unwrap_or(&0),
-                *chunk.get(2).unwrap_or(&0),
-            ];
-            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-            for i in 0..4 {
-                if i <= chunk.len() {
-                    out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
-                } else {
-                    out.push('=');
-                }
-            }
-        }
-        out
-    }
-
-    pub fn decode(text: &str) -> Option<Vec<u8>> {
-        let mut out = Vec::with_capacity(text.len() / 4 * 3);
-        let (mut acc, mut bits) = (0u32, 0);
-        for c in text.bytes().filter(|&c| c != b'=') {
-            let v = ALPHABET.iter().position(|&a| a == c)? as u32;
-            acc = (acc << 6) | v;
-            bits += 6;
-            if bits >= 8 {
-                bits -= 8;
-                out.push((acc >> bits) as u8);
-                acc &= (1 << bits) - 1;
-            }
-        }
-        Some(out)
-    }
 }

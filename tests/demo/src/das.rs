@@ -5,6 +5,7 @@
 use std::io::Write;
 
 use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use std::process::{Command, Stdio};
 
 use serde_json::{Value, json};
@@ -13,6 +14,7 @@ use sluice_testbed::lambda::FunctionSpec;
 use sluice_testbed::paths;
 
 use crate::Stage;
+use crate::output;
 use crate::report::Report;
 
 const FUNCTION: &str = "das-transformer";
@@ -22,8 +24,6 @@ const PREFIX: &str = "activity-streams";
 const T: &str = "2026-11-22 13:45:01.123456+00";
 const T2: &str = "2026-11-22 13:46:10.000001+00";
 const T3: &str = "2026-11-22 13:47:30.500000+00";
-/// Where the demo leaves what Firehose would have written to S3, for `make query-check`.
-const OUTPUT: &str = "target/demo-output";
 
 fn pg(class: &str, command: &str, user: &str, text: &str) -> Value {
     pg_at(T, class, command, user, text)
@@ -96,19 +96,6 @@ fn firehose_event(stage: &Stage) -> anyhow::Result<Value> {
     Ok(serde_json::from_slice(&out.stdout)?)
 }
 
-/// Leaves an `Ok` record's events (base64 NDJSON in the response) where the delivery stream would
-/// put them, as `<OUTPUT>/<bucket>/<key prefix><record id>.jsonl`, for `make query-check`.
-fn write_delivered(prefix: &str, record_id: &str, data: &str) -> anyhow::Result<()> {
-    let dir = paths::workspace_root()
-        .join(OUTPUT)
-        .join(BUCKET)
-        .join(prefix);
-    std::fs::create_dir_all(&dir)?;
-    let bytes = base64::engine::general_purpose::STANDARD.decode(data)?;
-    std::fs::write(dir.join(format!("{record_id}.jsonl")), bytes)?;
-    Ok(())
-}
-
 /// Runs the scenario and reports each record's result and destination.
 pub async fn run(stage: &Stage, report: &mut Report) -> anyhow::Result<()> {
     let env = Env::from_pairs([("AWS_ENDPOINT_URL", "set")]);
@@ -132,7 +119,7 @@ pub async fn run(stage: &Stage, report: &mut Report) -> anyhow::Result<()> {
         },
     );
     let event = firehose_event(stage)?;
-    let _ = std::fs::remove_dir_all(paths::workspace_root().join(OUTPUT).join(BUCKET));
+    output::clear(&format!("{PREFIX}/"));
     let response = stage
         .host
         .invoke(FUNCTION, &event)
@@ -160,8 +147,9 @@ pub async fn run(stage: &Stage, report: &mut Report) -> anyhow::Result<()> {
                     k("mm"),
                     k("dd")
                 );
-                let data = rec["data"].as_str().unwrap_or_default();
-                write_delivered(&key, id, data)?;
+                // Where the delivery stream would put the events, for `make query-check`.
+                let data = STANDARD.decode(rec["data"].as_str().unwrap_or_default())?;
+                output::write(&format!("{key}{id}.jsonl"), &data)?;
                 format!("s3://{BUCKET}/{key}")
             }
             "Dropped" => {

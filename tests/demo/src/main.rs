@@ -8,6 +8,7 @@ mod cwlogs;
 mod das;
 mod dashboard;
 mod foundation;
+mod output;
 mod rdslogs;
 mod report;
 mod snapshots;

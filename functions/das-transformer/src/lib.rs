@@ -4,6 +4,9 @@
 //! inside [`Transformer`]) and calls [`Handler::handle`] per invocation. The pipeline itself is
 //! `sluice-das`; this crate adds the per-command copy writes, metrics and error mapping.
 
+pub mod decrypt;
+pub mod replay;
+
 use std::sync::Arc;
 
 use serde_json::value::RawValue;

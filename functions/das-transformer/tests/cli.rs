@@ -126,7 +126,7 @@ fn given_key_under_another_context_or_bad_args_then_clear_error_and_no_output() 
     let out = run(moto, &["--resource-id", RID], &records[0]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("input-1: KMS Decrypt"), "{err}");
+    assert!(err.contains("input #1: KMS Decrypt"), "{err}");
     assert!(out.stdout.is_empty());
 
     let out = run(
@@ -136,4 +136,176 @@ fn given_key_under_another_context_or_bad_args_then_clear_error_and_no_output() 
     );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("exactly one of"));
+}
+
+/// A Firehose error record around `record`, as Firehose writes them under
+/// `processing-failed/` (<https://docs.aws.amazon.com/firehose/latest/dev/data-transformation-failure-handling.html>).
+fn error_record(record: &[u8]) -> String {
+    json!({"attemptsMade": 1, "arrivalTimestamp": 1_795_355_101_000_i64,
+           "errorCode": "Lambda.ProcessingFailed",
+           "errorMessage": "The Lambda function was successfully invoked but it returned an error result.",
+           "attemptEndingTimestamp": 1_795_355_161_000_i64, "rawData": STANDARD.encode(record),
+           "lambdaArn": "arn:aws:lambda:us-east-1:123456789012:function:das-transformer:$LATEST"})
+    .to_string()
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use flate2::write::GzEncoder;
+    let mut gz = GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(bytes).unwrap();
+    gz.finish().unwrap()
+}
+
+/// Every object under `prefix`: key → its gunzipped lines as JSON.
+async fn replayed(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+) -> Vec<(String, Vec<Value>)> {
+    let listed = s3
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .send()
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    for o in listed.contents() {
+        let key = o.key().unwrap().to_owned();
+        let body = s3
+            .get_object()
+            .bucket(bucket)
+            .key(&key)
+            .send()
+            .await
+            .unwrap();
+        let bytes = body.body.collect().await.unwrap().into_bytes();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut text)
+            .unwrap();
+        out.push((
+            key,
+            text.lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect(),
+        ));
+    }
+    out
+}
+
+#[tokio::test]
+async fn given_firehose_error_objects_when_replayed_then_events_land_where_the_stream_puts_them_once()
+ {
+    let moto = Moto::shared();
+    let records = das_records(moto, None);
+    let bad = das_records(moto, Some(json!({"aws:rds:dbc-id": "cluster-SOMEONEELSE"})));
+    let s3 = sluice_runtime::aws::s3_client(
+        &moto.sdk_config(),
+        &sluice_runtime::config::Env::from_pairs([("AWS_ENDPOINT_URL", "set")]),
+    );
+    let bucket = "das-replay";
+    s3.create_bucket().bucket(bucket).send().await.unwrap();
+    let errors = "activity-streams-errors/processing-failed/2026/11/22";
+    let both = format!(
+        "{}\n{}\n",
+        error_record(&records[0]),
+        error_record(&records[1])
+    );
+    for (name, body) in [
+        (
+            "sluice-das-1-2026-11-22-13-45-01-aaaa.gz",
+            gzip(both.as_bytes()),
+        ),
+        (
+            "sluice-das-1-2026-11-22-13-50-01-bbbb",
+            error_record(&records[1]).into_bytes(),
+        ),
+        (
+            "elsewhere/sluice-das-1-2026-11-22-13-55-01-cccc",
+            error_record(&bad[0]).into_bytes(),
+        ),
+    ] {
+        s3.put_object()
+            .bucket(bucket)
+            .key(format!("{errors}/{name}"))
+            .body(body.into())
+            .send()
+            .await
+            .unwrap();
+    }
+    let replay = |from: &str| {
+        run(
+            moto,
+            &[
+                "replay",
+                "--from",
+                &format!("s3://{bucket}/{from}"),
+                "--to",
+                &format!("s3://{bucket}/activity-streams"),
+                "--resource-id",
+                RID,
+            ],
+            b"",
+        )
+    };
+    let from = format!("{errors}/sluice-das");
+    let out = replay(&from);
+    let summary = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{summary}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        summary.contains("2 error objects, 3 records, 4 events recovered; 2 objects written, 0 already there; 0 records failed"),
+        "{summary}"
+    );
+    let events_prefix = format!("activity-streams/events/{RID}/READ/2026/11/22/");
+    let first = replayed(&s3, bucket, "activity-streams/events/").await;
+    let statements = |lines: &[Value]| -> Vec<u64> {
+        lines
+            .iter()
+            .map(|e| e["statementId"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(first.len(), 2, "{first:?}");
+    assert_eq!(
+        first[0].0,
+        format!("{events_prefix}replayed-sluice-das-1-2026-11-22-13-45-01-aaaa.gz")
+    );
+    assert_eq!(statements(&first[0].1), [1, 2, 3]);
+    assert_eq!(first[0].1[0]["commandText"], "SELECT -- cli-1");
+    assert_eq!(
+        first[1].0,
+        format!("{events_prefix}replayed-sluice-das-1-2026-11-22-13-50-01-bbbb.gz")
+    );
+    assert_eq!(statements(&first[1].1), [3]);
+
+    // Idempotent: a second run finds both and writes nothing.
+    let out = replay(&from);
+    let summary = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        summary.contains("0 objects written, 2 already there"),
+        "{summary}"
+    );
+    assert_eq!(
+        replayed(&s3, bucket, "activity-streams/events/").await,
+        first
+    );
+
+    // A record whose key KMS refuses: reported, exit non-zero, its object replays nothing.
+    let out = replay(&format!("{errors}/elsewhere/"));
+    let summary = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(!out.status.success());
+    assert!(
+        summary.contains("1 records failed")
+            && summary.contains("elsewhere/sluice-das-1-2026-11-22-13-55-01-cccc #1: KMS Decrypt"),
+        "{summary}"
+    );
+    assert_eq!(
+        replayed(&s3, bucket, "activity-streams/events/")
+            .await
+            .len(),
+        2
+    );
 }

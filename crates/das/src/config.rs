@@ -21,6 +21,11 @@ pub const COPIES_ENABLED: &str = "DAS_COPIES_ENABLED";
 pub const COPIES_BUCKET: &str = "DAS_COPIES_BUCKET";
 /// Key prefix of the per-command copies, before `parsed/…` (may be empty).
 pub const COPIES_PREFIX: &str = "DAS_COPIES_PREFIX";
+/// Env var: bucket of kept events that do not fit the response ([`crate::spill`]); unset, such
+/// records are answered `ProcessingFailed` (to Firehose's error prefix).
+pub const SPILL_BUCKET: &str = "DAS_SPILL_BUCKET";
+/// Env var: key prefix of spilled events: the delivery stream's, `<DasS3Prefix>/events/`.
+pub const SPILL_PREFIX: &str = "DAS_SPILL_PREFIX";
 /// Comma-separated drop lists, by dimension.
 pub const DROP_CLASSES: &str = "DAS_DROP_CLASSES";
 /// See [`DROP_CLASSES`].
@@ -39,7 +44,7 @@ pub const KEEP_DATABASES: &str = "DAS_KEEP_DATABASES";
 pub const KEEP_USERS: &str = "DAS_KEEP_USERS";
 
 /// Every variable the transformer reads, for template consistency checks.
-pub const ALL_VARS: [&str; 16] = [
+pub const ALL_VARS: [&str; 18] = [
     RESOURCE_ID,
     CONTEXT_KEY,
     MAX_PLAINTEXT_BYTES,
@@ -48,6 +53,8 @@ pub const ALL_VARS: [&str; 16] = [
     COPIES_ENABLED,
     COPIES_BUCKET,
     COPIES_PREFIX,
+    SPILL_BUCKET,
+    SPILL_PREFIX,
     DROP_CLASSES,
     DROP_COMMANDS,
     DROP_DATABASES,
@@ -67,12 +74,13 @@ pub const DEFAULT_KMS_CONCURRENCY: usize = 16;
 /// Largest accepted [`KMS_CONCURRENCY`].
 pub const MAX_KMS_CONCURRENCY: usize = 64;
 
-/// Where per-command copies go.
+/// Where objects the function writes itself go: per-command copies, spilled events.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CopiesTarget {
     /// The bucket.
     pub bucket: String,
-    /// Key prefix before `parsed/`, empty or ending in `/`.
+    /// Key prefix (before `parsed/` for copies, before the partition for spills), empty or
+    /// ending in `/`.
     pub prefix: String,
 }
 
@@ -91,6 +99,8 @@ pub struct DasConfig {
     pub kms_concurrency: usize,
     /// Per-command copies, when enabled.
     pub copies: Option<CopiesTarget>,
+    /// Where events that do not fit the response go ([`crate::spill`]), when set.
+    pub spill: Option<CopiesTarget>,
     /// Which events are kept.
     pub filters: Filters,
 }
@@ -104,6 +114,7 @@ impl Default for DasConfig {
             key_cache_size: DEFAULT_KEY_CACHE_SIZE,
             kms_concurrency: DEFAULT_KMS_CONCURRENCY,
             copies: None,
+            spill: None,
             filters: Filters::default(),
         }
     }
@@ -139,6 +150,13 @@ impl DasConfig {
         } else {
             None
         };
+        let spill = env.optional(SPILL_BUCKET).map(|bucket| {
+            let mut prefix = env.optional(SPILL_PREFIX).unwrap_or_default();
+            if !prefix.is_empty() && !prefix.ends_with('/') {
+                prefix.push('/');
+            }
+            CopiesTarget { bucket, prefix }
+        });
         let rule = |drop: &str, keep: &str| ListRule::new(env.list(drop), env.list(keep));
         Ok(Self {
             resource_id: env.optional(RESOURCE_ID),
@@ -147,6 +165,7 @@ impl DasConfig {
             key_cache_size: positive(KEY_CACHE_SIZE, DEFAULT_KEY_CACHE_SIZE)?,
             kms_concurrency,
             copies,
+            spill,
             filters: Filters {
                 class: rule(DROP_CLASSES, KEEP_CLASSES),
                 command: rule(DROP_COMMANDS, KEEP_COMMANDS),

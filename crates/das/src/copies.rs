@@ -107,7 +107,11 @@ impl ObjectWriter for S3ObjectWriter {
                 .put_object()
                 .bucket(&object.bucket)
                 .key(&object.key)
-                .content_type("application/x-ndjson")
+                .content_type(if object.key.ends_with(".gz") {
+                    "application/gzip"
+                } else {
+                    "application/x-ndjson"
+                })
                 .body(object.body.clone().into())
                 .send()
                 .await

@@ -22,6 +22,7 @@ pub mod payload;
 pub mod record;
 pub mod scan;
 pub mod source;
+pub mod spill;
 pub mod time;
 pub mod transform;
 

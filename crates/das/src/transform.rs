@@ -6,11 +6,14 @@
 //!   *first* kept event's date (`logTime`, else `startTime`); when no kept event has a readable
 //!   time, the record's Firehose arrival time; else `unknown`.
 //! - **Partition class**: the class all kept events share, `mixed` when they differ.
-//! - **Response budget**: when a record's NDJSON would push the response past the budget, that
-//!   record is answered `ProcessingFailed` with its original (still encrypted) data and the reason
-//!   `response budget exceeded`, so it lands under Firehose's error prefix for re-drive instead
-//!   of being lost; its events are not copied either. The budget reserves that echo for every
-//!   record up front, so the response never passes 6 MB however many records overflow.
+//! - **Response budget**: when a record's NDJSON would push the response past the budget, or
+//!   past Firehose's per-record limit, its events are spilled: written by the function to S3
+//!   under the delivery stream's partition layout ([`crate::spill`]) and the record answered
+//!   `Dropped`. Without a spill target that record is answered `ProcessingFailed` with its
+//!   original (still encrypted) data and the reason, so it lands under Firehose's error prefix
+//!   for re-drive (`das-decrypt replay`); its events are not copied either. The budget reserves
+//!   that echo for every record up front, so the response never passes 6 MB however many
+//!   records overflow.
 //! - **KMS outage** (throttling, 5xx, network) fails the invocation: Firehose retries the batch.
 //! - **Data keys** are decrypted before any record is opened: the batch's distinct uncached keys
 //!   concurrently, at most `DAS_KMS_CONCURRENCY` calls in flight ([`crate::keys`]). A refused key
@@ -32,6 +35,7 @@ use crate::kms::{KeyDecryptor, KmsError};
 use crate::partition::{PartitionDate, partition_keys};
 use crate::record::{self, OutputLimit, RecordError, Routed};
 use crate::source;
+use crate::spill::SpillSet;
 
 /// Why the whole invocation fails (Firehose retries it).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -45,6 +49,9 @@ pub enum InvocationError {
         #[source]
         source: KmsError,
     },
+    /// Spilled events could not be compressed (out of memory or similar).
+    #[error("spill: {0}")]
+    Spill(String),
     /// No resource id: not configured and the source stream is not `aws-rds-das-…`.
     #[error(
         "no DAS resource id: set DAS_RESOURCE_ID or read from an aws-rds-das-* stream (source: {stream_arn:?})"
@@ -70,6 +77,10 @@ pub struct Stats {
     pub events_dropped: u64,
     /// KMS Decrypt calls made.
     pub kms_calls: u64,
+    /// Records whose events were spilled to S3 (answered `Dropped`; counted there too).
+    pub records_spilled: u64,
+    /// Events spilled to S3 (counted in `events_kept` too).
+    pub events_spilled: u64,
 }
 
 /// The answer to Firehose, the per-command copies to write, and counters.
@@ -80,6 +91,9 @@ pub struct Outcome {
     pub response: Vec<u8>,
     /// Objects to write when copies are enabled (at most one per command and date).
     pub copies: Vec<CopyObject>,
+    /// Spilled events to write before the response is returned (at most one object per
+    /// partition).
+    pub spills: Vec<CopyObject>,
     /// Counters.
     pub stats: Stats,
 }
@@ -155,27 +169,57 @@ impl Transformer {
                     source: o.source,
                 })?;
         stats.kms_calls = kms_calls;
-        for (rec, prepared) in event.records.iter().zip(prepared) {
+        let mut spills = SpillSet::default();
+        for (rec, prepared) in event.records.iter().zip(&prepared) {
             // What this record's answer may take once its own reservation is released; routing
             // stops early (and the record fails) when its NDJSON's base64 could not fit in it.
             let limit = OutputLimit::Firehose {
                 response_room: response.room_for_next() / 4 * 3,
             };
-            let error = match self.open(rec, prepared, &keyrings, limit, &mut gunzip) {
-                Ok(routed) if routed.kept.is_empty() => {
+            let opened = match self.open(rec, prepared, &keyrings, limit, &mut gunzip) {
+                // Too large for the response: read again whole, to spill when that is on.
+                Err(RecordError::OutputTooLarge { .. } | RecordError::BudgetExceeded { .. })
+                    if self.config.spill.is_some() =>
+                {
+                    self.open(
+                        rec,
+                        prepared,
+                        &keyrings,
+                        OutputLimit::Unlimited,
+                        &mut gunzip,
+                    )
+                    .map(|routed| (routed, false))
+                }
+                other => other.map(|routed| (routed, true)),
+            };
+            let error = match opened {
+                Ok((routed, _)) if routed.kept.is_empty() => {
                     stats.events_dropped += routed.dropped as u64;
                     stats.records_dropped += 1;
                     fallback_fits(rec, response.dropped(&rec.record_id));
                     continue;
                 }
-                Ok(routed) => {
+                Ok((routed, may_fit)) => {
                     let date = PartitionDate::of(&routed, rec.approximate_arrival_timestamp);
                     let class = sanitize_partition_value(&routed.class);
                     let keys = partition_keys(&source.resource_key, &class, &date);
-                    if response.try_ok(&rec.record_id, &routed.ndjson, &keys) {
+                    let delivered =
+                        if may_fit && response.try_ok(&rec.record_id, &routed.ndjson, &keys) {
+                            stats.records_ok += 1;
+                            true
+                        } else if self.config.spill.is_some() {
+                            spills.add(keys.map(|(_, v)| v).join("/"), &routed);
+                            stats.records_spilled += 1;
+                            stats.events_spilled += routed.kept.len() as u64;
+                            stats.records_dropped += 1;
+                            fallback_fits(rec, response.dropped(&rec.record_id));
+                            true
+                        } else {
+                            false
+                        };
+                    if delivered {
                         stats.events_kept += routed.kept.len() as u64;
                         stats.events_dropped += routed.dropped as u64;
-                        stats.records_ok += 1;
                         if self.config.copies.is_some() {
                             copies.add(&routed, &date);
                         }
@@ -192,6 +236,12 @@ impl Transformer {
             stats.records_failed += 1;
             fallback_fits(rec, response.failed(rec));
         }
+        let spills = match &self.config.spill {
+            Some(target) if !spills.is_empty() => spills
+                .into_objects(target, &event.invocation_id)
+                .map_err(|e| InvocationError::Spill(e.to_string()))?,
+            _ => Vec::new(),
+        };
         let copies = match &self.config.copies {
             Some(target) => copies.into_objects(target, &event.invocation_id),
             None => Vec::new(),
@@ -199,6 +249,7 @@ impl Transformer {
         Ok(Outcome {
             response: response.finish(),
             copies,
+            spills,
             stats,
         })
     }
@@ -231,17 +282,17 @@ impl Transformer {
     fn open(
         &self,
         rec: &FirehoseRecord,
-        prepared: Result<Prepared, RecordError>,
+        prepared: &Result<Prepared, RecordError>,
         keys: &BatchKeys,
         limit: OutputLimit,
         gunzip: &mut Gunzip,
     ) -> Result<Routed, RecordError> {
         let id = rec.record_id.as_str();
-        let prepared = prepared?;
+        let prepared = prepared.as_ref().map_err(Clone::clone)?;
         let keyring = keys.keyring(id, &prepared.key)?;
-        let message = prepared.events?;
+        let message = prepared.events.as_ref().map_err(Clone::clone)?;
         let cap = self.config.max_plaintext_bytes;
-        record::open_events(id, &message, &keyring, gunzip, cap)
+        record::open_events(id, message, &keyring, gunzip, cap)
             .and_then(|plain| record::route_events(id, &plain, &self.config.filters, limit))
     }
 }

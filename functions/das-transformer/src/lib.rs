@@ -42,8 +42,8 @@ impl Handler {
 
     /// Transforms one invocation into the JSON text of Firehose's response, which the runtime
     /// sends as it is (a `RawValue` is not serialised again). Fails the invocation (so Firehose
-    /// retries the batch) when KMS is unavailable, the resource is unknown, or a per-command copy
-    /// cannot be written.
+    /// retries the batch) when KMS is unavailable, the resource is unknown, or spilled events or
+    /// a per-command copy cannot be written.
     pub async fn handle(&self, event: &FirehoseEvent) -> Result<Box<RawValue>, StepError> {
         let outcome = self.transformer.transform(event).await.map_err(|e| {
             error!(invocation_id = %event.invocation_id, error = %e, "invocation failed");
@@ -52,8 +52,17 @@ impl Handler {
                     StepError::new(ErrorKind::Aws, e.to_string())
                 }
                 InvocationError::UnknownResource { .. } => StepError::config(e.to_string()),
+                InvocationError::Spill(_) => StepError::new(ErrorKind::Internal, e.to_string()),
             }
         })?;
+        // Spilled events first: their records are answered `Dropped` only once they are stored;
+        // a failed write fails the invocation, and Firehose retries the batch.
+        for object in &outcome.spills {
+            self.writer.put(object).await.map_err(|e| {
+                error!(invocation_id = %event.invocation_id, error = %e, "spill write failed");
+                StepError::new(ErrorKind::Aws, e.to_string())
+            })?;
+        }
         for object in &outcome.copies {
             self.writer.put(object).await.map_err(|e| {
                 error!(invocation_id = %event.invocation_id, error = %e, "copy write failed");
@@ -66,6 +75,7 @@ impl Handler {
             ok = outcome.stats.records_ok,
             dropped = outcome.stats.records_dropped,
             failed = outcome.stats.records_failed,
+            spilled = outcome.stats.records_spilled,
             copies = outcome.copies.len(),
             "invocation transformed"
         );
@@ -92,7 +102,9 @@ fn build_metrics(stats: &Stats) -> Metrics {
         .count("RecordsFailed", stats.records_failed)
         .count("EventsKept", stats.events_kept)
         .count("EventsDropped", stats.events_dropped)
-        .count("KmsCalls", stats.kms_calls);
+        .count("KmsCalls", stats.kms_calls)
+        .count("RecordsSpilled", stats.records_spilled)
+        .count("EventsSpilled", stats.events_spilled);
     m
 }
 

@@ -239,3 +239,102 @@ async fn given_kms_unreachable_when_invoked_then_invocation_fails_for_retry() {
         err.error_message
     );
 }
+
+#[tokio::test]
+async fn given_a_record_over_firehoses_record_limit_when_the_binary_runs_as_deployed_then_its_events_are_read_back_from_s3()
+ {
+    let moto = Moto::shared();
+    // ~1.2 MB of events in one record: over the 1,000 KiB a transformed record may be.
+    let big: Vec<Value> = (0..2_000)
+        .map(|n| pg("READ", "SELECT", 10_000 + n))
+        .collect();
+    let event = make_event(
+        moto,
+        &json!({"resource_id": RID, "invocation_id": "inv-spill", "records": [
+            {"record_id": "small", "version": "1.1", "payload": doc(vec![pg("DDL", "CREATE INDEX", 1)])},
+            {"record_id": "big", "version": "1.2", "payload": doc(big)},
+        ]}),
+    );
+    let key_arn = support::das_key_arn(&event);
+    let stream = format!("arn:aws:kinesis:us-east-1:123456789012:stream/aws-rds-das-{RID}");
+    let deployment = Gate::shared().deploy(
+        &DeploySpec::new(
+            "sluice-test",
+            [
+                ("EnableActivityStreamAudit", "true"),
+                ("DasKinesisStreamArn", stream.as_str()),
+                ("DasKmsKeyArn", key_arn.as_str()),
+                ("DasResourceId", RID),
+            ],
+        )
+        .physical([
+            ("DasTransformerFunction", "das-transformer"),
+            ("DataBucket", "das-spill"),
+        ]),
+    );
+    let s3 = moto.s3_client();
+    s3.create_bucket().bucket("das-spill").send().await.unwrap();
+    let proxy = AwsProxy::gated(moto, deployment);
+    let host = LambdaHost::start();
+    // As the template sets them: the delivery stream's bucket and events prefix.
+    let env = proxy
+        .env_as(moto, "DasTransformerFunctionRole")
+        .into_iter()
+        .chain([
+            ("DAS_SPILL_BUCKET".to_owned(), "das-spill".to_owned()),
+            (
+                "DAS_SPILL_PREFIX".to_owned(),
+                "activity-streams/events/".to_owned(),
+            ),
+        ])
+        .collect();
+    host.add_function(
+        "das-transformer",
+        &paths::bin_path("das-transformer"),
+        FunctionSpec {
+            env,
+            ..FunctionSpec::default()
+        },
+    );
+    let out = host
+        .invoke("das-transformer", &serde_json::to_value(&event).unwrap())
+        .await
+        .unwrap();
+    let response: FirehoseResponse = serde_json::from_value(out).unwrap();
+    check_contract(&event, &response).unwrap();
+    let results: Vec<_> = response.records.iter().map(|r| r.result).collect();
+    assert_eq!(results, [RecordResult::Ok, RecordResult::Dropped]);
+    let key = format!("activity-streams/events/{RID}/READ/2026/11/22/spill-inv-spill.gz");
+    let body = s3
+        .get_object()
+        .bucket("das-spill")
+        .key(&key)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{key}: {e:?}"));
+    let gz = body.body.collect().await.unwrap().into_bytes();
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut text).unwrap();
+    let ids: Vec<u64> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["statementId"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        (10_000..12_000).collect::<Vec<u64>>(),
+        "every event of the big record, in order"
+    );
+    let logs = host.logs("das-transformer");
+    assert!(
+        logs.contains("\"RecordsSpilled\":1") && logs.contains("\"EventsSpilled\":2000"),
+        "{logs}"
+    );
+    assert!(
+        !logs.contains("plaintext-secret"),
+        "plaintext leaked into logs"
+    );
+}

@@ -8,6 +8,11 @@
 //! function gave it. The fixtures are `tests/fixtures/backup/*.json`; their account, vault,
 //! resource and job ids are rewritten to the stage's.
 //!
+//! moto completes an export the moment `StartExportTask` returns and writes nothing to S3: the
+//! stage writes into its bucket, once built, the status files RDS writes next to the data when
+//! that export completes ([`Stage::write_export_status`]; the task id and prefix are fixed by
+//! the job), with a skipped or a failed table when the test asks ([`Options`]).
+//!
 //! moto's Step Functions executions never end: a sanitized-snapshot run started by the
 //! pipeline stays `RUNNING` unless the test makes the proxy answer otherwise
 //! ([`Stage::sanitize_run_ends`]).
@@ -51,6 +56,15 @@ pub struct Options {
     pub delete: &'static str,
     /// `EXPORT_TIMEOUT_MINUTES`.
     pub export_timeout_minutes: u32,
+    /// `BACKUP_EXPORT_REQUIRE_ALL_TABLES`.
+    pub require_all_tables: &'static str,
+    /// Whether the export writes its status files (RDS always does; `false` stands for a file
+    /// gone or never written).
+    pub status_files: bool,
+    /// The export skips a table (a `/` in its name).
+    pub skipped_table: bool,
+    /// The export fails a table (a large object of about 500 MB).
+    pub failed_table: bool,
 }
 
 impl Default for Options {
@@ -61,6 +75,10 @@ impl Default for Options {
             sanitize: "false",
             delete: "true",
             export_timeout_minutes: 60,
+            require_all_tables: "false",
+            status_files: true,
+            skipped_table: false,
+            failed_table: false,
         }
     }
 }
@@ -247,6 +265,7 @@ impl Stage {
                     ("BackupExport", options.export),
                     ("BackupExportKmsKeyArn", kms_key.as_str()),
                     ("BackupExportTimeoutMinutes", timeout.as_str()),
+                    ("BackupExportRequireAllTables", options.require_all_tables),
                     ("BackupSanitize", options.sanitize),
                     ("BackupDelete", options.delete),
                     ("EnableSanitizedSnapshots", "true"),
@@ -298,6 +317,10 @@ impl Stage {
                 "EXPORT_TIMEOUT_MINUTES",
                 options.export_timeout_minutes.to_string(),
             ),
+            (
+                "BACKUP_EXPORT_REQUIRE_ALL_TABLES",
+                options.require_all_tables.to_owned(),
+            ),
             ("BACKUP_SANITIZE", options.sanitize.to_owned()),
             ("SANITIZE_STATE_MACHINE_ARN", sanitize_machine_arn.clone()),
             ("BACKUP_DELETE", options.delete.to_owned()),
@@ -311,7 +334,7 @@ impl Stage {
             "states.amazonaws.com",
             Some(&machine_arn),
         );
-        Stage {
+        let stage = Stage {
             sdk,
             deployment,
             proxy,
@@ -325,6 +348,129 @@ impl Stage {
             machine_arn,
             sanitize_machine_arn,
             options,
+        };
+        if stage.options.status_files {
+            stage.write_export_status().await;
+        }
+        stage
+    }
+
+    /// The export task id of this stage's job, as the function names it.
+    pub fn export_task_id(&self) -> String {
+        format!("sluice-export-{}", self.job.job_id.to_ascii_lowercase())
+    }
+
+    /// The keys of the export's status files: `export_info_<id>.json` and the tables files.
+    pub fn export_status_keys(&self) -> (String, Vec<String>) {
+        let id = self.export_task_id();
+        let base = format!("{}/{id}", self.expected_prefix());
+        (
+            format!("{base}/export_info_{id}.json"),
+            vec![
+                format!("{base}/export_tables_info_{id}_from_1_to_2.json"),
+                format!("{base}/export_tables_info_{id}_from_3_to_4.json"),
+            ],
+        )
+    }
+
+    /// Writes the status files RDS writes next to the exported data when the export
+    /// completes, SSE-KMS under the export key as RDS writes them: `export_info_<id>.json`
+    /// and the per-table status over two `export_tables_info_<id>_from_<n>_to_<m>.json`
+    /// files, each `{"perTableStatus": [{"target", "status", "warningMessage"?, …}]}`. Tables
+    /// `app.public.customers` and `app.public.orders` are exported; the third is skipped (a
+    /// `/` in its name) or exported, the fourth failed (a large object) or exported, as
+    /// [`Options`] say. The `warningMessage` wording is the test bed's: AWS documents none.
+    /// Layout: <https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_ExportSnapshot.FileNames.html>;
+    /// what is skipped or fails:
+    /// <https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-export-snapshot.Considerations.html>.
+    pub async fn write_export_status(&self) {
+        let id = self.export_task_id();
+        let table = |target: &str, status: &str, warning: Option<&str>| {
+            let mut entry = json!({
+                "tableStatistics": {
+                    "extractionStartTime": "2026-11-22T03:21:04.125Z",
+                    "extractionEndTime": "2026-11-22T03:24:51.870Z",
+                    "partitioningInfo": {"numberOfPartitions": 1, "numberOfCompletedPartitions": 1}
+                },
+                "schemaMetadata": {"originalTypeMappings": [{
+                    "columnName": "id",
+                    "originalType": "bigint",
+                    "expectedExportedType": "int64",
+                    "originalCharMaxLength": 0,
+                    "originalNumPrecision": 64,
+                    "originalDateTimePrecision": 0
+                }]},
+                "status": status,
+                "sizeGB": 0.0012,
+                "target": target,
+            });
+            if let Some(w) = warning {
+                entry["warningMessage"] = json!(w);
+            }
+            entry
+        };
+        let third = if self.options.skipped_table {
+            table(
+                "app.public.events/archive",
+                "SKIPPED",
+                Some(
+                    "The table name contains a slash (/), which export does not support: the table was skipped.",
+                ),
+            )
+        } else {
+            table("app.public.events_archive", "COMPLETE", None)
+        };
+        let fourth = if self.options.failed_table {
+            table(
+                "app.public.documents",
+                "FAILED",
+                Some("A large object of about 512 MB could not be exported."),
+            )
+        } else {
+            table("app.public.documents", "COMPLETE", None)
+        };
+        let info = json!({
+            "exportTaskIdentifier": id,
+            "sourceArn": self.job.recovery_point_arn,
+            "exportOnly": [],
+            "snapshotTime": "Nov 22, 2026 3:10:00 AM",
+            "taskStartTime": "Nov 22, 2026 3:20:12 AM",
+            "taskEndTime": "Nov 22, 2026 3:25:40 AM",
+            "s3Bucket": self.bucket,
+            "s3Prefix": self.expected_prefix(),
+            "exportedFilesPath": format!("{}/{id}", self.expected_prefix()),
+            "iamRoleArn": EXPORT_ROLE,
+            "kmsKeyId": self.kms_key,
+            "status": "COMPLETE",
+            "percentProgress": 100,
+            "totalExportedDataInGB": 0.0048,
+        });
+        let (info_key, table_keys) = self.export_status_keys();
+        let bodies = [
+            (info_key, info),
+            (
+                table_keys[0].clone(),
+                json!({"perTableStatus": [
+                    table("app.public.customers", "COMPLETE", None),
+                    table("app.public.orders", "COMPLETE", None),
+                ]}),
+            ),
+            (
+                table_keys[1].clone(),
+                json!({"perTableStatus": [third, fourth]}),
+            ),
+        ];
+        let s3 = Moto::shared().s3_client();
+        for (key, body) in bodies {
+            s3.put_object()
+                .bucket(&self.bucket)
+                .key(&key)
+                .server_side_encryption(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+                .ssekms_key_id(&self.kms_key)
+                .body(body.to_string().into_bytes().into())
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("put {key}: {e:?}"));
         }
     }
 

@@ -10,6 +10,12 @@
 //!   second run;
 //! - [`run`] is one step of that execution (`{"step", "state"}`), like the sanitized-snapshot
 //!   steps.
+//!
+//! Once an export is `COMPLETE`, [`tables`] reads what it did with each table: a run whose
+//! export skipped or failed tables warns (or fails, with `BACKUP_EXPORT_REQUIRE_ALL_TABLES`),
+//! and never deletes the recovery point.
+
+pub mod tables;
 
 use aws_sdk_backup::error::ProvideErrorMetadata;
 use aws_sdk_backup::types::{BackupJobState, LegalHoldStatus, RecoveryPointStatus};
@@ -69,6 +75,23 @@ pub struct Export {
     /// A warning RDS reported with the result.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub warning: Option<String>,
+    /// What the export did with each table (its status files), once complete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tables: Option<tables::Tables>,
+}
+
+impl Export {
+    /// Why the recovery point must stay after this export: tables it left out, or per-table
+    /// status never read (fail closed). `None` when every table is in the export.
+    fn left_out(&self) -> Option<String> {
+        match &self.tables {
+            Some(t) => t.summary(&self.task_id),
+            None => Some(format!(
+                "the per-table status of export {} was not read",
+                self.task_id
+            )),
+        }
+    }
 }
 
 /// The sanitized-snapshot run, once started.
@@ -432,6 +455,7 @@ async fn export_start(s: &mut BackupState, deps: &Deps, now: i64) -> Result<(), 
         started: s.export.as_ref().map_or(now, |e| e.started),
         status: "STARTING".into(),
         warning: None,
+        tables: None,
     });
     Ok(())
 }
@@ -517,6 +541,28 @@ async fn export_wait(s: &mut BackupState, deps: &Deps, now: i64) -> Result<(), S
                 )));
             }
             export.warning = task.warning_message().map(str::to_owned);
+            let read = tables::read(
+                deps,
+                task.s3_bucket().unwrap_or_default(),
+                task.s3_prefix().unwrap_or_default(),
+                &export.task_id,
+            )
+            .await?;
+            if let Some(summary) = read.summary(&export.task_id) {
+                if settings.require_all_tables {
+                    return Err(resource_failed(format!(
+                        "{summary} (BACKUP_EXPORT_REQUIRE_ALL_TABLES=true; the recovery point \
+                         is kept)"
+                    )));
+                }
+                tracing::warn!(
+                    export = %export.task_id,
+                    skipped = read.skipped,
+                    failed = read.failed,
+                    "the export left tables out: the recovery point will be kept"
+                );
+            }
+            export.tables = Some(read);
             Ok(())
         }
         ExportStatus::Running => {
@@ -709,6 +755,17 @@ async fn delete_recovery_point(
             s.input.vault
         )));
     }
+    // The only full copy of a table the export left out is the recovery point: it stays, and
+    // the run still succeeds (the result event carries the warning).
+    if chosen.export
+        && let Some(why) = s.export.as_ref().and_then(Export::left_out)
+    {
+        tracing::info!(%why, "recovery point kept");
+        s.recovery_point_reason = Some(format!(
+            "not deleted: {why}; the recovery point holds the only full copy"
+        ));
+        return Ok(());
+    }
     // A recovery point AWS Backup may not delete is kept on purpose: the run still succeeds.
     if let Some(why) = retention_hold(s, deps, recovery_point, now).await? {
         s.retain(why);
@@ -802,6 +859,10 @@ async fn notify(s: &mut BackupState, deps: &Deps, now: i64) -> Result<(), StepEr
         "sanitize": s.sanitize,
         "recoveryPoint": s.recovery_point,
         "recoveryPointReason": s.recovery_point_reason,
+        "warning": s
+            .export
+            .as_ref()
+            .and_then(|e| e.tables.as_ref()?.summary(&e.task_id)),
         "durationSeconds": s.started.map(|t| now - t),
         "error": error.and_then(|e| e.get("Error")),
         "cause": error.and_then(|e| e.get("Cause")),

@@ -31,6 +31,7 @@
 //! | `EXPORT_BUCKET`, `EXPORT_ROLE_ARN`, `EXPORT_KMS_KEY_ARN` | the export's bucket, the role RDS assumes, its key (required with export) |
 //! | `EXPORT_PREFIX` | the bucket prefix every export is written under (default `backup-exports`): the export role may write only there |
 //! | `EXPORT_TIMEOUT_MINUTES` | how long an export may run before the run fails (default 720, at most 2880) |
+//! | `BACKUP_EXPORT_REQUIRE_ALL_TABLES` | `true`/`false` (default false): a run whose export skipped or failed a table fails, instead of succeeding with a warning (the recovery point is kept either way) |
 //! | `BACKUP_SANITIZE` | `true`/`false` (default false): start a sanitized-snapshot run from the backup |
 //! | `SANITIZE_STATE_MACHINE_ARN` | the sanitized-snapshot state machine (required with sanitize) |
 //! | `BACKUP_DELETE` | `true`/`false` (default false): delete the recovery point once every chosen action succeeded |
@@ -155,6 +156,7 @@ pub const BACKUP_VARS: &[&str] = &[
     "EXPORT_KMS_KEY_ARN",
     "EXPORT_PREFIX",
     "EXPORT_TIMEOUT_MINUTES",
+    "BACKUP_EXPORT_REQUIRE_ALL_TABLES",
     "BACKUP_SANITIZE",
     "SANITIZE_STATE_MACHINE_ARN",
     "BACKUP_DELETE",
@@ -184,6 +186,8 @@ pub struct ExportConfig {
     pub prefix: String,
     /// How long an export may run.
     pub timeout_minutes: u32,
+    /// Whether a table the export skipped or failed fails the run (else: a warning).
+    pub require_all_tables: bool,
 }
 
 /// `EXPORT_PREFIX` without slashes at either end; `backup-exports` when unset. An empty
@@ -246,6 +250,7 @@ impl BackupConfig {
                 kms_key: env.required("EXPORT_KMS_KEY_ARN")?,
                 prefix: export_root(env.optional("EXPORT_PREFIX"))?,
                 timeout_minutes,
+                require_all_tables: env.bool_or("BACKUP_EXPORT_REQUIRE_ALL_TABLES", false)?,
             })
         } else {
             None
@@ -420,6 +425,26 @@ mod tests {
     }
 
     #[test]
+    fn require_all_tables_is_a_strict_boolean_read_with_export() {
+        let with = |value: &'static str| {
+            BackupConfig::from_env(&Env::from_pairs([
+                ("BACKUP_EXPORT", "true"),
+                ("EXPORT_BUCKET", "b"),
+                ("EXPORT_ROLE_ARN", "arn:aws:iam::1:role/x"),
+                ("EXPORT_KMS_KEY_ARN", "arn:aws:kms:us-east-1:1:key/k"),
+                ("BACKUP_EXPORT_REQUIRE_ALL_TABLES", value),
+            ]))
+        };
+        let on = with("true").expect("true").export.expect("export");
+        assert!(on.require_all_tables);
+        let err = with("all").expect_err("not a boolean").to_string();
+        assert!(
+            err.contains("BACKUP_EXPORT_REQUIRE_ALL_TABLES") && err.contains("all"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn source_kind_is_instance_or_cluster() {
         let pairs = base().into_iter().map(|(k, v)| {
             if k == "SOURCE_KIND" {
@@ -447,6 +472,10 @@ mod tests {
         assert!(ok.actions.export && !ok.actions.delete && !ok.actions.sanitize);
         let export = ok.export.expect("export");
         assert_eq!(export.timeout_minutes, 720);
+        assert!(
+            !export.require_all_tables,
+            "a skipped table warns by default"
+        );
         assert_eq!(export.prefix, "backup-exports");
         let with = |prefix: &'static str| {
             BackupConfig::from_env(&Env::from_pairs([

@@ -68,6 +68,20 @@ async fn native_instance_event_exports_to_the_dated_prefix_then_deletes_the_reco
     );
     let output = run.output.clone().unwrap();
     assert_eq!(output["recoveryPoint"], json!("deleted"));
+    // Every table in the export's status files was exported: no warning.
+    assert_eq!(
+        output["export"]["tables"],
+        json!({
+            "exported": 4,
+            "exportedTables": ["app.public.customers", "app.public.orders",
+                               "app.public.events_archive", "app.public.documents"],
+            "skipped": 0,
+            "failed": 0,
+        })
+    );
+    let event = result_event(&bed, "Backup Actions Succeeded");
+    assert_eq!(event["warning"], Value::Null, "{event}");
+    assert_eq!(event["export"]["tables"]["exported"], 4, "{event}");
     assert_eq!(
         output["export"]["location"],
         json!(format!("s3://{}/{}/", bed.bucket, bed.expected_prefix()))
@@ -690,4 +704,170 @@ async fn a_deletion_refused_at_delete_time_for_a_lock_is_retained() {
         "vault is locked in compliance mode",
     )
     .await;
+}
+
+/// The detail of the result event the function sent with `detail_type` (from its `PutEvents`
+/// request as the proxy saw it).
+fn result_event(bed: &Bed, detail_type: &str) -> Value {
+    for seen in bed.proxy.requests("PutEvents") {
+        let Some(start) = seen.rfind("{\"Entries\"") else {
+            continue;
+        };
+        let Ok(body) = serde_json::from_str::<Value>(&seen[start..]) else {
+            continue;
+        };
+        for entry in body["Entries"].as_array().into_iter().flatten() {
+            if entry["DetailType"] == detail_type {
+                return serde_json::from_str(entry["Detail"].as_str().unwrap()).unwrap();
+            }
+        }
+    }
+    panic!("no {detail_type:?} event was sent")
+}
+
+/// RDS reports an export that skipped a table `COMPLETE`; its status files say which table and
+/// why. The run succeeds with the warning in its result event, and the recovery point, the only
+/// full copy of that table, is kept although deletion is on.
+/// <https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/aurora-export-snapshot.Considerations.html>
+#[tokio::test(flavor = "multi_thread")]
+async fn an_export_that_skipped_a_table_succeeds_with_a_warning_and_keeps_the_recovery_point() {
+    let bed = Bed::new(Options {
+        skipped_table: true,
+        ..Options::default()
+    })
+    .await;
+
+    let run = bed.complete("native-instance-completed").await;
+
+    run.assert_succeeded(&bed.logs());
+    let output = run.output.clone().unwrap();
+    assert_eq!(output["recoveryPoint"], "kept", "{output}");
+    let why = output["recoveryPointReason"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("left out 1 of 4 tables") && why.contains("app.public.events/archive"),
+        "{why}"
+    );
+    let tables = &output["export"]["tables"];
+    assert_eq!(tables["exported"], 3, "{tables}");
+    assert_eq!(tables["skipped"], 1, "{tables}");
+    assert_eq!(
+        tables["skippedTables"][0]["table"],
+        "app.public.events/archive"
+    );
+    assert!(
+        tables["skippedTables"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("slash (/)"),
+        "AWS's reason is carried: {tables}"
+    );
+    assert!(bed.backup.deleted().is_empty());
+    assert!(
+        !bed.backup
+            .calls()
+            .contains(&"DeleteRecoveryPoint".to_owned())
+    );
+    let event = result_event(&bed, "Backup Actions Succeeded");
+    let warning = event["warning"].as_str().unwrap_or_default();
+    assert!(
+        warning.contains("skipped 1: app.public.events/archive (The table name contains a slash"),
+        "{event}"
+    );
+    assert_eq!(event["recoveryPoint"], "kept", "{event}");
+    assert_eq!(event["export"]["tables"]["skipped"], 1, "{event}");
+    assert!(run.path().contains(&"DeleteRecoveryPoint".to_owned()));
+}
+
+/// With BackupExportRequireAllTables=true a table the export failed (or skipped) fails the run;
+/// the failure names the tables, and nothing is deleted.
+#[tokio::test(flavor = "multi_thread")]
+async fn requiring_all_tables_fails_the_run_naming_the_tables_and_keeps_the_recovery_point() {
+    let bed = Bed::new(Options {
+        require_all_tables: "true",
+        skipped_table: true,
+        failed_table: true,
+        ..Options::default()
+    })
+    .await;
+
+    let run = bed.complete("native-instance-completed").await;
+
+    assert!(!run.succeeded(), "{:?}", run.path());
+    assert_eq!(run.error.as_deref(), Some("ResourceFailed"));
+    let cause = run.cause.clone().unwrap_or_default();
+    assert!(
+        cause.contains("left out 2 of 4 tables")
+            && cause.contains("skipped 1: app.public.events/archive")
+            && cause.contains("failed 1: app.public.documents (A large object")
+            && cause.contains("BACKUP_EXPORT_REQUIRE_ALL_TABLES=true"),
+        "{cause}"
+    );
+    assert!(bed.backup.deleted().is_empty());
+    let path = run.path();
+    assert!(
+        path.ends_with(&[
+            "Abort".to_owned(),
+            "NotifyFailure".to_owned(),
+            "Failed".to_owned()
+        ]),
+        "{path:?}"
+    );
+    assert!(
+        !path.contains(&"DeleteRecoveryPoint".to_owned()),
+        "{path:?}"
+    );
+    let event = result_event(&bed, "Backup Actions Failed");
+    assert_eq!(event["status"], "FAILED", "{event}");
+    assert_eq!(event["recoveryPoint"], "kept", "{event}");
+    let said = event["cause"].as_str().unwrap_or_default();
+    assert!(
+        said.contains("app.public.documents") && said.contains("app.public.events/archive"),
+        "{event}"
+    );
+}
+
+/// A status file that is not there (or cannot be read) is never taken as "all exported": the
+/// run fails naming the key, and the recovery point stays.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_missing_status_file_fails_the_run_naming_its_key() {
+    let missing_info = Bed::new(Options {
+        status_files: false,
+        ..Options::default()
+    })
+    .await;
+    let run = missing_info.complete("native-instance-completed").await;
+
+    assert!(!run.succeeded(), "{:?}", run.path());
+    assert_eq!(run.error.as_deref(), Some("ResourceFailed"));
+    let (info_key, _) = missing_info.export_status_keys();
+    let cause = run.cause.clone().unwrap_or_default();
+    assert!(
+        cause.contains(&format!(
+            "s3://{}/{info_key} is missing",
+            missing_info.bucket
+        )),
+        "{cause}"
+    );
+    assert!(missing_info.backup.deleted().is_empty());
+
+    // The first per-table file gone: the second starts at table 3.
+    let gap = Bed::new(Options::default()).await;
+    let (_, table_keys) = gap.export_status_keys();
+    Moto::shared()
+        .s3_client()
+        .delete_object()
+        .bucket(&gap.bucket)
+        .key(&table_keys[0])
+        .send()
+        .await
+        .unwrap();
+    let run = gap.complete("native-instance-completed").await;
+
+    assert!(!run.succeeded(), "{:?}", run.path());
+    let cause = run.cause.clone().unwrap_or_default();
+    assert!(
+        cause.contains("tables 1 to 2 are missing") && cause.contains(&table_keys[1]),
+        "{cause}"
+    );
+    assert!(gap.backup.deleted().is_empty());
 }

@@ -6,6 +6,7 @@ mod alarms;
 mod dashboard;
 mod dead_letters;
 mod logs;
+mod own_groups;
 mod security;
 mod structure;
 mod support;

@@ -3,6 +3,7 @@
 //! checkov and cfn-guard in `make scan` (tests/scan/).
 
 mod alarms;
+mod cwl_stream;
 mod dashboard;
 mod dead_letters;
 mod logs;

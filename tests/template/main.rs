@@ -3,9 +3,11 @@
 //! checkov and cfn-guard in `make scan` (tests/scan/).
 
 mod alarms;
+mod cwl_stream;
 mod dashboard;
 mod dead_letters;
 mod logs;
+mod own_groups;
 mod queries;
 mod security;
 mod structure;

@@ -9,10 +9,15 @@
 //! | `LOG_GROUP_PREFIXES` | comma-separated name prefixes to subscribe (empty: every group) |
 //! | `INCLUDE_REGEX` / `EXCLUDE_REGEX` | optional: a group's name must match / must not match |
 //! | `LOG_GROUP_TAG` | optional `key` or `key=value` a group must carry |
-//! | `OWN_LOG_GROUP_PREFIXES` | Sluice's own groups (never subscribed: no feedback loop); the function's own group (`AWS_LAMBDA_LOG_GROUP_NAME`) is always added |
+//! | `BACKFILL_MAX_HOURS` | longest window of events written before our filter that are sent when a group is subscribed (default 24; `0` disables). Only with a Kinesis stream target: the events go into that stream |
+//! | `OWN_LOG_GROUPS` | comma-separated exact names of Sluice's own log groups (never subscribed: no feedback loop), built by the template from its log group resources; the function's own group (`AWS_LAMBDA_LOG_GROUP_NAME`) is always added. Exact names, never prefixes: a group that merely shares a prefix is anyone's |
+
+use std::collections::BTreeSet;
 
 use regex::Regex;
 use sluice_runtime::config::{ConfigError, Env};
+
+use crate::kinesis::Retry;
 
 /// Env var: target of our subscription filter.
 pub const DESTINATION_ARN: &str = "DESTINATION_ARN";
@@ -30,14 +35,16 @@ pub const INCLUDE_REGEX: &str = "INCLUDE_REGEX";
 pub const EXCLUDE_REGEX: &str = "EXCLUDE_REGEX";
 /// Env var: tag a group must carry.
 pub const LOG_GROUP_TAG: &str = "LOG_GROUP_TAG";
-/// Env var: prefixes of Sluice's own log groups.
-pub const OWN_LOG_GROUP_PREFIXES: &str = "OWN_LOG_GROUP_PREFIXES";
+/// Env var: exact names of Sluice's own log groups.
+pub const OWN_LOG_GROUPS: &str = "OWN_LOG_GROUPS";
+/// Env var: longest backfill window in hours (0 disables).
+pub const BACKFILL_MAX_HOURS: &str = "BACKFILL_MAX_HOURS";
 /// Set by Lambda: the function's own log group.
 pub const AWS_LAMBDA_LOG_GROUP_NAME: &str = "AWS_LAMBDA_LOG_GROUP_NAME";
 
 /// Every variable [`Config`] reads from the function's environment that the template sets
 /// (the template test holds the two to each other; `AWS_LAMBDA_LOG_GROUP_NAME` comes from Lambda).
-pub const ALL_VARS: [&str; 9] = [
+pub const ALL_VARS: [&str; 10] = [
     DESTINATION_ARN,
     ROLE_ARN,
     FILTER_NAME,
@@ -46,8 +53,12 @@ pub const ALL_VARS: [&str; 9] = [
     INCLUDE_REGEX,
     EXCLUDE_REGEX,
     LOG_GROUP_TAG,
-    OWN_LOG_GROUP_PREFIXES,
+    OWN_LOG_GROUPS,
+    BACKFILL_MAX_HOURS,
 ];
+
+/// The default of `BACKFILL_MAX_HOURS` (the template parameter's too): a day of missed runs.
+pub const DEFAULT_BACKFILL_MAX_HOURS: u32 = 24;
 
 /// The documented default name of Sluice's subscription filter.
 pub const DEFAULT_FILTER_NAME: &str = "sluice-export";
@@ -87,8 +98,22 @@ pub struct Config {
     pub exclude: Option<Regex>,
     /// A group must carry this tag.
     pub tag: Option<TagRule>,
-    /// Prefixes (and exact names) of Sluice's own log groups.
-    pub own_prefixes: Vec<String>,
+    /// Exact names of Sluice's own log groups.
+    pub own_groups: BTreeSet<String>,
+    /// Backfill of the events written before our filter; `None` when off (0 hours, or a target
+    /// other than a Kinesis stream).
+    pub backfill: Option<Backfill>,
+    /// How backfill retries the entries `PutRecords` refused (not an env var; tests shorten it).
+    pub put_retry: Retry,
+}
+
+/// Where and how far back the subscriber sends the events a group held before our filter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backfill {
+    /// Longest window before the filter's creation, in milliseconds.
+    pub max_window_ms: i64,
+    /// The Kinesis stream our filter targets (its name, from `DESTINATION_ARN`).
+    pub stream_name: String,
 }
 
 impl Config {
@@ -128,8 +153,23 @@ impl Config {
                     value: None,
                 },
             });
-        let mut own_prefixes = env.list(OWN_LOG_GROUP_PREFIXES);
-        own_prefixes.extend(env.optional(AWS_LAMBDA_LOG_GROUP_NAME));
+        let hours = match env.optional(BACKFILL_MAX_HOURS) {
+            None => DEFAULT_BACKFILL_MAX_HOURS,
+            Some(v) => v.trim().parse::<u32>().map_err(|e| {
+                ConfigError::invalid(BACKFILL_MAX_HOURS, &v, format!("whole hours: {e}"))
+            })?,
+        };
+        let backfill = destination_arn
+            .contains(":kinesis:")
+            .then(|| destination_arn.split_once(":stream/").map(|(_, n)| n))
+            .flatten()
+            .filter(|name| hours > 0 && !name.is_empty())
+            .map(|name| Backfill {
+                max_window_ms: i64::from(hours) * 3_600_000,
+                stream_name: name.to_owned(),
+            });
+        let mut own_groups: BTreeSet<String> = env.list(OWN_LOG_GROUPS).into_iter().collect();
+        own_groups.extend(env.optional(AWS_LAMBDA_LOG_GROUP_NAME));
         Ok(Self {
             filter: FilterSpec {
                 name: env
@@ -143,7 +183,9 @@ impl Config {
             include: regex(INCLUDE_REGEX)?,
             exclude: regex(EXCLUDE_REGEX)?,
             tag,
-            own_prefixes,
+            own_groups,
+            backfill,
+            put_retry: Retry::default(),
         })
     }
 }
@@ -187,11 +229,42 @@ mod tests {
     }
 
     #[test]
+    fn given_a_kinesis_target_then_backfill_into_that_stream_unless_zero_hours() {
+        let with = |hours: Option<&str>| {
+            let mut pairs = vec![
+                (DESTINATION_ARN, KINESIS),
+                (ROLE_ARN, "arn:aws:iam::1:role/r"),
+            ];
+            pairs.extend(hours.map(|h| (BACKFILL_MAX_HOURS, h)));
+            Config::from_env(&Env::from_pairs(pairs))
+        };
+        let default = with(None).expect("ok").backfill.expect("on by default");
+        assert_eq!(default.stream_name, "s");
+        assert_eq!(default.max_window_ms, 24 * 3_600_000);
+        assert_eq!(
+            with(Some("2"))
+                .expect("ok")
+                .backfill
+                .map(|b| b.max_window_ms),
+            Some(7_200_000)
+        );
+        assert_eq!(with(Some("0")).expect("ok").backfill, None);
+        let err = with(Some("-1")).expect_err("negative");
+        assert!(err.to_string().contains(BACKFILL_MAX_HOURS), "{err}");
+        // A Logs Destination (member mode) cannot be written to directly: no backfill.
+        let c = Config::from_env(&Env::from_pairs([(DESTINATION_ARN, DEST)])).expect("ok");
+        assert_eq!(c.backfill, None);
+    }
+
+    #[test]
     fn given_tag_and_own_group_then_parsed() {
         let c = Config::from_env(&Env::from_pairs([
             (DESTINATION_ARN, DEST),
             (LOG_GROUP_TAG, "export = yes"),
-            (OWN_LOG_GROUP_PREFIXES, "/aws/lambda/sluice-"),
+            (
+                OWN_LOG_GROUPS,
+                "/aws/lambda/sluice-a, ,/aws/kinesisfirehose/sluice-cwlogs,",
+            ),
             (AWS_LAMBDA_LOG_GROUP_NAME, "/aws/lambda/sub"),
         ]))
         .expect("ok");
@@ -202,6 +275,13 @@ mod tests {
                 value: Some("yes".into())
             })
         );
-        assert_eq!(c.own_prefixes, ["/aws/lambda/sluice-", "/aws/lambda/sub"]);
+        assert_eq!(
+            c.own_groups.iter().collect::<Vec<_>>(),
+            [
+                "/aws/kinesisfirehose/sluice-cwlogs",
+                "/aws/lambda/sluice-a",
+                "/aws/lambda/sub"
+            ]
+        );
     }
 }

@@ -4,25 +4,30 @@
 //! different, never as a third filter. Invoked with `{"mode":"remove"}` it deletes only our
 //! filter, from every group that has it. With the optional `CreateLogGroup` rule (CloudTrail via
 //! EventBridge), it also subscribes each new group as it is created, by the same rules; the
-//! schedule stays the source of truth, so CloudTrail is never required.
+//! schedule stays the source of truth, so CloudTrail is never required. A group it subscribes
+//! also gets the events written before the filter existed ([`backfill`]).
 //!
 //! Flow: [`handle`] → [`event::request_of`] → [`plan::select`] / [`plan::decide`] (pure) →
-//! [`logs::Logs`] (adapter).
+//! [`logs::Logs`] (adapter); [`backfill::run`] → [`kinesis::put_all`] → [`kinesis::Stream`].
 
+pub mod backfill;
 pub mod config;
 pub mod event;
+pub mod kinesis;
 pub mod logs;
 pub mod plan;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 use serde_json::Value;
 use sluice_runtime::metrics::Metrics;
 use sluice_runtime::{ErrorKind, StepError};
 
+use backfill::BackfillError;
 pub use config::Config;
 pub use event::{EventError, Mode, Request, request_of};
+use kinesis::Stream;
 use logs::{LogGroup, Logs, LogsError};
 use plan::{Action, Selection};
 
@@ -50,6 +55,12 @@ pub struct Report {
     pub removed: u64,
     /// Groups where a call failed (logged; the run goes on).
     pub failed: u64,
+    /// Groups whose events from before our filter were sent (and marked done).
+    pub backfilled: u64,
+    /// Log events those backfills sent.
+    pub backfill_events: u64,
+    /// Kinesis records those backfills put.
+    pub backfill_records: u64,
 }
 
 impl Report {
@@ -63,7 +74,10 @@ impl Report {
             .count("SkippedTwoFilters", self.skipped_two_filters)
             .count("Excluded", self.excluded + self.own)
             .count("Removed", self.removed)
-            .count("GroupsFailed", self.failed);
+            .count("GroupsFailed", self.failed)
+            .count("GroupsBackfilled", self.backfilled)
+            .count("BackfillEvents", self.backfill_events)
+            .count("BackfillRecords", self.backfill_records);
         m
     }
 }
@@ -93,15 +107,25 @@ impl From<SubscribeError> for lambda_runtime::Diagnostic {
     }
 }
 
+/// The AWS capabilities a run uses.
+#[derive(Clone, Copy)]
+pub struct Aws<'a> {
+    /// CloudWatch Logs.
+    pub logs: &'a dyn Logs,
+    /// The Kinesis stream backfills go to (unused without [`Config::backfill`]).
+    pub stream: &'a dyn Stream,
+}
+
 /// Runs one subscribe or remove pass, or subscribes one new group (see [`event`]).
 pub async fn handle(
     event: &Value,
     config: &Config,
-    logs: &dyn Logs,
+    aws: Aws<'_>,
 ) -> Result<Report, SubscribeError> {
+    let logs = aws.logs;
     let mode = match request_of(event)? {
         Request::Pass(mode) => mode,
-        Request::NewGroup(name) => return new_group(&name, config, logs).await,
+        Request::NewGroup(name) => return new_group(&name, config, aws).await,
         Request::FailedCall { error_code } => {
             tracing::info!(
                 error_code,
@@ -126,8 +150,10 @@ pub async fn handle(
     };
     for group in &groups {
         let step = match mode {
-            Mode::Subscribe | Mode::NewGroup => subscribe(group, config, logs, &mut report).await,
-            Mode::Remove => remove(group, config, logs, &mut report).await,
+            Mode::Subscribe | Mode::NewGroup => subscribe(group, config, aws, &mut report).await,
+            Mode::Remove => remove(group, config, logs, &mut report)
+                .await
+                .map_err(GroupError::from),
         };
         if let Err(e) = step {
             report.failed += 1;
@@ -140,7 +166,7 @@ pub async fn handle(
 
 /// Subscribes the group a `CreateLogGroup` event named, by the same rules as a pass: name rules
 /// first (no call for an own or excluded group), then the tag, then its existing filters.
-async fn new_group(name: &str, config: &Config, logs: &dyn Logs) -> Result<Report, SubscribeError> {
+async fn new_group(name: &str, config: &Config, aws: Aws<'_>) -> Result<Report, SubscribeError> {
     let mut report = Report {
         mode: Some(Mode::NewGroup),
         ..Report::default()
@@ -148,11 +174,11 @@ async fn new_group(name: &str, config: &Config, logs: &dyn Logs) -> Result<Repor
     match plan::select(name, config) {
         Selection::Own => report.own += 1,
         Selection::Excluded => report.excluded += 1,
-        Selection::Selected => match find_group(logs, name).await? {
+        Selection::Selected => match find_group(aws.logs, name).await? {
             None => tracing::info!(group = name, "new log group is already gone"),
             Some(group) => {
                 report.groups = 1;
-                if let Err(e) = subscribe(&group, config, logs, &mut report).await {
+                if let Err(e) = subscribe(&group, config, aws, &mut report).await {
                     // Recovered: the next scheduled pass tries this group again.
                     report.failed += 1;
                     tracing::warn!(group = name, error = %e, "new log group not handled");
@@ -216,12 +242,22 @@ pub async fn list_groups(
     Ok(out)
 }
 
+/// Why one group was not handled (logged and counted; the run goes on).
+#[derive(Debug, thiserror::Error)]
+enum GroupError {
+    #[error(transparent)]
+    Logs(#[from] LogsError),
+    #[error(transparent)]
+    Backfill(#[from] BackfillError),
+}
+
 async fn subscribe(
     group: &LogGroup,
     config: &Config,
-    logs: &dyn Logs,
+    aws: Aws<'_>,
     report: &mut Report,
-) -> Result<(), LogsError> {
+) -> Result<(), GroupError> {
+    let logs = aws.logs;
     match plan::select(&group.name, config) {
         Selection::Own => {
             report.own += 1;
@@ -233,30 +269,73 @@ async fn subscribe(
         }
         Selection::Selected => {}
     }
-    if config.tag.is_some() && !plan::tags_match(&logs.tags(group).await?, config) {
+    let tags = if config.tag.is_some() || config.backfill.is_some() {
+        logs.tags(group).await?
+    } else {
+        HashMap::new()
+    };
+    if !plan::tags_match(&tags, config) {
         report.excluded += 1;
         return Ok(());
     }
+    let marker = tags.get(backfill::MARKER_KEY).map(String::as_str);
     let existing = logs.filters(&group.name).await?;
-    match plan::decide(&existing, &config.filter) {
-        Action::Already => report.already += 1,
+    let ours_created = |filters: &[plan::ExistingFilter]| {
+        filters
+            .iter()
+            .find(|f| f.name == config.filter.name)
+            .and_then(|f| f.creation_time)
+    };
+    // When our filter came to be, for a backfill still to do (`None`: nothing to backfill).
+    let filter_created = match plan::decide(&existing, &config.filter) {
         Action::SkipTwoFilters => {
             tracing::warn!(
                 group = group.name,
                 "two subscription filters already; skipped"
             );
             report.skipped_two_filters += 1;
+            None
         }
-        Action::Subscribe => {
-            logs.put_filter(&group.name, &config.filter).await?;
-            report.subscribed += 1;
+        Action::Already => {
+            report.already += 1;
+            (marker == Some(backfill::PENDING)).then(|| ours_created(&existing))
         }
         Action::Update => {
             logs.put_filter(&group.name, &config.filter).await?;
             report.updated += 1;
+            (marker == Some(backfill::PENDING)).then(|| ours_created(&existing))
         }
+        Action::Subscribe => {
+            let backfill_due = config.backfill.is_some() && marker != Some(backfill::DONE);
+            if backfill_due && marker != Some(backfill::PENDING) {
+                // Before the filter: a run that stops after it still finds the backfill due.
+                logs.tag(group, backfill::MARKER_KEY, backfill::PENDING)
+                    .await?;
+            }
+            logs.put_filter(&group.name, &config.filter).await?;
+            report.subscribed += 1;
+            if backfill_due {
+                Some(ours_created(&logs.filters(&group.name).await?))
+            } else {
+                None
+            }
+        }
+    };
+    if let (Some(created), Some(settings)) = (filter_created, &config.backfill) {
+        let created = created.unwrap_or_else(now_ms);
+        let sent = backfill::run(group, created, config, settings, logs, aws.stream).await?;
+        report.backfilled += 1;
+        report.backfill_events += sent.events;
+        report.backfill_records += sent.records;
     }
     Ok(())
+}
+
+/// The current time, epoch milliseconds (a filter whose creation time was not reported).
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 async fn remove(

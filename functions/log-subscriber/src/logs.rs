@@ -21,6 +21,44 @@ pub struct LogGroup {
     pub name: String,
     /// Its ARN without the trailing `:*` (what `ListTagsForResource` takes).
     pub arn: String,
+    /// When it was created, epoch milliseconds (`creationTime`).
+    pub creation_time: Option<i64>,
+}
+
+/// One event `FilterLogEvents` returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundEvent {
+    /// The log stream it was written to.
+    pub log_stream: String,
+    /// CloudWatch's event id.
+    pub id: String,
+    /// Event time, epoch milliseconds.
+    pub timestamp: i64,
+    /// The log line.
+    pub message: String,
+}
+
+/// One page of `FilterLogEvents`.
+#[derive(Debug, Clone, Default)]
+pub struct EventPage {
+    /// The events on this page.
+    pub events: Vec<FoundEvent>,
+    /// Token for the next page; `None` on the last.
+    pub next_token: Option<String>,
+}
+
+/// What to read from a group: events of `[start, end]` (epoch ms, both included) matching
+/// `pattern` (empty: all).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventQuery<'a> {
+    /// The log group's name.
+    pub group: &'a str,
+    /// The filter pattern (our filter's).
+    pub pattern: &'a str,
+    /// First event time read.
+    pub start: i64,
+    /// Last event time read.
+    pub end: i64,
 }
 
 /// One page of `DescribeLogGroups`.
@@ -76,6 +114,19 @@ pub trait Logs: Send + Sync {
         &'a self,
         group: &'a str,
         name: &'a str,
+    ) -> BoxFuture<'a, Result<(), LogsError>>;
+    /// One page of a group's events in a time range (`FilterLogEvents`).
+    fn filter_events<'a>(
+        &'a self,
+        query: EventQuery<'a>,
+        token: Option<String>,
+    ) -> BoxFuture<'a, Result<EventPage, LogsError>>;
+    /// Sets one tag on a group (`TagResource`).
+    fn tag<'a>(
+        &'a self,
+        group: &'a LogGroup,
+        key: &'a str,
+        value: &'a str,
     ) -> BoxFuture<'a, Result<(), LogsError>>;
 }
 
@@ -134,7 +185,11 @@ impl Logs for AwsLogs {
                         .map(str::to_owned)
                         .or_else(|| g.arn().map(|a| a.trim_end_matches(":*").to_owned()))
                         .unwrap_or_default();
-                    Some(LogGroup { name, arn })
+                    Some(LogGroup {
+                        name,
+                        arn,
+                        creation_time: g.creation_time(),
+                    })
                 })
                 .collect();
             Ok(GroupPage {
@@ -164,6 +219,7 @@ impl Logs for AwsLogs {
                     destination_arn: f.destination_arn().unwrap_or_default().to_owned(),
                     pattern: f.filter_pattern().unwrap_or_default().to_owned(),
                     role_arn: f.role_arn().map(str::to_owned),
+                    creation_time: f.creation_time(),
                 })
                 .collect())
         })
@@ -232,6 +288,58 @@ impl Logs for AwsLogs {
                 .send()
                 .await
                 .map_err(|e| error("DeleteSubscriptionFilter", group, e))?;
+            Ok(())
+        })
+    }
+
+    fn filter_events<'a>(
+        &'a self,
+        query: EventQuery<'a>,
+        token: Option<String>,
+    ) -> BoxFuture<'a, Result<EventPage, LogsError>> {
+        Box::pin(async move {
+            let out = self
+                .client
+                .filter_log_events()
+                .log_group_name(query.group)
+                .set_filter_pattern((!query.pattern.is_empty()).then(|| query.pattern.to_owned()))
+                .start_time(query.start)
+                .end_time(query.end)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| error("FilterLogEvents", query.group, e))?;
+            let events = out
+                .events()
+                .iter()
+                .map(|e| FoundEvent {
+                    log_stream: e.log_stream_name().unwrap_or_default().to_owned(),
+                    id: e.event_id().unwrap_or_default().to_owned(),
+                    timestamp: e.timestamp().unwrap_or_default(),
+                    message: e.message().unwrap_or_default().to_owned(),
+                })
+                .collect();
+            Ok(EventPage {
+                events,
+                next_token: out.next_token().map(str::to_owned),
+            })
+        })
+    }
+
+    fn tag<'a>(
+        &'a self,
+        group: &'a LogGroup,
+        key: &'a str,
+        value: &'a str,
+    ) -> BoxFuture<'a, Result<(), LogsError>> {
+        Box::pin(async move {
+            self.client
+                .tag_resource()
+                .resource_arn(&group.arn)
+                .tags(key, value)
+                .send()
+                .await
+                .map_err(|e| error("TagResource", &group.name, e))?;
             Ok(())
         })
     }

@@ -1,8 +1,9 @@
 //! Lambda entry point of the CloudWatch Logs subscriber; logic is in the library.
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
+use log_subscriber::kinesis::AwsKinesis;
 use log_subscriber::logs::AwsLogs;
-use log_subscriber::{Config, Report, SubscribeError, handle};
+use log_subscriber::{Aws, Config, Report, SubscribeError, handle};
 use serde_json::Value;
 use sluice_runtime::config::Env;
 
@@ -12,9 +13,14 @@ async fn main() -> Result<(), Error> {
     let config = Config::from_env(&Env::from_process())?;
     let sdk = sluice_runtime::aws::sdk_config().await;
     let logs = AwsLogs::new(aws_sdk_cloudwatchlogs::Client::new(&sdk));
-    let (config, logs) = (&config, &logs);
+    let stream = AwsKinesis::new(aws_sdk_kinesis::Client::new(&sdk));
+    let config = &config;
+    let aws = Aws {
+        logs: &logs,
+        stream: &stream,
+    };
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let report = handle(&event.payload, config, logs).await?;
+        let report = handle(&event.payload, config, aws).await?;
         report.metrics().flush();
         Ok::<Report, SubscribeError>(report)
     }))

@@ -19,6 +19,8 @@ pub struct ExistingFilter {
     pub pattern: String,
     /// Its role, if any.
     pub role_arn: Option<String>,
+    /// When it was created (or last put), epoch milliseconds.
+    pub creation_time: Option<i64>,
 }
 
 /// Whether a log group is to be subscribed, by name.
@@ -32,13 +34,9 @@ pub enum Selection {
     Own,
 }
 
-/// Selects by name: own groups first, then prefixes, include and exclude regexes.
+/// Selects by name: own groups first (by exact name), then prefixes, include and exclude regexes.
 pub fn select(name: &str, config: &Config) -> Selection {
-    if config
-        .own_prefixes
-        .iter()
-        .any(|p| name.starts_with(p.as_str()))
-    {
+    if config.own_groups.contains(name) {
         return Selection::Own;
     }
     let in_prefixes =
@@ -115,18 +113,37 @@ mod tests {
             destination_arn: dest.into(),
             pattern: String::new(),
             role_arn: Some("arn:aws:iam::1:role/r".into()),
+            creation_time: None,
         }
     }
 
     #[test]
-    fn given_own_prefix_then_own_even_if_selected_otherwise() {
+    fn given_own_group_names_then_own_even_if_selected_otherwise() {
         let c = config(&[
-            ("OWN_LOG_GROUP_PREFIXES", "/aws/lambda/sluice-"),
+            (
+                "OWN_LOG_GROUPS",
+                "/aws/lambda/sluice-cloudwatch-processor,/aws/lambda/sluice-log-subscriber",
+            ),
             ("LOG_GROUP_PREFIXES", "/aws/lambda/"),
         ]);
-        assert_eq!(select("/aws/lambda/sluice-processor", &c), Selection::Own);
+        assert_eq!(
+            select("/aws/lambda/sluice-cloudwatch-processor", &c),
+            Selection::Own
+        );
         assert_eq!(select("/aws/lambda/app", &c), Selection::Selected);
         assert_eq!(select("/ecs/app", &c), Selection::Excluded);
+    }
+
+    #[test]
+    fn given_a_group_sharing_an_own_groups_prefix_then_it_is_selected_like_any_other() {
+        let c = config(&[("OWN_LOG_GROUPS", "/aws/lambda/sluice-log-subscriber")]);
+        for name in [
+            "/aws/lambda/sluice-log-subscriber-v2",
+            "/aws/lambda/sluice-",
+            "/aws/lambda/sluice-log-subscribe",
+        ] {
+            assert_eq!(select(name, &c), Selection::Selected, "{name}");
+        }
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! subscribed by us, some holding two foreign filters, some excluded, Sluice's own skipped.
 
 use aws_sdk_firehose::types::{DeliveryStreamType, ExtendedS3DestinationConfiguration};
+use log_subscriber::kinesis::AwsKinesis;
 use log_subscriber::logs::AwsLogs;
-use log_subscriber::{Config, Mode, handle};
+use log_subscriber::{Aws, Config, Mode, handle};
 use serde_json::json;
 use sluice_runtime::config::Env;
 use sluice_testbed::aws_proxy::AwsProxy;
@@ -109,12 +110,21 @@ async fn given_60_groups_in_moto_when_subscribed_then_counts_match_and_second_ru
         ("DESTINATION_ARN", target.as_str()),
         ("ROLE_ARN", ROLE),
         ("EXCLUDE_REGEX", "-debug$"),
-        ("OWN_LOG_GROUP_PREFIXES", "/aws/lambda/sluice-"),
+        (
+            "OWN_LOG_GROUPS",
+            "/aws/lambda/sluice-fn0,/aws/lambda/sluice-fn1",
+        ),
     ]))
     .expect("config");
     let (_proxy, gated) = gated_logs(&moto);
     let adapter = AwsLogs::new(gated);
-    let report = handle(&json!({}), &config, &adapter).await.expect("ran");
+    // A Firehose target: no backfill, so the stream is never called.
+    let unused = AwsKinesis::new(aws_sdk_kinesis::Client::new(&moto.sdk_config()));
+    let adapter = Aws {
+        logs: &adapter,
+        stream: &unused,
+    };
+    let report = handle(&json!({}), &config, adapter).await.expect("ran");
     assert_eq!(report.groups, 60);
     assert_eq!(report.subscribed, 40);
     assert_eq!(report.already, 6);
@@ -134,10 +144,10 @@ async fn given_60_groups_in_moto_when_subscribed_then_counts_match_and_second_ru
         Some(target.as_str())
     );
 
-    let again = handle(&json!({}), &config, &adapter).await.expect("ran");
+    let again = handle(&json!({}), &config, adapter).await.expect("ran");
     assert_eq!((again.subscribed, again.updated, again.already), (0, 0, 50));
 
-    let removed = handle(&json!({"mode": "remove"}), &config, &adapter)
+    let removed = handle(&json!({"mode": "remove"}), &config, adapter)
         .await
         .expect("ran");
     assert_eq!(removed.removed, 50);
@@ -172,6 +182,7 @@ async fn given_create_log_group_events_in_moto_then_only_the_named_selected_grou
         "/app/full",
         "/app/noisy-debug",
         "/aws/lambda/sluice-fn",
+        "/aws/lambda/sluice-fn-app",
     ] {
         logs.create_log_group()
             .log_group_name(n)
@@ -194,13 +205,18 @@ async fn given_create_log_group_events_in_moto_then_only_the_named_selected_grou
         ("DESTINATION_ARN", target.as_str()),
         ("ROLE_ARN", ROLE),
         ("EXCLUDE_REGEX", "-debug$"),
-        ("OWN_LOG_GROUP_PREFIXES", "/aws/lambda/sluice-"),
+        ("OWN_LOG_GROUPS", "/aws/lambda/sluice-fn"),
     ]))
     .expect("config");
     let (_proxy, gated) = gated_logs(&moto);
-    let adapter = AwsLogs::new(gated);
+    let logs_adapter = AwsLogs::new(gated);
+    let unused = AwsKinesis::new(aws_sdk_kinesis::Client::new(&moto.sdk_config()));
+    let adapter = Aws {
+        logs: &logs_adapter,
+        stream: &unused,
+    };
     let run = |group: &'static str| {
-        let (config, adapter) = (&config, &adapter);
+        let config = &config;
         async move {
             handle(&create_log_group_event(group), config, adapter)
                 .await
@@ -242,6 +258,12 @@ async fn given_create_log_group_events_in_moto_then_only_the_named_selected_grou
     assert_eq!(run("/aws/lambda/sluice-fn").await.own, 1);
     assert!(filters("/app/noisy-debug").await.is_empty());
     assert!(filters("/aws/lambda/sluice-fn").await.is_empty());
+    // Only exact names are own: a group sharing the own group's name as a prefix is subscribed.
+    assert_eq!(run("/aws/lambda/sluice-fn-app").await.subscribed, 1);
+    assert_eq!(
+        filters("/aws/lambda/sluice-fn-app").await,
+        ["sluice-export"]
+    );
 
     let gone = run("/app/deleted-since").await;
     assert_eq!((gone.groups, gone.subscribed, gone.failed), (0, 0, 0));

@@ -83,7 +83,7 @@ pub async fn run(stage: &Stage, report: &mut Report) -> anyhow::Result<()> {
             ("DESTINATION_ARN", target.as_str()),
             ("ROLE_ARN", "arn:aws:iam::123456789012:role/cwl-to-firehose"),
             ("EXCLUDE_REGEX", "-debug$"),
-            ("OWN_LOG_GROUP_PREFIXES", "/aws/lambda/sluice-demo-"),
+            ("OWN_LOG_GROUPS", "/aws/lambda/sluice-demo-processor"),
         ]
         .map(|(k, v)| (k.to_owned(), v.to_owned())),
     );

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -139,6 +140,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 static REQUEST_SEQ: AtomicU64 = AtomicU64::new(1);
 
+/// Lambda's synchronous payload limit, each way: 6 MB, which its errors spell 6291456 bytes
+/// (<https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html>). axum's own
+/// default (2 MB) would refuse responses Lambda takes.
+const PAYLOAD_LIMIT: usize = 6 * 1024 * 1024;
+
 impl LambdaHost {
     /// Starts the host's Invoke API on a free loopback port.
     pub fn start() -> LambdaHost {
@@ -154,6 +160,7 @@ impl LambdaHost {
                 "/2015-03-31/functions/{name}/invocations",
                 post(invoke_route),
             )
+            .layer(DefaultBodyLimit::max(PAYLOAD_LIMIT))
             .with_state(functions.clone());
         rt.spawn(serve(listener, app));
         LambdaHost {
@@ -215,6 +222,7 @@ impl LambdaHost {
                 post(error_route),
             )
             .route("/2018-06-01/runtime/init/error", post(init_error_route))
+            .layer(DefaultBodyLimit::max(PAYLOAD_LIMIT))
             .with_state((name.to_owned(), function.clone()));
         rt.spawn(serve(listener, app));
 

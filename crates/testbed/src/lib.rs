@@ -29,6 +29,7 @@ pub mod lambda;
 pub mod moto;
 pub mod notifications;
 pub mod paths;
+pub mod procfs;
 pub mod rds_logs;
 pub mod sanitized;
 mod serve;

@@ -79,9 +79,10 @@ key-policies: tools ## Print the KMS key-policy statements the stack's keys need
 demo: tools build ## Run every subsystem's local scenario on the stand-ins and print a report
 	target/debug/sluice-demo
 
-bench: tools ## Benchmarks: functions' cold start (release binaries), then criterion; prints medians and ratios
+bench: tools ## Benchmarks: functions' cold start (release binaries), RDS log sync through moto vs boto3, then criterion; prints medians and ratios
 	cargo build --release --locked $(addprefix -p ,$(FUNCTIONS))
 	cargo bench --locked -p sluice-testbed --bench cold_start
+	cargo bench --locked -p log-syncer --bench moto_sync
 	cargo bench --workspace --locked
 
 fuzz: ## Fuzz the Encryption SDK parser for a bounded time (FUZZ_SECONDS, default 60)

@@ -87,8 +87,10 @@ fn child_pid(name: &str) -> Option<u32> {
         let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
         // pid (comm) state ppid …
         let (comm, rest) = stat.split_once(" (")?.1.rsplit_once(") ")?;
-        let ppid = rest.split(' ').nth(1)?;
-        (comm == name && ppid == me).then_some(pid)
+        let mut fields = rest.split(' ');
+        let (state, ppid) = (fields.next()?, fields.next()?);
+        // An earlier round's process may linger as a zombie until reaped.
+        (comm == name && ppid == me && state != "Z").then_some(pid)
     })
 }
 

@@ -83,9 +83,10 @@ demo: tools build ## Run every subsystem's local scenario on the stand-ins and p
 query-check: tools ## The template's Glue tables and Athena named queries: Trino SQL (sqlglot), run on the demo's output (DuckDB)
 	.tools/query/bin/python tests/queries/check.py
 
-bench: tools ## Benchmarks: functions' cold start (release binaries), then criterion; prints medians and ratios
+bench: tools ## Benchmarks: cold start, RDS log sync and DAS end to end through moto (release binaries behind the Lambda host), then criterion; prints medians and ratios
 	cargo build --release --locked $(addprefix -p ,$(FUNCTIONS))
 	cargo bench --locked -p sluice-testbed --bench cold_start
+	cargo bench --locked -p log-syncer --bench moto_sync
 	cargo bench --workspace --locked
 
 fuzz: ## Fuzz the Encryption SDK parser for a bounded time (FUZZ_SECONDS, default 60)

@@ -4,17 +4,24 @@
 //! The object appears at its key only through `PutObject` or `CompleteMultipartUpload`, after
 //! the whole stream was read and its length checked; any error aborts the multipart upload.
 //!
-//! Reading and uploading overlap: while part N uploads, part N + 1 is read. At most one
-//! `UploadPart` is in flight per copy, so memory is two part buffers (plus the chunk in
-//! flight) per copy, reused from part to part.
+//! Reading and uploading overlap: while part N uploads, part N + 1 is read. A copy's own
+//! memory is two part buffers (the one it fills and one uploading), reused from part to part;
+//! more parts of the same file upload at once only with the run's memory budget left over
+//! ([`crate::budget`]), each buffer given back when its part is uploaded. Parts may finish in
+//! any order; they are completed in part-number order. On any error, the parts still
+//! uploading are waited for, then the upload is aborted.
 
 use std::io::Write;
 
 use bytes::Bytes;
 use flate2::Compression;
 use flate2::write::GzEncoder;
+use futures_util::StreamExt;
 use futures_util::future::{BoxFuture, Either, select};
+use futures_util::stream::FuturesUnordered;
+use tokio::sync::OwnedSemaphorePermit;
 
+use crate::budget::Share;
 use crate::error::{CopyError, StoreError};
 use crate::ports::{LogStream, ObjectStore, Part};
 
@@ -180,8 +187,9 @@ impl Buffer {
     }
 }
 
-/// Copies `stream` to `key`. Fails with [`CopyError::Short`] (and writes nothing) when fewer
-/// bytes arrive than were listed; more bytes (the file grew) are copied in full.
+/// Copies `stream` to `key` with one part in flight while the next is read (no shared
+/// budget). Fails with [`CopyError::Short`] (and writes nothing) when fewer bytes arrive than
+/// were listed; more bytes (the file grew) are copied in full.
 pub async fn copy(
     stream: &mut dyn LogStream,
     store: &dyn ObjectStore,
@@ -189,25 +197,49 @@ pub async fn copy(
     source: Source<'_>,
     opts: CopyOptions,
 ) -> Result<Copied, CopyError> {
-    let mut upload: Option<(String, Vec<Part>)> = None;
-    let mut in_flight: Option<InFlight<'_>> = None;
+    copy_shared(stream, store, key, source, opts, &Share::alone()).await
+}
+
+/// The bytes a copy's part buffer takes: its part size, plus room for gzip's overshoot.
+pub fn buffer_bytes(opts: CopyOptions, listed: u64) -> usize {
+    part_size_for(opts.part_size, listed) + if opts.gzip { GZIP_SLACK } else { 0 }
+}
+
+/// Room past the listed size a copy reserves for a small file (see [`Budget::reserve`]).
+///
+/// [`Budget::reserve`]: crate::budget::Budget::reserve
+pub fn small_file_slack(opts: CopyOptions) -> usize {
+    if opts.gzip { GZIP_SLACK } else { 0 }
+}
+
+/// As [`copy`], with more parts of the file uploading at once while `share` finds budget for
+/// them (see [`crate::budget`]).
+pub async fn copy_shared(
+    stream: &mut dyn LogStream,
+    store: &dyn ObjectStore,
+    key: &str,
+    source: Source<'_>,
+    opts: CopyOptions,
+    share: &Share,
+) -> Result<Copied, CopyError> {
+    let mut upload: Option<String> = None;
+    let mut in_flight = FuturesUnordered::new();
     let result = copy_inner(
         stream,
         store,
         key,
         source,
         opts,
+        share,
         &mut upload,
         &mut in_flight,
     )
     .await;
     if result.is_err()
-        && let Some((id, _)) = upload
+        && let Some(id) = upload
     {
         // A part still uploading could outlive the abort and be stored after it.
-        if let Some(running) = in_flight.take() {
-            let _ = running.await;
-        }
+        while in_flight.next().await.is_some() {}
         if let Err(error) = store.abort_multipart(key, &id).await {
             tracing::warn!(key, upload_id = %id, error = %crate::error::chain(&error), "abort failed");
         }
@@ -215,33 +247,66 @@ pub async fn copy(
     result
 }
 
-/// An `UploadPart` in flight; yields the part's body back for recycling.
-type InFlight<'a> = BoxFuture<'a, (Result<Part, StoreError>, Bytes)>;
-
-/// Records a finished part upload (parts finish in part-number order: one is in flight at a
-/// time) and keeps its body as the spare buffer.
-fn finish_part(
-    upload: &mut Option<(String, Vec<Part>)>,
-    (result, body): (Result<Part, StoreError>, Bytes),
-    spare: &mut Option<Bytes>,
-) -> Result<(), CopyError> {
-    let part = result?;
-    if let Some((_, parts)) = upload.as_mut() {
-        parts.push(part);
-    }
-    *spare = Some(body);
-    Ok(())
+/// Whose memory a part's buffer is.
+enum Slot {
+    /// The copy's own share: this buffer comes back as the next fill buffer.
+    Own,
+    /// Budget left over by the run, given back when the part is uploaded.
+    Extra {
+        /// Held until the part is uploaded.
+        _budget: OwnedSemaphorePermit,
+    },
 }
 
+/// A finished `UploadPart`: its result, its body (to reuse) and the memory it held.
+struct Done {
+    result: Result<Part, StoreError>,
+    body: Bytes,
+    slot: Slot,
+}
+
+/// The part uploads running at once; they may finish in any order.
+type InFlight<'a> = FuturesUnordered<BoxFuture<'a, Done>>;
+
+/// The parts of one upload.
+#[derive(Default)]
+struct Parts {
+    /// Uploaded, in the order they finished.
+    done: Vec<Part>,
+    /// The number the next part gets.
+    started: i32,
+    /// Whether the part in the copy's own slot is uploading.
+    own_busy: bool,
+    /// The own slot's body after its upload, to become the next fill buffer.
+    spare: Option<Bytes>,
+}
+
+impl Parts {
+    /// Records a finished upload; an extra part's body and budget are let go here.
+    fn finish(&mut self, done: Done) -> Result<(), CopyError> {
+        let part = done.result?;
+        self.done.push(part);
+        if let Slot::Own = done.slot {
+            self.own_busy = false;
+            self.spare = Some(done.body);
+        }
+        Ok(())
+    }
+}
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the copy's state, owned by copy_shared for the abort"
+)]
 async fn copy_inner<'a>(
     stream: &mut dyn LogStream,
     store: &'a dyn ObjectStore,
     key: &'a str,
     source: Source<'_>,
     opts: CopyOptions,
-    upload: &mut Option<(String, Vec<Part>)>,
-    // The previous part's upload, running while the next part is read; at most one.
-    in_flight: &mut Option<InFlight<'a>>,
+    share: &Share,
+    upload: &mut Option<String>,
+    in_flight: &mut InFlight<'a>,
 ) -> Result<Copied, CopyError> {
     let part_size = part_size_for(opts.part_size, source.listed);
     let gzip_err = |source| CopyError::Gzip {
@@ -250,23 +315,23 @@ async fn copy_inner<'a>(
     };
     let mut buffer = Buffer::new(opts);
     let (mut source_bytes, mut object_bytes) = (0u64, 0u64);
-    // The last uploaded part's body, to become the next part's buffer.
-    let mut spare: Option<Bytes> = None;
+    let mut parts = Parts::default();
     loop {
-        // The read is never cancelled: if the upload finishes first, the same read goes on.
-        let next = stream.next_chunk();
-        let chunk = match in_flight.take() {
-            None => next.await?,
-            Some(running) => match select(next, running).await {
-                Either::Left((chunk, running)) => {
-                    *in_flight = Some(running);
-                    chunk?
+        // The read is never cancelled: when uploads finish first, the same read goes on.
+        let mut next = stream.next_chunk();
+        let chunk = loop {
+            if in_flight.is_empty() {
+                break next.await?;
+            }
+            match select(next, in_flight.next()).await {
+                Either::Left((chunk, _)) => break chunk?,
+                Either::Right((done, read)) => {
+                    if let Some(done) = done {
+                        parts.finish(done)?;
+                    }
+                    next = read;
                 }
-                Either::Right((done, next)) => {
-                    finish_part(upload, done, &mut spare)?;
-                    next.await?
-                }
-            },
+            }
         };
         let Some(mut chunk) = chunk else { break };
         source_bytes += chunk.len() as u64;
@@ -278,22 +343,15 @@ async fn copy_inner<'a>(
             }
             let body = buffer.take();
             object_bytes += body.len() as u64;
-            if let Some(running) = in_flight.take() {
-                finish_part(upload, running.await, &mut spare)?;
-            }
-            if let Some(old) = spare.take() {
+            let slot = free_slot(share, &mut parts, in_flight).await?;
+            if let Some(old) = parts.spare.take() {
                 buffer.recycle(old);
             }
             if upload.is_none() {
-                *upload = Some((store.create_multipart(key).await?, Vec::new()));
+                *upload = Some(store.create_multipart(key).await?);
             }
-            if let Some((id, parts)) = upload.as_ref() {
-                let number = parts.len() as i32 + 1;
-                let id = id.clone();
-                *in_flight = Some(Box::pin(async move {
-                    let result = store.upload_part(key, &id, number, body.clone()).await;
-                    (result, body)
-                }));
+            if let Some(id) = upload.as_ref() {
+                in_flight.push(start_part(store, key, id, &mut parts, body, slot));
             }
         }
     }
@@ -307,33 +365,79 @@ async fn copy_inner<'a>(
             listed: source.listed,
         });
     }
-    if let Some(running) = in_flight.take() {
-        finish_part(upload, running.await, &mut spare)?;
-    }
-    drop(spare);
-    let parts = match upload.as_mut() {
+    let count = match upload.as_ref() {
         None => {
             store.put(key, last).await?;
             1
         }
-        Some((id, parts)) => {
+        Some(id) => {
             if !last.is_empty() {
-                let number = parts.len() as i32 + 1;
-                parts.push(store.upload_part(key, id, number, last).await?);
+                let slot = free_slot(share, &mut parts, in_flight).await?;
+                in_flight.push(start_part(store, key, id, &mut parts, last, slot));
             }
-            let parts = std::mem::take(parts);
-            let count = parts.len();
-            store.complete_multipart(key, id, parts).await?;
+            while let Some(done) = in_flight.next().await {
+                parts.finish(done)?;
+            }
+            let mut done = std::mem::take(&mut parts.done);
+            // CompleteMultipartUpload takes the parts in ascending order.
+            done.sort_by_key(|p| p.number);
+            let count = done.len();
+            store.complete_multipart(key, id, done).await?;
             count
         }
     };
     Ok(Copied {
         source_bytes,
         object_bytes,
-        parts,
+        parts: count,
+    })
+}
+
+/// Memory for one more part uploading: the copy's own slot when its part is done, else budget
+/// left over, else (the own slot's part is uploading) the end of one of this copy's uploads.
+async fn free_slot(
+    share: &Share,
+    parts: &mut Parts,
+    in_flight: &mut InFlight<'_>,
+) -> Result<Slot, CopyError> {
+    loop {
+        if !parts.own_busy {
+            parts.own_busy = true;
+            return Ok(Slot::Own);
+        }
+        if let Some(permit) = share.try_extra() {
+            return Ok(Slot::Extra { _budget: permit });
+        }
+        match in_flight.next().await {
+            Some(done) => parts.finish(done)?,
+            // Not reached: the own slot's part is among them.
+            None => parts.own_busy = false,
+        }
+    }
+}
+
+/// The upload of the next part, numbered in the order parts were cut.
+fn start_part<'a>(
+    store: &'a dyn ObjectStore,
+    key: &'a str,
+    upload_id: &str,
+    parts: &mut Parts,
+    body: Bytes,
+    slot: Slot,
+) -> BoxFuture<'a, Done> {
+    parts.started += 1;
+    let number = parts.started;
+    let id = upload_id.to_owned();
+    Box::pin(async move {
+        let result = store.upload_part(key, &id, number, body.clone()).await;
+        Done { result, body, slot }
     })
 }
 
 #[cfg(test)]
 #[path = "copy_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "copy_budget_tests.rs"]
+mod budget_tests;

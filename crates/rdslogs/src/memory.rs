@@ -187,6 +187,14 @@ impl ObjectStore for MemoryStore {
                 .uploads
                 .remove(upload_id)
                 .ok_or_else(|| missing("CompleteMultipartUpload", key))?;
+            // S3 answers `InvalidPartOrder` to parts not in ascending order.
+            if parts.windows(2).any(|w| w[0].number >= w[1].number) {
+                return Err(StoreError {
+                    operation: "CompleteMultipartUpload",
+                    key: key.to_owned(),
+                    source: "InvalidPartOrder: parts not in ascending order".into(),
+                });
+            }
             let mut body = Vec::new();
             for part in &parts {
                 let bytes = stored

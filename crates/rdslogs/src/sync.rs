@@ -22,9 +22,10 @@ use futures_util::StreamExt;
 use futures_util::stream;
 use tokio::sync::Semaphore;
 
+use crate::budget::Budget;
 pub use crate::claim::{Claim, Conflict};
 use crate::claim::{load_state, state_body};
-use crate::copy::{CopyOptions, Source, copy};
+use crate::copy::{CopyOptions, Source, buffer_bytes, copy_shared, small_file_slack};
 use crate::error::{CopyError, InstanceError, StoreError, chain};
 use crate::naming::{instance_prefix, object_key, state_key};
 use crate::ports::{Conditional, ListFilter, LogSource, ObjectStore, Precondition};
@@ -35,6 +36,9 @@ use crate::state::{FileRecord, Lease, LogFile, Reason, Seen, plan};
 /// Reconciliations a day apart: the default of [`SyncOptions::reconcile_every_ms`].
 pub const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
+/// The default of [`SyncOptions::memory_budget`]: 40 MiB.
+pub const DEFAULT_MEMORY_BUDGET: usize = 40 * 1024 * 1024;
+
 /// Settings of a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyncOptions {
@@ -44,9 +48,12 @@ pub struct SyncOptions {
     pub copy: CopyOptions,
     /// `DescribeDBLogFiles` filters.
     pub filter: ListFilter,
-    /// Files copied at once, across all instances (memory ≈ this × 2 part sizes: one part
-    /// uploads while the next is read).
+    /// Files copied at once, across all instances, at most (the memory budget may let fewer).
     pub file_concurrency: usize,
+    /// Bytes of part buffers all copies of the run hold at once, at most (see
+    /// [`crate::budget`]): each copy needs two parts' worth, more lets parts of one file
+    /// upload at once.
+    pub memory_budget: usize,
     /// Instances synced at once.
     pub instance_concurrency: usize,
     /// This run's identity and lease length.
@@ -63,6 +70,7 @@ impl Default for SyncOptions {
             copy: CopyOptions::default(),
             filter: ListFilter::default(),
             file_concurrency: 4,
+            memory_budget: DEFAULT_MEMORY_BUDGET,
             instance_concurrency: 4,
             claim: Claim::default(),
             reconcile_every_ms: DAY_MS,
@@ -77,11 +85,11 @@ pub async fn sync_all(
     opts: &SyncOptions,
     instances: &[String],
 ) -> Vec<InstanceReport> {
-    let permits = Semaphore::new(opts.file_concurrency.max(1));
+    let limits = Limits::new(opts);
     let mut reports: Vec<(usize, InstanceReport)> = stream::iter(instances.iter().enumerate())
         .map(|(i, id)| {
-            let permits = &permits;
-            async move { (i, sync_instance(source, store, opts, permits, id).await) }
+            let limits = &limits;
+            async move { (i, sync_instance(source, store, opts, limits, id).await) }
         })
         .buffer_unordered(opts.instance_concurrency.max(1))
         .collect()
@@ -90,19 +98,38 @@ pub async fn sync_all(
     reports.into_iter().map(|(_, r)| r).collect()
 }
 
-/// Syncs one instance; `permits` bounds the copies running at once across instances.
+/// What the copies of a run share, across instances.
+#[derive(Debug)]
+pub struct Limits {
+    /// One permit per file copied at once.
+    pub files: Semaphore,
+    /// The part buffers of all copies.
+    pub memory: Budget,
+}
+
+impl Limits {
+    /// A run's limits: `file_concurrency` files, `memory_budget` bytes of part buffers.
+    pub fn new(opts: &SyncOptions) -> Self {
+        Self {
+            files: Semaphore::new(opts.file_concurrency.max(1)),
+            memory: Budget::new(opts.memory_budget),
+        }
+    }
+}
+
+/// Syncs one instance; `limits` bound the copies running at once across instances.
 pub async fn sync_instance(
     source: &dyn LogSource,
     store: &dyn ObjectStore,
     opts: &SyncOptions,
-    permits: &Semaphore,
+    limits: &Limits,
     instance: &str,
 ) -> InstanceReport {
     let mut report = InstanceReport {
         instance: instance.to_owned(),
         ..InstanceReport::default()
     };
-    if let Err(error) = run(source, store, opts, permits, &mut report).await {
+    if let Err(error) = run(source, store, opts, limits, &mut report).await {
         let error = chain(&error);
         tracing::error!(instance, %error, "instance not synced");
         report.error = Some(error);
@@ -114,7 +141,7 @@ async fn run(
     source: &dyn LogSource,
     store: &dyn ObjectStore,
     opts: &SyncOptions,
-    permits: &Semaphore,
+    limits: &Limits,
     report: &mut InstanceReport,
 ) -> Result<(), InstanceError> {
     let instance = report.instance.clone();
@@ -219,7 +246,7 @@ async fn run(
         })
         .collect();
     let mut results: Vec<_> = stream::iter(plan.copy)
-        .map(|(file, reason)| copy_file(source, store, opts, permits, &instance, file, reason))
+        .map(|(file, reason)| copy_file(source, store, opts, limits, &instance, file, reason))
         .buffer_unordered(opts.file_concurrency.max(1))
         .collect()
         .await;
@@ -291,7 +318,7 @@ async fn copy_file(
     source: &dyn LogSource,
     store: &dyn ObjectStore,
     opts: &SyncOptions,
-    permits: &Semaphore,
+    limits: &Limits,
     instance: &str,
     file: LogFile,
     reason: Reason,
@@ -305,14 +332,23 @@ async fn copy_file(
     );
     let listed = u64::try_from(file.size).unwrap_or(0);
     let result = async {
-        let _permit = permits.acquire().await.ok();
+        let _permit = limits.files.acquire().await.ok();
+        // Before the download is opened: a copy waiting for memory holds no connection.
+        let share = limits
+            .memory
+            .reserve(
+                buffer_bytes(opts.copy, listed),
+                listed,
+                small_file_slack(opts.copy),
+            )
+            .await;
         let mut stream = source.open(instance, &file.name).await?;
         let from = Source {
             instance,
             file: &file.name,
             listed,
         };
-        copy(stream.as_mut(), store, &key, from, opts.copy).await
+        copy_shared(stream.as_mut(), store, &key, from, opts.copy, &share).await
     }
     .await;
     let name = file.name.clone();

@@ -120,6 +120,47 @@ async fn given_new_files_when_synced_then_all_copied_and_state_written() {
 }
 
 #[tokio::test]
+async fn given_memory_budget_when_files_synced_then_part_buffers_stay_within_it_and_parts_overlap()
+{
+    const MIB: usize = 1024 * 1024;
+    let rds = FakeRds::default();
+    let files: Vec<Vec<u8>> = [11, 21, 61]
+        .into_iter()
+        .enumerate()
+        .map(|(i, mib)| (0..mib * MIB).map(|j| (j % 251) as u8 ^ i as u8).collect())
+        .collect();
+    for (i, data) in files.iter().enumerate() {
+        rds.write(
+            "db1",
+            &format!("error/postgresql.log.2026-11-22-0{i}"),
+            data,
+            T0,
+        );
+    }
+    let store = crate::slow_parts::SlowParts::new(
+        MemoryStore::default(),
+        std::time::Duration::from_millis(20),
+    );
+    let opts = SyncOptions {
+        memory_budget: 30 * MIB,
+        file_concurrency: 4,
+        ..SyncOptions::default()
+    };
+    let reports = sync_all(&rds, &store, &opts, &ids(&["db1"])).await;
+    assert_eq!(reports[0].copied(), 3, "{reports:?}");
+    for (i, data) in files.iter().enumerate() {
+        let key = format!("rds-logs/db1/2026/11/22/error/postgresql.log.2026-11-22-0{i}");
+        assert_eq!(store.inner().objects()[&key].as_ref(), data.as_slice());
+    }
+    let seen = store.seen();
+    // At least one copy is filling a 5 MiB buffer whenever parts upload.
+    assert!(seen.max_bytes <= 25 * MIB, "{} MiB", seen.max_bytes / MIB);
+    // The largest file's copy, alone at the end, has the budget to itself.
+    let most = seen.max_per_key.values().max().copied().unwrap_or(0);
+    assert!(most >= 2, "parts of one file overlap: {seen:?}");
+}
+
+#[tokio::test]
 async fn given_nothing_changed_when_synced_again_then_one_s3_request_and_no_copy() {
     let rds = FakeRds::default();
     rds.write("db1", "a.log", b"a", T0);

@@ -1,6 +1,7 @@
 //! The log-syncer's settings, from environment variables read once at cold start.
 
 use sluice_rdslogs::copy::{CopyOptions, MIN_PART_SIZE};
+use sluice_rdslogs::sync::DEFAULT_MEMORY_BUDGET;
 use sluice_rdslogs::{Claim, ListFilter, Selection, SyncOptions};
 use sluice_runtime::config::{ConfigError, Env};
 
@@ -21,8 +22,12 @@ pub const LOG_MAX_AGE_HOURS: &str = "LOG_MAX_AGE_HOURS";
 /// Multipart part size in MiB (default 5, at least 5; larger for a file that would need more
 /// than 10,000 parts).
 pub const PART_SIZE_MIB: &str = "PART_SIZE_MIB";
-/// Files copied at once across instances (default 4); memory ≈ this × 2 part sizes.
+/// Files copied at once across instances, at most (default 4; `MEMORY_BUDGET_MIB` may let
+/// fewer).
 pub const FILE_CONCURRENCY: &str = "FILE_CONCURRENCY";
+/// MiB of part buffers all copies of a run hold at once (default 40, at least 10): each copy
+/// needs two parts' worth; what is left lets parts of one file upload at once.
+pub const MEMORY_BUDGET_MIB: &str = "MEMORY_BUDGET_MIB";
 /// Instances synced at once (default 4).
 pub const INSTANCE_CONCURRENCY: &str = "INSTANCE_CONCURRENCY";
 /// `true` to gzip copies (`.gz` keys).
@@ -31,7 +36,7 @@ pub const GZIP: &str = "GZIP";
 /// lists the instance's copies and copies again those gone from S3.
 pub const RECONCILE_HOURS: &str = "RECONCILE_HOURS";
 /// Every variable this function reads (the template test holds the template to it).
-pub const ALL: [&str; 12] = [
+pub const ALL: [&str; 13] = [
     LOG_BUCKET,
     LOG_PREFIX,
     RDS_INSTANCES,
@@ -41,6 +46,7 @@ pub const ALL: [&str; 12] = [
     LOG_MAX_AGE_HOURS,
     PART_SIZE_MIB,
     FILE_CONCURRENCY,
+    MEMORY_BUDGET_MIB,
     INSTANCE_CONCURRENCY,
     GZIP,
     RECONCILE_HOURS,
@@ -116,6 +122,7 @@ impl Config {
                 last_written_since: None,
             },
             file_concurrency: positive(FILE_CONCURRENCY, 4)?,
+            memory_budget: memory_budget(env)?,
             instance_concurrency: positive(INSTANCE_CONCURRENCY, 4)?,
             claim: Claim::default(),
             reconcile_every_ms: reconcile_every_ms(env)?,
@@ -132,6 +139,22 @@ impl Config {
         })
     }
 }
+
+/// `MEMORY_BUDGET_MIB` in bytes: at least two 5 MiB parts (one copy's own share), at most
+/// 10 GiB (Lambda's largest memory).
+fn memory_budget(env: &Env) -> Result<usize, ConfigError> {
+    let mib: usize = env.parse_or(MEMORY_BUDGET_MIB, DEFAULT_MEMORY_BUDGET / MIB)?;
+    if !(2 * MIN_PART_SIZE / MIB..=10_240).contains(&mib) {
+        return Err(ConfigError::invalid(
+            MEMORY_BUDGET_MIB,
+            &mib.to_string(),
+            "must be 10..=10240",
+        ));
+    }
+    Ok(mib * MIB)
+}
+
+const MIB: usize = 1024 * 1024;
 
 /// `RECONCILE_HOURS` in ms: at most a year (a larger value is a typo, not a setting).
 fn reconcile_every_ms(env: &Env) -> Result<i64, ConfigError> {
@@ -165,6 +188,7 @@ mod tests {
         assert_eq!(c.sync.copy.part_size, 5 * 1024 * 1024);
         assert!(!c.sync.copy.gzip);
         assert_eq!(c.sync.reconcile_every_ms, 24 * 3600 * 1000, "once a day");
+        assert_eq!(c.sync.memory_budget, 40 * MIB);
     }
 
     #[test]
@@ -186,6 +210,7 @@ mod tests {
             (GZIP, "true"),
             (LOG_MAX_AGE_HOURS, "24"),
             (RECONCILE_HOURS, "0"),
+            (MEMORY_BUDGET_MIB, "96"),
         ]);
         let c = Config::from_env(&env).expect("config");
         assert_eq!(c.selection.tag, Some(("logsync".into(), "on".into())));
@@ -194,6 +219,7 @@ mod tests {
         assert!(c.sync.copy.gzip);
         assert_eq!(c.max_age_hours, Some(24));
         assert_eq!(c.sync.reconcile_every_ms, 0, "every run");
+        assert_eq!(c.sync.memory_budget, 96 * MIB);
     }
 
     #[test]
@@ -205,6 +231,8 @@ mod tests {
             (GZIP, "yes"),
             (RECONCILE_HOURS, "-1"),
             (RECONCILE_HOURS, "daily"),
+            (MEMORY_BUDGET_MIB, "9"),
+            (MEMORY_BUDGET_MIB, "lots"),
         ] {
             let env = Env::from_pairs([(LOG_BUCKET, "b"), (RDS_INSTANCES, "db1"), (var, value)]);
             let e = Config::from_env(&env).expect_err(var);

@@ -1,0 +1,268 @@
+//! `make bench`, the benchmark of record of RDS log sync (issue 24): the real release
+//! `log-syncer` binary behind the test bed's Lambda host makes a first sync into the test
+//! bed's moto S3, from the test bed's RDS log endpoint (SigV4 checked, files on local disk),
+//! against the floor: boto3's `upload_fileobj` with its defaults (8 MiB parts, 10 at once) of
+//! the same files, one after another, from the same disk into the same moto, in the same run.
+//!
+//! Two sets, rounds interleaved (sync, floor, sync, floor, …), moto emptied between runs:
+//! 8 files × 128 MiB plus one 1 GiB file, and one 2 GiB file. Prints each set's median MB/s,
+//! the ratio sync/floor (target ≥ 0.95) and the function's peak RSS (VmHWM of its process,
+//! a fresh one per round; target ≤ 64 MiB). Extra settings for the function can be given as
+//! `NAME=value` arguments after `--` (e.g. `MEMORY_BUDGET_MIB=64`), to tune the defaults.
+#![allow(
+    clippy::print_stdout,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a bench: prints its figures, panics on a broken test bed"
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use sluice_testbed::lambda::{FunctionSpec, LambdaHost};
+use sluice_testbed::moto::Moto;
+use sluice_testbed::paths;
+use sluice_testbed::rds_logs::RdsLogs;
+
+const MIB: usize = 1024 * 1024;
+const ROUNDS: usize = 3;
+const BUCKET: &str = "sluice-bench";
+const DAY: &str = "error/postgresql.log.2026-11-22";
+
+/// The floor: each file through boto3's `upload_fileobj`, default `TransferConfig`.
+const FLOOR: &str = r#"
+import os, resource, sys, time
+import boto3
+from botocore.config import Config
+endpoint, bucket, files = sys.argv[1], sys.argv[2], sys.argv[3:]
+s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                  aws_access_key_id="testing", aws_secret_access_key="testing",
+                  config=Config(s3={"addressing_style": "path"}))
+total = 0
+start = time.monotonic()
+for i, path in enumerate(files):
+    with open(path, "rb") as f:
+        s3.upload_fileobj(f, bucket, f"floor/{i}/{os.path.basename(path)}")
+    total += os.path.getsize(path)
+secs = time.monotonic() - start
+print(f"RESULT {total} {secs} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}")
+"#;
+
+/// One MiB of log lines, some multibyte.
+fn block() -> Vec<u8> {
+    let line = "2026-11-22 13:00:01.123 UTC [4242] LOG:  duration: 0.042 ms  statement: SELECT 'naïve café ✓';\n";
+    let mut out = line.repeat(MIB / line.len() + 1).into_bytes();
+    out.truncate(MIB);
+    out
+}
+
+fn write_file(rds: &RdsLogs, instance: &str, name: &str, mib: usize) -> PathBuf {
+    let b = block();
+    rds.write(instance, name, &b);
+    for _ in 1..mib {
+        rds.append(instance, name, &b);
+    }
+    rds.dir().join(instance).join(name)
+}
+
+struct Run {
+    bytes: u64,
+    secs: f64,
+    hwm_kib: u64,
+}
+
+impl Run {
+    fn mbps(&self) -> f64 {
+        self.bytes as f64 / self.secs / 1e6
+    }
+}
+
+/// The children of this process named `name` (the Lambda host starts the function as one).
+fn child_pid(name: &str) -> Option<u32> {
+    let me = std::process::id().to_string();
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+        // pid (comm) state ppid …
+        let (comm, rest) = stat.split_once(" (")?.1.rsplit_once(") ")?;
+        let mut fields = rest.split(' ');
+        let (state, ppid) = (fields.next()?, fields.next()?);
+        // An earlier round's process may linger as a zombie until reaped.
+        (comm == name && ppid == me && state != "Z").then_some(pid)
+    })
+}
+
+fn vm_hwm_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Empties moto (objects, uploads, the state objects) and makes the bucket again.
+async fn fresh_bucket(moto: &Moto) {
+    moto.reset().await;
+    moto.s3_client()
+        .create_bucket()
+        .bucket(BUCKET)
+        .send()
+        .await
+        .expect("create bucket");
+}
+
+/// A first sync of `instance` by a fresh function process: wall time of the invocation.
+async fn sync(
+    moto: &Moto,
+    rds: &RdsLogs,
+    instance: &str,
+    bytes: u64,
+    extra: &[(String, String)],
+) -> Run {
+    fresh_bucket(moto).await;
+    let mut env = moto.env();
+    env.push(rds.env());
+    env.push(("LOG_BUCKET".into(), BUCKET.into()));
+    env.push(("RDS_INSTANCES".into(), instance.into()));
+    env.extend(extra.iter().cloned());
+    let host = LambdaHost::start();
+    host.add_function(
+        "log-syncer",
+        Path::new(env!("CARGO_BIN_EXE_log-syncer")),
+        FunctionSpec {
+            env,
+            timeout: Some(Duration::from_secs(900)),
+            ..FunctionSpec::default()
+        },
+    );
+    host.init_duration("log-syncer", Duration::from_secs(10))
+        .await
+        .unwrap_or_else(|| panic!("log-syncer did not start: {}", host.logs("log-syncer")));
+    let pid = child_pid("log-syncer").expect("the function's process");
+    let started = Instant::now();
+    let out: Value = host
+        .invoke("log-syncer", &json!({"instances": [instance]}))
+        .await
+        .unwrap_or_else(|e| panic!("sync: {e}\n{}", host.logs("log-syncer")));
+    let secs = started.elapsed().as_secs_f64();
+    let hwm_kib = vm_hwm_kib(pid);
+    assert_eq!(out["instances_failed"], 0, "{out}");
+    let copied: u64 = out["instances"][0]["files"]
+        .as_array()
+        .map(|f| f.iter().filter_map(|r| r["source_bytes"].as_u64()).sum())
+        .unwrap_or(0);
+    assert_eq!(copied, bytes, "every byte copied: {out}");
+    Run {
+        bytes,
+        secs,
+        hwm_kib,
+    }
+}
+
+/// The floor: boto3 in the tool venv's Python, the same files straight from disk.
+async fn floor(moto: &Moto, files: &[PathBuf]) -> Run {
+    fresh_bucket(moto).await;
+    let out = Command::new(paths::python())
+        .arg("-c")
+        .arg(FLOOR)
+        .arg(moto.endpoint())
+        .arg(BUCKET)
+        .args(files)
+        .output()
+        .expect("run python");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("RESULT "))
+        .unwrap_or_else(|| {
+            panic!(
+                "floor failed: {stdout} {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    let v: Vec<f64> = line.split(' ').filter_map(|x| x.parse().ok()).collect();
+    Run {
+        bytes: v[0] as u64,
+        secs: v[1],
+        hwm_kib: v[2] as u64,
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+async fn set(
+    moto: &Moto,
+    rds: &RdsLogs,
+    label: &str,
+    instance: &str,
+    files: &[PathBuf],
+    extra: &[(String, String)],
+) {
+    let bytes: u64 = files
+        .iter()
+        .map(|f| std::fs::metadata(f).expect("file").len())
+        .sum();
+    let (mut s, mut f, mut s_hwm, mut f_hwm) = (Vec::new(), Vec::new(), Vec::new(), 0);
+    for round in 1..=ROUNDS {
+        let a = sync(moto, rds, instance, bytes, extra).await;
+        let b = floor(moto, files).await;
+        assert_eq!(a.bytes, b.bytes, "same bytes");
+        println!(
+            "  {label} round {round}: sync {:7.1} MB/s ({:5.1} s, peak RSS {:5.1} MiB) | floor {:7.1} MB/s ({:5.1} s)",
+            a.mbps(),
+            a.secs,
+            a.hwm_kib as f64 / 1024.0,
+            b.mbps(),
+            b.secs
+        );
+        s.push(a.mbps());
+        f.push(b.mbps());
+        s_hwm.push(a.hwm_kib as f64 / 1024.0);
+        f_hwm = f_hwm.max(b.hwm_kib);
+    }
+    let (sm, fm) = (median(s), median(f));
+    let peak = s_hwm.iter().copied().fold(0.0, f64::max);
+    let ratio = sm / fm;
+    println!(
+        "{label}: sync median {sm:7.1} MB/s | floor median {fm:7.1} MB/s | ratio sync/floor {ratio:.2} (target >= 0.95) {}",
+        if ratio >= 0.95 { "ok" } else { "BELOW" }
+    );
+    println!(
+        "{label}: function peak RSS {peak:.1} MiB over {ROUNDS} rounds (target <= 64) {} | boto3 peak RSS {:.1} MiB",
+        if peak <= 64.0 { "ok" } else { "OVER" },
+        f_hwm as f64 / 1024.0
+    );
+}
+
+fn main() {
+    let extra: Vec<(String, String)> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
+        .collect();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let moto = Moto::start();
+    let rds = RdsLogs::with_moto(&moto.endpoint());
+    let mut set8: Vec<PathBuf> = (0..8)
+        .map(|i| write_file(&rds, "set8", &format!("{DAY}-{i:02}"), 128))
+        .collect();
+    set8.push(write_file(&rds, "set8", &format!("{DAY}-23"), 1024));
+    let g2 = vec![write_file(&rds, "g2", &format!("{DAY}-13"), 2048)];
+    println!(
+        "first sync into moto S3 (release log-syncer behind the Lambda host) vs boto3 upload_fileobj defaults; {ROUNDS} rounds each, interleaved{}",
+        if extra.is_empty() {
+            String::new()
+        } else {
+            format!("; function settings {extra:?}")
+        }
+    );
+    rt.block_on(async {
+        set(&moto, &rds, "8 x 128 MiB + 1 GiB", "set8", &set8, &extra).await;
+        set(&moto, &rds, "one 2 GiB file", "g2", &g2, &extra).await;
+    });
+}

@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use sluice_testbed::lambda::{FunctionSpec, LambdaHost};
 use sluice_testbed::moto::Moto;
-use sluice_testbed::paths;
 use sluice_testbed::rds_logs::RdsLogs;
+use sluice_testbed::{paths, procfs};
 
 const MIB: usize = 1024 * 1024;
 const ROUNDS: usize = 3;
@@ -79,30 +79,6 @@ impl Run {
     }
 }
 
-/// The children of this process named `name` (the Lambda host starts the function as one).
-fn child_pid(name: &str) -> Option<u32> {
-    let me = std::process::id().to_string();
-    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
-        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
-        let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
-        // pid (comm) state ppid …
-        let (comm, rest) = stat.split_once(" (")?.1.rsplit_once(") ")?;
-        let mut fields = rest.split(' ');
-        let (state, ppid) = (fields.next()?, fields.next()?);
-        // An earlier round's process may linger as a zombie until reaped.
-        (comm == name && ppid == me && state != "Z").then_some(pid)
-    })
-}
-
-fn vm_hwm_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
-}
-
 /// Empties moto (objects, uploads, the state objects) and makes the bucket again.
 async fn fresh_bucket(moto: &Moto) {
     moto.reset().await;
@@ -141,14 +117,14 @@ async fn sync(
     host.init_duration("log-syncer", Duration::from_secs(10))
         .await
         .unwrap_or_else(|| panic!("log-syncer did not start: {}", host.logs("log-syncer")));
-    let pid = child_pid("log-syncer").expect("the function's process");
+    let pid = procfs::child_pid("log-syncer").expect("the function's process");
     let started = Instant::now();
     let out: Value = host
         .invoke("log-syncer", &json!({"instances": [instance]}))
         .await
         .unwrap_or_else(|e| panic!("sync: {e}\n{}", host.logs("log-syncer")));
     let secs = started.elapsed().as_secs_f64();
-    let hwm_kib = vm_hwm_kib(pid);
+    let hwm_kib = procfs::vm_hwm_kib(pid);
     assert_eq!(out["instances_failed"], 0, "{out}");
     let copied: u64 = out["instances"][0]["files"]
         .as_array()

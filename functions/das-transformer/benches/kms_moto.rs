@@ -29,21 +29,12 @@ const ROUNDS: usize = 7;
 const RID: &str = "cluster-BENCHKMS500";
 const T1: &str = "2026-11-22 13:45:01.123456+00";
 
-fn pg(n: usize) -> Value {
-    json!({"logTime": T1, "statementId": n, "substatementId": 1, "objectType": null, "command": "SELECT",
-        "objectName": null, "databaseName": "billing", "dbUserName": "app", "remoteHost": "10.0.1.108",
-        "remotePort": "42216", "sessionId": "60b98a86.4f64", "rowCount": null,
-        "commandText": format!("SELECT * FROM invoices WHERE id = {n}"), "paramList": [], "pid": 20324,
-        "clientApplication": "psql", "exitCode": null, "class": "READ", "serverVersion": "2.7.2",
-        "serverType": "PostgreSQL", "serviceName": "Amazon Aurora PostgreSQL-Compatible edition",
-        "serverHost": "10.0.4.153", "netProtocol": "TCP", "dbProtocol": "Postgres 3.0", "type": "record",
-        "startTime": T1, "errorMessage": null})
-}
-
 fn batch(moto: &Moto) -> FirehoseEvent {
     let records: Vec<Value> = (0..RECORDS)
         .map(|r| {
-            let events: Vec<Value> = (0..EVENTS).map(|e| pg(r * EVENTS + e)).collect();
+            let events: Vec<Value> = (0..EVENTS)
+                .map(|e| support::pg_select(r * EVENTS + e, T1))
+                .collect();
             json!({"record_id": format!("r{r:03}"), "own_key": true, "payload": {
                 "type": "DatabaseActivityMonitoringRecord", "clusterId": RID,
                 "instanceId": "db-ABC", "databaseActivityEventList": events}})

@@ -16,7 +16,6 @@ use base64::engine::general_purpose::STANDARD;
 use serde_json::{Value, json};
 use sluice_firehose::{FirehoseEvent, FirehoseResponse, RecordResult, check_contract};
 use sluice_testbed::aws_proxy::AwsProxy;
-use sluice_testbed::iam_gate::{DeploySpec, Gate};
 use sluice_testbed::lambda::{FunctionSpec, LambdaHost};
 use sluice_testbed::moto::Moto;
 use sluice_testbed::paths;
@@ -74,23 +73,7 @@ async fn transform_as_deployed(rid: &str, events: Vec<Value>) -> (FirehoseEvent,
         ]}),
     ))
     .unwrap();
-    let stream = format!("arn:aws:kinesis:us-east-1:123456789012:stream/aws-rds-das-{rid}");
-    let key_arn = support::das_key_arn(&event);
-    let deployment = Gate::shared().deploy(
-        &DeploySpec::new(
-            "sluice-test",
-            [
-                ("EnableActivityStreamAudit", "true"),
-                ("DasKinesisStreamArn", stream.as_str()),
-                ("DasKmsKeyArn", key_arn.as_str()),
-                ("DasResourceId", rid),
-            ],
-        )
-        .physical([
-            ("DasTransformerFunction", "das-transformer"),
-            ("DataBucket", "das-audit"),
-        ]),
-    );
+    let (deployment, _) = support::deploy_das(&event, rid, "das-audit");
     let proxy = AwsProxy::gated(moto, deployment);
     let host = LambdaHost::start();
     host.add_function(

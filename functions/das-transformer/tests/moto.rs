@@ -13,7 +13,7 @@ use sluice_das::DasConfig;
 use sluice_firehose::{FirehoseEvent, FirehoseResponse, RecordResult, check_contract};
 use sluice_runtime::config::Env;
 use sluice_testbed::aws_proxy::AwsProxy;
-use sluice_testbed::iam_gate::{DeploySpec, FirehoseBatch, Gate};
+use sluice_testbed::iam_gate::FirehoseBatch;
 use sluice_testbed::lambda::{FunctionSpec, LambdaHost};
 use sluice_testbed::moto::Moto;
 use sluice_testbed::paths;
@@ -127,23 +127,7 @@ async fn given_real_binary_when_firehose_invokes_then_contract_holds_and_logs_ha
     let event = batch(moto, "inv-binary");
     // Judged by the IAM gate as deployed for this cluster and the key the batch's data keys
     // were encrypted with (moto's answer to the function's keyless Decrypt names it).
-    let key_arn = support::das_key_arn(&event);
-    let stream = format!("arn:aws:kinesis:us-east-1:123456789012:stream/aws-rds-das-{RID}");
-    let deployment = Gate::shared().deploy(
-        &DeploySpec::new(
-            "sluice-test",
-            [
-                ("EnableActivityStreamAudit", "true"),
-                ("DasKinesisStreamArn", stream.as_str()),
-                ("DasKmsKeyArn", key_arn.as_str()),
-                ("DasResourceId", RID),
-            ],
-        )
-        .physical([
-            ("DasTransformerFunction", "das-transformer"),
-            ("DataBucket", "das-audit"),
-        ]),
-    );
+    let (deployment, stream) = support::deploy_das(&event, RID, "das-audit");
     let proxy = AwsProxy::gated(moto, deployment.clone());
     let host = LambdaHost::start();
     host.add_function(
@@ -255,23 +239,7 @@ async fn given_a_record_over_firehoses_record_limit_when_the_binary_runs_as_depl
             {"record_id": "big", "version": "1.2", "payload": doc(big)},
         ]}),
     );
-    let key_arn = support::das_key_arn(&event);
-    let stream = format!("arn:aws:kinesis:us-east-1:123456789012:stream/aws-rds-das-{RID}");
-    let deployment = Gate::shared().deploy(
-        &DeploySpec::new(
-            "sluice-test",
-            [
-                ("EnableActivityStreamAudit", "true"),
-                ("DasKinesisStreamArn", stream.as_str()),
-                ("DasKmsKeyArn", key_arn.as_str()),
-                ("DasResourceId", RID),
-            ],
-        )
-        .physical([
-            ("DasTransformerFunction", "das-transformer"),
-            ("DataBucket", "das-spill"),
-        ]),
-    );
+    let (deployment, _) = support::deploy_das(&event, RID, "das-spill");
     let s3 = moto.s3_client();
     s3.create_bucket().bucket("das-spill").send().await.unwrap();
     let proxy = AwsProxy::gated(moto, deployment);

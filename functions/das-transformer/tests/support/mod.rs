@@ -45,3 +45,44 @@ pub fn das_key_arn(event: &sluice_firehose::FirehoseEvent) -> String {
     let id = String::from_utf8_lossy(&blob[..36]).into_owned();
     format!("arn:aws:kms:us-east-1:123456789012:key/{id}")
 }
+
+/// The stack as deployed for activity-stream audit of `rid` (its `aws-rds-das-<rid>` stream and
+/// the key `event`'s data keys are encrypted with), the data bucket named `bucket`, as the IAM
+/// gate judges it; and the stream's ARN.
+pub fn deploy_das(
+    event: &sluice_firehose::FirehoseEvent,
+    rid: &str,
+    bucket: &str,
+) -> (sluice_testbed::iam_gate::Deployment, String) {
+    use sluice_testbed::iam_gate::{DeploySpec, Gate};
+    let stream = format!("arn:aws:kinesis:us-east-1:123456789012:stream/aws-rds-das-{rid}");
+    let key_arn = das_key_arn(event);
+    let deployment = Gate::shared().deploy(
+        &DeploySpec::new(
+            "sluice-test",
+            [
+                ("EnableActivityStreamAudit", "true"),
+                ("DasKinesisStreamArn", stream.as_str()),
+                ("DasKmsKeyArn", key_arn.as_str()),
+                ("DasResourceId", rid),
+            ],
+        )
+        .physical([
+            ("DasTransformerFunction", "das-transformer"),
+            ("DataBucket", bucket),
+        ]),
+    );
+    (deployment, stream)
+}
+
+/// A 1.2 Aurora PostgreSQL `SELECT` event numbered `n` (the benches' batches).
+pub fn pg_select(n: usize, log_time: &str) -> Value {
+    serde_json::json!({"logTime": log_time, "statementId": n, "substatementId": 1, "objectType": null,
+        "command": "SELECT", "objectName": null, "databaseName": "billing", "dbUserName": "app",
+        "remoteHost": "10.0.1.108", "remotePort": "42216", "sessionId": "60b98a86.4f64", "rowCount": null,
+        "commandText": format!("SELECT * FROM invoices WHERE id = {n}"), "paramList": [], "pid": 20324,
+        "clientApplication": "psql", "exitCode": null, "class": "READ", "serverVersion": "2.7.2",
+        "serverType": "PostgreSQL", "serviceName": "Amazon Aurora PostgreSQL-Compatible edition",
+        "serverHost": "10.0.4.153", "netProtocol": "TCP", "dbProtocol": "Postgres 3.0", "type": "record",
+        "startTime": log_time, "errorMessage": null})
+}

@@ -45,7 +45,8 @@ pub enum Fault {
         /// How many.
         times: u32,
     },
-    /// A download that sends `after_bytes` and then drops the connection.
+    /// A download that sends `after_bytes` and then drops the connection. Only a file longer
+    /// than `after_bytes` takes it.
     Disconnect {
         /// Bytes sent before the cut.
         after_bytes: u64,
@@ -58,7 +59,8 @@ pub enum Fault {
         times: u32,
     },
     /// A download during which RDS rotates the file away: after `after_bytes` are sent the
-    /// file is deleted (no longer listed or served) and the connection drops.
+    /// file is deleted (no longer listed or served) and the connection drops. Only a file
+    /// longer than `after_bytes` takes it.
     RotateAway {
         /// Bytes sent before the file goes.
         after_bytes: u64,

@@ -153,13 +153,16 @@ async fn download(shared: &Shared, rest: &str) -> Response {
     let Ok(file) = tokio::fs::File::open(&path).await else {
         return StatusCode::NOT_FOUND.into_response();
     };
+    // A cut is taken only by a download long enough to reach it: with several files copied
+    // at once, a short file that happens to start first must not use up the fault.
+    let len = file.metadata().await.map_or(0, |m| m.len());
     let rotate = shared.take_fault(|f| match f {
-        Fault::RotateAway { after_bytes, .. } => Some(*after_bytes),
+        Fault::RotateAway { after_bytes, .. } if *after_bytes < len => Some(*after_bytes),
         _ => None,
     });
     let cut = rotate.or_else(|| {
         shared.take_fault(|f| match f {
-            Fault::Disconnect { after_bytes, .. } => Some(*after_bytes),
+            Fault::Disconnect { after_bytes, .. } if *after_bytes < len => Some(*after_bytes),
             _ => None,
         })
     });

@@ -227,14 +227,17 @@ async fn in_stream(moto: &Moto, stream: &str) -> Vec<Payload> {
     out
 }
 
-/// As deployed: the delivery stream reads `CwlStream` (Kinesis source), so the processor
-/// re-ingests what does not fit into that stream; every call judged by the IAM gate as the
-/// template's roles (the processor's, then Firehose's for the batch).
-#[tokio::test]
-async fn given_real_binary_on_lambda_host_when_record_too_big_then_pieces_reach_the_source_stream_and_rest_ok()
- {
-    let moto = Moto::shared();
-    let stream = "binary-cwlstream";
+/// The processor as deployed: the delivery stream reads `stream` (Kinesis source, created here),
+/// the real binary on a Lambda host, every call through an IAM-gated proxy as the template's
+/// processor role. `env` is added to the function's environment.
+struct Deployed {
+    host: LambdaHost,
+    proxy: AwsProxy,
+    deployment: sluice_testbed::iam_gate::Deployment,
+    stream_arn: String,
+}
+
+async fn deployed(moto: &Moto, stream: &str, env: &[(&str, &str)]) -> Deployed {
     aws_sdk_kinesis::Client::new(&moto.sdk_config())
         .create_stream()
         .stream_name(stream)
@@ -242,7 +245,6 @@ async fn given_real_binary_on_lambda_host_when_record_too_big_then_pieces_reach_
         .send()
         .await
         .expect("stream");
-    let stream_arn = format!("arn:aws:kinesis:us-east-1:123456789012:stream/{stream}");
     let deployment = Gate::shared().deploy(
         &DeploySpec::new("sluice-test", [("EnableCloudWatchLogsExport", "true")]).physical([
             ("CwlStream", stream),
@@ -252,26 +254,37 @@ async fn given_real_binary_on_lambda_host_when_record_too_big_then_pieces_reach_
     );
     let proxy = AwsProxy::gated(moto, deployment.clone());
     let host = LambdaHost::start();
-    let mut env = proxy.env_as(moto, "CwlProcessorFunctionRole");
-    env.push(("OUTPUT_FORMAT".into(), "jsonl".into()));
+    let mut function_env = proxy.env_as(moto, "CwlProcessorFunctionRole");
+    function_env.push(("OUTPUT_FORMAT".into(), "jsonl".into()));
+    function_env.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     host.add_function(
         PROCESSOR,
         &paths::bin_path(PROCESSOR),
         FunctionSpec {
-            env,
+            env: function_env,
             ..FunctionSpec::default()
         },
     );
-    // 6,000 events of ~250 bytes format to ~2.6 MB of JSON lines: over the 1,000 KiB record limit.
+    Deployed {
+        host,
+        proxy,
+        deployment,
+        stream_arn: format!("arn:aws:kinesis:us-east-1:123456789012:stream/{stream}"),
+    }
+}
+
+/// A batch of three records from `stream`: a small app payload, one whose output (6,000 events
+/// of ~250 bytes, ~2.6 MB of JSON lines) passes the 1,000 KiB record limit, and a control message.
+fn big_batch(stream_arn: &str) -> Value {
     let big = gz_payload("/aws/lambda/big", 6_000, 250);
     let mut ev = event(&[MOTO_APP.to_vec(), big, gzip(CONTROL_JSON)]);
     ev.delivery_stream_arn =
         "arn:aws:firehose:us-east-1:123456789012:deliverystream/sluice-test-cwlogs".into();
-    ev.source_kinesis_stream_arn = Some(stream_arn.clone());
-    let out: Value = host
-        .invoke(PROCESSOR, &serde_json::to_value(&ev).expect("json"))
-        .await
-        .expect("invoked");
+    ev.source_kinesis_stream_arn = Some(stream_arn.to_owned());
+    serde_json::to_value(&ev).expect("json")
+}
+
+fn assert_big_batch_answered(out: Value) {
     let response: FirehoseResponse = serde_json::from_value(out).expect("response");
     let results: Vec<_> = response.records.iter().map(|r| r.result).collect();
     assert_eq!(
@@ -283,6 +296,27 @@ async fn given_real_binary_on_lambda_host_when_record_too_big_then_pieces_reach_
         ]
     );
     assert_eq!(ok_lines(&response), 7);
+}
+
+/// As deployed: the delivery stream reads `CwlStream` (Kinesis source), so the processor
+/// re-ingests what does not fit into that stream; every call judged by the IAM gate as the
+/// template's roles (the processor's, then Firehose's for the batch).
+#[tokio::test]
+async fn given_real_binary_on_lambda_host_when_record_too_big_then_pieces_reach_the_source_stream_and_rest_ok()
+ {
+    let moto = Moto::shared();
+    let stream = "binary-cwlstream";
+    let Deployed {
+        host,
+        proxy,
+        deployment,
+        stream_arn,
+    } = deployed(moto, stream, &[]).await;
+    let out: Value = host
+        .invoke(PROCESSOR, &big_batch(&stream_arn))
+        .await
+        .expect("invoked");
+    assert_big_batch_answered(out);
     let payloads = in_stream(moto, stream).await;
     assert!(payloads.len() >= 3, "{}", payloads.len());
     assert_eq!(
@@ -291,6 +325,7 @@ async fn given_real_binary_on_lambda_host_when_record_too_big_then_pieces_reach_
     );
     let logs = host.logs(PROCESSOR);
     assert!(logs.contains("\"EventsReingested\":6000"), "{logs}");
+    assert_eq!(proxy.take_denials().len(), 0);
     // CloudWatch Logs put the subscription payloads into the stream with its role.
     deployment.require_assume(
         "CwlLogsToKinesisRole",
@@ -318,4 +353,59 @@ async fn given_real_binary_on_lambda_host_when_record_too_big_then_pieces_reach_
         log_group: "/aws/kinesisfirehose/sluice-test-cwlogs".into(),
         log_stream: "DestinationDelivery".into(),
     });
+}
+
+/// Kinesis throttles the re-ingest (`ProvisionedThroughputExceededException` on the whole call,
+/// as a hot shard answers): the processor backs off and puts the pieces again, the invocation
+/// succeeds, and the stream holds every event exactly once.
+#[tokio::test]
+async fn given_reingest_throttled_by_kinesis_then_backs_off_and_every_event_lands_once() {
+    let moto = Moto::shared();
+    let stream = "binary-cwl-throttled";
+    let Deployed {
+        host,
+        proxy,
+        stream_arn,
+        deployment: _deployment,
+    } = deployed(
+        moto,
+        stream,
+        &[("AWS_MAX_ATTEMPTS", "1"), ("REINGEST_BACKOFF_MS", "50")],
+    )
+    .await;
+    proxy.fail(
+        "PutRecords",
+        "ProvisionedThroughputExceededException",
+        "Rate exceeded for shard shardId-000000000000 in stream binary-cwl-throttled under account 123456789012.",
+        Some(3),
+    );
+    let out: Value = host
+        .invoke(PROCESSOR, &big_batch(&stream_arn))
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}\n{}", host.logs(PROCESSOR)));
+    assert_big_batch_answered(out);
+    let payloads = in_stream(moto, stream).await;
+    let ids: std::collections::BTreeSet<&str> = payloads
+        .iter()
+        .flat_map(|p| p.log_events.iter().map(|e| e.id.as_str()))
+        .collect();
+    assert_eq!(
+        payloads.iter().map(|p| p.log_events.len()).sum::<usize>(),
+        6_000,
+        "every event once"
+    );
+    assert_eq!(ids.len(), 6_000, "no event twice");
+    let puts = proxy
+        .calls()
+        .iter()
+        .filter(|c| c.contains("PutRecords"))
+        .count();
+    assert!(
+        puts >= 4,
+        "3 throttled calls and at least one accepted: {puts}"
+    );
+    let logs = host.logs(PROCESSOR);
+    assert!(!logs.contains("\"ReingestRetriedPieces\":0"), "{logs}");
+    assert!(logs.contains("ReingestRetriedPieces"), "{logs}");
+    assert_eq!(proxy.take_denials().len(), 0);
 }

@@ -15,8 +15,10 @@ use base64::engine::general_purpose::STANDARD;
 use cloudwatch_processor::reingest::{BoxFuture, ReingestError};
 use cloudwatch_processor::{Config, Piece, Reingest, Target, handle};
 use criterion::{BenchmarkId, Criterion, Throughput};
-use sluice_cwlogs::{LogEvent, MessageType, Payload, encode};
-use sluice_firehose::{FirehoseEvent, FirehoseRecord};
+use sluice_firehose::FirehoseEvent;
+use support::batch;
+
+mod support;
 
 struct AcceptAll;
 
@@ -27,113 +29,6 @@ impl Reingest for AcceptAll {
         pieces: &'a [Piece],
     ) -> BoxFuture<'a, Result<Vec<Option<String>>, ReingestError>> {
         Box::pin(async move { Ok(vec![None; pieces.len()]) })
-    }
-}
-
-const WORDS: &[&str] = &[
-    "INFO",
-    "WARN",
-    "request",
-    "user",
-    "latency_ms",
-    "GET",
-    "POST",
-    "/api/v1/orders",
-    "status",
-    "200",
-    "404",
-    "db",
-    "query",
-    "took",
-    "cache",
-    "miss",
-    "hit",
-    "session",
-    "token",
-    "refreshed",
-    "worker",
-    "job",
-    "completed",
-    "retry",
-    "upstream",
-    "timeout",
-    "bytes",
-    "sent",
-    "id",
-];
-
-/// A deterministic xorshift generator: log-like, moderately compressible text.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
-fn message(rng: &mut Rng) -> String {
-    let target = 100 + (rng.next() % 201) as usize;
-    let mut m = format!("2026-11-22 13:45:{:02} ", rng.next() % 60);
-    while m.len() < target {
-        let w = WORDS[(rng.next() % WORDS.len() as u64) as usize];
-        m.push_str(w);
-        m.push(if rng.next().is_multiple_of(3) {
-            '='
-        } else {
-            ' '
-        });
-        if rng.next().is_multiple_of(4) {
-            m.push_str(&format!("{:x} ", rng.next() % 1_000_000));
-        }
-    }
-    m.truncate(target);
-    m
-}
-
-/// A Firehose event whose record data (gzip) adds up to about `compressed` bytes.
-fn batch(compressed: usize) -> FirehoseEvent {
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-    let mut records = Vec::new();
-    let mut total = 0;
-    let mut id = 0u64;
-    while total < compressed {
-        let payload = Payload {
-            message_type: MessageType::Data,
-            owner: "123456789012".into(),
-            log_group: "/aws/lambda/bench".into(),
-            log_stream: "2026/11/22/[$LATEST]0123456789abcdef".into(),
-            subscription_filters: vec!["sluice-export".into()],
-            log_events: (0..50)
-                .map(|i| {
-                    id += 1;
-                    LogEvent {
-                        id: format!("{id:056}"),
-                        timestamp: 1_795_355_101_123 + i,
-                        message: message(&mut rng),
-                        extra: Default::default(),
-                    }
-                })
-                .collect(),
-            extra: Default::default(),
-        };
-        let gz = encode(&payload);
-        total += gz.len();
-        records.push(FirehoseRecord {
-            record_id: format!("r{}", records.len()),
-            approximate_arrival_timestamp: None,
-            data: STANDARD.encode(&gz),
-            kinesis_record_metadata: None,
-        });
-    }
-    FirehoseEvent {
-        invocation_id: "bench".into(),
-        delivery_stream_arn: "arn:aws:firehose:us-east-1:123456789012:deliverystream/b".into(),
-        source_kinesis_stream_arn: None,
-        region: "us-east-1".into(),
-        records,
     }
 }
 

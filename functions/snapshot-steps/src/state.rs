@@ -48,6 +48,11 @@ pub struct Input {
     /// AWS Backup snapshot) or a snapshot identifier / ARN.
     #[serde(default)]
     pub snapshot: Option<String>,
+    /// A dry run: the script runs in the temp database and is rolled back (the task's
+    /// `SANITIZER_DRY_RUN`); nothing is snapshotted or shared, and the temp resources are
+    /// cleaned up as after any run.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
 /// The run's state.

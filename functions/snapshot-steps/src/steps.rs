@@ -88,6 +88,21 @@ async fn run_step(
     now: i64,
     failed: bool,
 ) -> Result<(), StepError> {
+    // A dry run never snapshots or shares, whatever invokes these steps.
+    const PUBLISHING: [&str; 7] = [
+        "snapshotTemp",
+        "waitTempSnapshot",
+        "copyEncrypted",
+        "waitSnapshot",
+        "share",
+        "copyToDr",
+        "prune",
+    ];
+    if s.input.dry_run && PUBLISHING.contains(&step) {
+        return Err(StepError::invalid_input(format!(
+            "step {step} publishes a snapshot, and this run is a dry run (input dryRun: true)"
+        )));
+    }
     match step {
         "guard" => guard(s, deps, now).await?,
         "validate" => validate(s, deps, now).await?,
@@ -580,6 +595,11 @@ async fn run_sanitizer(s: &mut State, deps: &Deps) -> Result<(), StepError> {
         ("SANITIZER_SCRIPT_URI", c.script_uri.as_str()),
         // The task refuses any other content: the object may change after `validate`.
         ("SANITIZER_SCRIPT_SHA256", pin.as_str()),
+        // Runs everything, reports what it changed, then rolls back.
+        (
+            "SANITIZER_DRY_RUN",
+            if s.input.dry_run { "true" } else { "" },
+        ),
     ];
     let overrides = TaskOverride::builder()
         .container_overrides(
@@ -947,9 +967,21 @@ async fn cleanup(s: &mut State, deps: &Deps, failed: bool) -> Result<(), StepErr
 async fn notify(s: &mut State, deps: &Deps, now: i64) -> Result<(), StepError> {
     let error = s.rest.get("error");
     let failed = error.is_some();
+    // Where a dry run's task logged what the script would change (the task definition's
+    // awslogs stream: prefix `sanitizer`, the container, the task id). A failure is notified
+    // even when the configuration is what failed.
+    let task_log_stream = match (deps.config(), s.task_arn.as_deref()) {
+        (Ok(c), Some(arn)) if s.input.dry_run => arn
+            .rsplit('/')
+            .next()
+            .map(|task| format!("sanitizer/{}/{task}", c.container_name)),
+        _ => None,
+    };
     let detail = json!({
         "runId": s.run_id,
         "status": if failed { "FAILED" } else { "SUCCEEDED" },
+        "dryRun": s.input.dry_run,
+        "taskLogStream": task_log_stream,
         "source": s.input.source,
         "snapshot": s.snapshot,
         "snapshotArn": s.snapshot_arn,

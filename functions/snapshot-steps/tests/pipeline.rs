@@ -60,6 +60,80 @@ async fn given_postgres_instance_when_run_then_sanitized_snapshot_is_shared_and_
     assert!(bed.proxy.calls().iter().any(|c| c == "PutEvents"));
 }
 
+/// A dry run from the pipeline (`{"dryRun": true}`): the script runs in the temp database and is
+/// rolled back, nothing is snapshotted or shared, the temp resources are gone, and the result
+/// event says it was a dry run and where the task logged what the script would change.
+#[tokio::test(flavor = "multi_thread")]
+async fn given_a_dry_run_input_then_the_script_is_rolled_back_and_nothing_is_published() {
+    let bed = Bed::new(Options::default()).await;
+    let mut input = bed.input();
+    input["dryRun"] = json!(true);
+
+    let run = bed.run_with(input).await;
+
+    run.assert_succeeded(&bed.logs());
+    let rows = dump(&bed);
+    assert!(
+        rows.contains(&email(1)) && rows.contains(&card(1)),
+        "the dry run rolled back: the temp database still holds what was restored"
+    );
+    assert!(bed.kept().await.is_empty(), "nothing kept");
+    assert!(
+        bed.leftovers().await.is_empty(),
+        "{:?}",
+        bed.leftovers().await
+    );
+    let calls = bed.proxy.calls();
+    for publishing in [
+        "CopyDBSnapshot",
+        "ModifyDBSnapshotAttribute",
+        "DescribeDBSnapshotAttributes",
+    ] {
+        assert!(
+            !calls.iter().any(|c| c == publishing),
+            "{publishing} in a dry run: {calls:?}"
+        );
+    }
+    // Only the source snapshot ("new") is made, and cleanup deleted it.
+    assert_eq!(
+        calls.iter().filter(|c| *c == "CreateDBSnapshot").count(),
+        1,
+        "{calls:?}"
+    );
+    let requests = bed.ecs.run_task_requests();
+    assert_eq!(requests.len(), 1, "one task per run");
+    let env = &requests[0]["overrides"]["containerOverrides"][0]["environment"];
+    assert!(
+        env.as_array()
+            .is_some_and(|e| e.contains(&json!({"name": "SANITIZER_DRY_RUN", "value": "true"}))),
+        "{env}"
+    );
+    let output = run.output.expect("output");
+    assert_eq!(output["input"]["dryRun"], json!(true));
+    assert!(output.get("snapshot").is_none(), "{output}");
+    let task_id = requests_task_id(&output);
+    let published = bed.proxy.requests("PutEvents").join("\n");
+    assert!(
+        published.contains(r#"\"dryRun\":true"#)
+            && published.contains(&format!("sanitizer/sanitizer/{task_id}")),
+        "{published}"
+    );
+    // Whatever invokes them, the publishing steps refuse a dry run's state.
+    let refused = bed.step("snapshotTemp", output).await.expect_err("refused");
+    assert!(format!("{refused:?}").contains("dry run"), "{refused:?}");
+    assert_no_secret_leaked(&bed);
+    bed.assert_source_untouched().await;
+}
+
+/// The task id of the run's sanitizer task (the last part of its ARN).
+fn requests_task_id(output: &Value) -> String {
+    output["taskArn"]
+        .as_str()
+        .and_then(|a| a.rsplit('/').next())
+        .expect("the run names its task")
+        .to_owned()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn given_aurora_postgresql_cluster_with_reencryption_when_run_then_copy_under_the_key_is_kept()
  {

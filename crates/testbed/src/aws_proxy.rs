@@ -61,6 +61,15 @@ enum Rule {
         /// Only answers to requests whose (decoded) body or query contains this.
         when: Option<String>,
     },
+    /// Replace `from` with `to` in the next `times` answers to the action that contain `needle`
+    /// (and contain `from`).
+    ReplaceInAnswer {
+        action: String,
+        needle: String,
+        from: String,
+        to: String,
+        times: u32,
+    },
     /// Cut the upstream's Query-protocol list answer into pages of `size` `<member>` elements.
     Paginate {
         action: String,
@@ -178,6 +187,29 @@ impl Shared {
     }
 
     /// A request id shaped like a UUID.
+    /// `answer` with the [`Rule::ReplaceInAnswer`] rules of `action` applied, each use counted.
+    fn rewrite_answer(&self, action: &str, mut answer: String) -> String {
+        let mut rules = self.rules();
+        for rule in rules.iter_mut() {
+            if let Rule::ReplaceInAnswer {
+                action: a,
+                needle,
+                from,
+                to,
+                times,
+            } = rule
+                && a == action
+                && *times > 0
+                && answer.contains(needle.as_str())
+                && answer.contains(from.as_str())
+            {
+                answer = answer.replace(from.as_str(), to);
+                *times -= 1;
+            }
+        }
+        answer
+    }
+
     fn request_id(&self) -> String {
         let n = self.ids.fetch_add(1, Ordering::SeqCst);
         let nanos = SystemTime::now()
@@ -334,6 +366,26 @@ impl AwsProxy {
             from: from.to_owned(),
             to: to.to_owned(),
             when: Some(needle.to_owned()),
+        });
+    }
+
+    /// Replaces `from` with `to` in the next `times` answers to `action` that contain `needle`,
+    /// e.g. a status in the answers about one region's snapshots (their ARNs name the region):
+    /// a copy that takes a while where moto's is done at once.
+    pub fn replace_in_answers_containing(
+        &self,
+        action: &str,
+        needle: &str,
+        from: &str,
+        to: &str,
+        times: u32,
+    ) {
+        self.shared.rules().push(Rule::ReplaceInAnswer {
+            action: action.to_owned(),
+            needle: needle.to_owned(),
+            from: from.to_owned(),
+            to: to.to_owned(),
+            times,
         });
     }
 
@@ -974,6 +1026,14 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
             text = text.replace(&from, &to);
         }
         body = Bytes::from(text);
+    }
+    if let Some(action) = &action
+        && shared.rules().iter().any(
+            |r| matches!(r, Rule::ReplaceInAnswer { action: a, times, .. } if a == action && *times > 0),
+        )
+    {
+        let text = String::from_utf8_lossy(&body).into_owned();
+        body = Bytes::from(shared.rewrite_answer(action, text));
     }
     if let Some(action) = &action
         && let Some((member, size)) = shared.page_rule(action)

@@ -113,6 +113,7 @@ pub const STEPS: &[&str] = &[
     "waitSnapshot",
     "share",
     "copyToDr",
+    "waitDrCopy",
     "prune",
     "cleanup",
     "notify",

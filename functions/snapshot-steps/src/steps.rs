@@ -47,7 +47,12 @@ pub(crate) async fn run(request: Request, deps: &Deps, now: i64) -> Result<State
     // The next wait's limit counts from the action it waits on.
     if matches!(
         step.as_str(),
-        "snapshotSource" | "restore" | "runSanitizer" | "snapshotTemp" | "copyEncrypted"
+        "snapshotSource"
+            | "restore"
+            | "runSanitizer"
+            | "snapshotTemp"
+            | "copyEncrypted"
+            | "copyToDr"
     ) {
         state.phase_started = Some(now);
     }
@@ -65,7 +70,7 @@ fn past_wait_limit(
 ) -> Option<StepError> {
     let waits = deps.config().ok()?.waits;
     let (minutes, var) = match step {
-        "waitSourceSnapshot" | "waitTempSnapshot" | "waitSnapshot" => {
+        "waitSourceSnapshot" | "waitTempSnapshot" | "waitSnapshot" | "waitDrCopy" => {
             (waits.snapshot, "SNAPSHOT_WAIT_MINUTES")
         }
         "waitRestored" => (waits.restore, "RESTORE_WAIT_MINUTES"),
@@ -89,13 +94,14 @@ async fn run_step(
     failed: bool,
 ) -> Result<(), StepError> {
     // A dry run never snapshots or shares, whatever invokes these steps.
-    const PUBLISHING: [&str; 7] = [
+    const PUBLISHING: [&str; 8] = [
         "snapshotTemp",
         "waitTempSnapshot",
         "copyEncrypted",
         "waitSnapshot",
         "share",
         "copyToDr",
+        "waitDrCopy",
         "prune",
     ];
     if s.input.dry_run && PUBLISHING.contains(&step) {
@@ -118,6 +124,7 @@ async fn run_step(
         "waitSnapshot" => wait_snapshot(s, deps).await?,
         "share" => share_snapshot(s, deps).await?,
         "copyToDr" => copy_to_dr(s, deps).await?,
+        "waitDrCopy" => wait_dr_copy(s, deps).await?,
         "prune" => prune(s, deps).await?,
         "cleanup" => cleanup(s, deps, failed).await?,
         "notify" => notify(s, deps, now).await?,
@@ -805,7 +812,8 @@ async fn share_snapshot(s: &mut State, deps: &Deps) -> Result<(), StepError> {
         .await
 }
 
-/// Starts a copy of the kept snapshot in the DR region (not waited for; pruned there too).
+/// Starts a copy of the kept snapshot in the DR region, under `DR_KMS_KEY_ARN` (once per run:
+/// a copy tagged with the run id is taken as started). `waitDrCopy` waits for it.
 async fn copy_to_dr(s: &mut State, deps: &Deps) -> Result<(), StepError> {
     let Some(dr) = &deps.dr_rds else {
         return Ok(());
@@ -813,27 +821,41 @@ async fn copy_to_dr(s: &mut State, deps: &Deps) -> Result<(), StepError> {
     let kind = s.input.source.kind;
     let name = State::need(&s.snapshot, "snapshot")?.clone();
     let arn = State::need(&s.snapshot_arn, "snapshotArn")?.clone();
-    let existing = dr
+    let started = dr
         .snapshots(kind, None, None, Some("manual"))
         .await?
         .into_iter()
-        .find(|x| is_ours(&x.tags, &s.run_id, ROLE_SANITIZED));
-    let copy = match existing {
-        Some(x) => x,
-        None => {
-            dr.copy_snapshot(
-                kind,
-                &arn,
-                &name,
-                deps.config()?.dr_kms_key.as_deref(),
-                &run_tags(s, ROLE_SANITIZED),
-            )
-            .await?;
-            dr.snapshot(kind, &name)
-                .await?
-                .ok_or_else(|| resource_failed(format!("DR copy {name} vanished after creation")))?
-        }
+        .any(|x| is_ours(&x.tags, &s.run_id, ROLE_SANITIZED));
+    if !started {
+        dr.copy_snapshot(
+            kind,
+            &arn,
+            &name,
+            deps.config()?.dr_kms_key.as_deref(),
+            &run_tags(s, ROLE_SANITIZED),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Waits for the DR copy to be available; only then is it named in the state (and the result
+/// event), and only then does `prune` delete older copies in the DR region.
+async fn wait_dr_copy(s: &mut State, deps: &Deps) -> Result<(), StepError> {
+    let Some(dr) = &deps.dr_rds else {
+        return Ok(());
     };
+    let kind = s.input.source.kind;
+    let name = State::need(&s.snapshot, "snapshot")?.clone();
+    let Some(copy) = dr.snapshot(kind, &name).await? else {
+        return ready(status::vanished(Resource::Snapshot, &name));
+    };
+    if !is_ours(&copy.tags, &s.run_id, ROLE_SANITIZED) {
+        return Err(resource_failed(format!(
+            "DR snapshot {name} is not this run's copy (its tags say otherwise); refusing to use it"
+        )));
+    }
+    ready(status::classify(Resource::Snapshot, &name, &copy.status))?;
     s.dr_snapshot_arn = Some(copy.arn);
     Ok(())
 }

@@ -134,6 +134,98 @@ fn requests_task_id(output: &Value) -> String {
         .to_owned()
 }
 
+/// With a DR region the copy there is awaited: the run names it only once it is available, and
+/// only then are older copies of this source pruned in that region.
+#[tokio::test(flavor = "multi_thread")]
+async fn given_a_dr_region_when_run_then_the_copy_is_awaited_named_and_older_dr_copies_pruned() {
+    let bed = Bed::new(Options {
+        dr: true,
+        keep: 1,
+        ..Options::default()
+    })
+    .await;
+    let rds = aws_sdk_rds::Client::new(&bed.sdk);
+    let dr = aws_sdk_rds::Client::from_conf(
+        aws_sdk_rds::config::Builder::from(&bed.sdk)
+            .region(aws_sdk_rds::config::Region::new("eu-west-1"))
+            .build(),
+    );
+    // An earlier run's DR copy of this source.
+    let seed = rds
+        .create_db_snapshot()
+        .db_snapshot_identifier(format!("{}-dr-seed", bed.source))
+        .db_instance_identifier(&bed.source)
+        .send()
+        .await
+        .unwrap()
+        .db_snapshot()
+        .and_then(|x| x.db_snapshot_arn())
+        .unwrap()
+        .to_owned();
+    let old = format!("{}-sanitized-old-dr", bed.source);
+    let tag = |k: &str, v: &str| aws_sdk_rds::types::Tag::builder().key(k).value(v).build();
+    dr.copy_db_snapshot()
+        .source_db_snapshot_identifier(&seed)
+        .target_db_snapshot_identifier(&old)
+        .tags(tag("sluice:role", "sanitized"))
+        .tags(tag("sluice:source", &bed.source))
+        .send()
+        .await
+        .unwrap();
+    // The new copy is still copying the first two times it is described (moto's is done at once).
+    bed.proxy.replace_in_answers_containing(
+        "DescribeDBSnapshots",
+        &format!(
+            "arn:aws:rds:eu-west-1:123456789012:snapshot:{}-sanitized-20",
+            bed.source
+        ),
+        "<Status>available</Status>",
+        "<Status>copying</Status>",
+        2,
+    );
+
+    let run = bed.run().await;
+
+    run.assert_succeeded(&bed.logs());
+    assert_eq!(run.retries("WaitDrCopy"), 2, "the copy was waited for");
+    let output = run.output.expect("output");
+    let kept = output["snapshot"]
+        .as_str()
+        .expect("kept snapshot")
+        .to_owned();
+    let copy = dr
+        .describe_db_snapshots()
+        .db_snapshot_identifier(&kept)
+        .send()
+        .await
+        .expect("the DR copy exists")
+        .db_snapshots()[0]
+        .clone();
+    assert_eq!(copy.status(), Some("available"));
+    assert_eq!(
+        output["drSnapshotArn"].as_str(),
+        copy.db_snapshot_arn(),
+        "the result names the DR copy"
+    );
+    assert!(
+        dr.describe_db_snapshots()
+            .db_snapshot_identifier(&old)
+            .send()
+            .await
+            .is_err(),
+        "the older DR copy is pruned once the new one is available"
+    );
+    let pruned = output["pruned"].to_string();
+    assert!(pruned.contains(&old), "{pruned}");
+    let published = bed.proxy.requests("PutEvents").join("\n");
+    assert!(
+        published.contains(&format!(
+            "arn:aws:rds:eu-west-1:123456789012:snapshot:{kept}"
+        )),
+        "the success event names the DR copy: {published}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn given_aurora_postgresql_cluster_with_reencryption_when_run_then_copy_under_the_key_is_kept()
  {

@@ -251,7 +251,11 @@ const arnService = (arn) => (typeof arn === 'string' && arn.startsWith('arn:') ?
 // service:resourceType -> (params, env) => identifier, full ARN, list of them, or undefined.
 const RESOLVERS = {
   'rds:db': (p) => p.DBInstanceIdentifier,
-  'rds:cluster': (p) => p.DBClusterIdentifier,
+  // A clone or point-in-time restore authorizes on the source cluster and the new one.
+  'rds:cluster': (p, env) =>
+    env.action === 'RestoreDBClusterToPointInTime' && p.SourceDBClusterIdentifier
+      ? [p.SourceDBClusterIdentifier, p.DBClusterIdentifier]
+      : p.DBClusterIdentifier,
   'rds:snapshot': (p, env) =>
     env.action === 'CopyDBSnapshot'
       ? [p.SourceDBSnapshotIdentifier, p.TargetDBSnapshotIdentifier]
@@ -434,6 +438,7 @@ const RDS_CREATES = {
   CopyDBClusterSnapshot: ['cluster-snapshot', 'TargetDBClusterSnapshotIdentifier'],
   RestoreDBInstanceFromDBSnapshot: ['db', 'DBInstanceIdentifier'],
   RestoreDBClusterFromSnapshot: ['cluster', 'DBClusterIdentifier'],
+  RestoreDBClusterToPointInTime: ['cluster', 'DBClusterIdentifier'],
   CreateDBInstance: ['db', 'DBInstanceIdentifier'],
   CreateDBCluster: ['cluster', 'DBClusterIdentifier'],
 };

@@ -153,6 +153,8 @@ pub struct Options {
     pub configured_source: Option<&'static str>,
     /// Copy to a DR region.
     pub dr: bool,
+    /// `SnapshotAuroraClone`: a cluster source with `new` is cloned (default true).
+    pub aurora_clone: bool,
     /// Accounts to share with.
     pub accounts: Vec<&'static str>,
     /// `new`, `latest` or a snapshot id.
@@ -180,6 +182,7 @@ impl Default for Options {
             reencrypt_under_aws_rds: false,
             configured_source: None,
             dr: false,
+            aurora_clone: true,
             accounts: vec![ACCOUNT_A],
             snapshot: "new",
             keep: 3,
@@ -464,6 +467,8 @@ impl Stage {
         if options.dr {
             params.push(("SnapshotDrRegion", "eu-west-1"));
         }
+        let clone = options.aurora_clone.to_string();
+        params.push(("SnapshotAuroraClone", clone.as_str()));
         let deployment = Gate::shared().deploy(&DeploySpec::new(&stack, params).physical([
             ("DataBucket", bucket.as_str()),
             ("SanitizerCluster", "sanitizer"),
@@ -510,6 +515,7 @@ impl Stage {
                 "DR_REGION",
                 if options.dr { "eu-west-1" } else { "" }.to_owned(),
             ),
+            ("AURORA_CLONE", options.aurora_clone.to_string()),
             ("ECS_CLUSTER", "sanitizer".to_owned()),
             ("TASK_DEFINITION", "sluice-sanitizer:1".to_owned()),
             ("TASK_SUBNETS", subnet.clone()),

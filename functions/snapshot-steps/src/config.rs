@@ -9,6 +9,7 @@
 //! | `SUBNET_GROUP` | the isolated DB subnet group the temp database is restored into (required) |
 //! | `SECURITY_GROUP_IDS` | its VPC security groups, comma-separated (required) |
 //! | `INSTANCE_CLASS` | class of the temp instance; required for an Aurora Serverless v2 source |
+//! | `AURORA_CLONE` | `true`/`false` (default true): an Aurora source with `snapshot: new` is cloned (copy-on-write, same region) instead of snapshotted and restored |
 //! | `SHARE_ACCOUNTS` | accounts the sanitized snapshot is shared with (at most 20) |
 //! | `KMS_KEY_ARN` | customer-managed key of the re-encrypting copy (needed to share an encrypted source) |
 //! | `KEEP` | sanitized snapshots kept per source (default 7, at least 1) |
@@ -59,6 +60,8 @@ pub struct Config {
     pub security_groups: Vec<String>,
     /// Class of the temp instance, when set.
     pub instance_class: Option<String>,
+    /// Clone an Aurora source (copy-on-write) instead of snapshotting and restoring it.
+    pub aurora_clone: bool,
     /// Accounts to share with (unchecked; `validate` checks them).
     pub share_accounts: Vec<String>,
     /// Key of the re-encrypting copy.
@@ -125,6 +128,7 @@ pub const VARS: &[&str] = &[
     "SUBNET_GROUP",
     "SECURITY_GROUP_IDS",
     "INSTANCE_CLASS",
+    "AURORA_CLONE",
     "SHARE_ACCOUNTS",
     "KMS_KEY_ARN",
     "KEEP",
@@ -327,6 +331,7 @@ impl Config {
             subnet_group: env.required("SUBNET_GROUP")?,
             security_groups: non_empty_list(env, "SECURITY_GROUP_IDS")?,
             instance_class: env.optional("INSTANCE_CLASS"),
+            aurora_clone: env.bool_or("AURORA_CLONE", true)?,
             share_accounts: env.list("SHARE_ACCOUNTS"),
             kms_key: env.optional("KMS_KEY_ARN"),
             keep,
@@ -380,6 +385,10 @@ mod tests {
         assert_eq!(c.keep, 7);
         assert_eq!(c.temp_prefix, "sluice-tmp");
         assert_eq!(c.container_name, "sanitizer");
+        assert!(
+            c.aurora_clone,
+            "Aurora sources are cloned unless told otherwise"
+        );
         for skip in [
             "SOURCE_KIND",
             "SOURCE_ID",

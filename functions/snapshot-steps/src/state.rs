@@ -88,6 +88,9 @@ pub struct State {
     /// The snapshot the temp database is restored from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore_from: Option<String>,
+    /// The temp cluster is a copy-on-write clone of the Aurora source (no source snapshot).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub clone: bool,
     /// The temp database's identifier.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub temp_id: Option<String>,

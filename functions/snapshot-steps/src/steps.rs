@@ -337,10 +337,15 @@ fn run_tags<'a>(s: &'a State, role: &'a str) -> [(&'a str, &'a str); 3] {
 }
 
 /// Picks the snapshot to restore: a new one of the source, the newest existing one, or the
-/// one the input names.
+/// one the input names. An Aurora source asked for `new` is cloned instead (`AURORA_CLONE`):
+/// no snapshot at all.
 async fn snapshot_source(s: &mut State, deps: &Deps) -> Result<(), StepError> {
     let src = s.input.source.clone();
     let choice = s.input.snapshot.clone().unwrap_or_else(|| "new".into());
+    if choice == "new" && src.kind == Kind::Cluster && deps.config()?.aurora_clone {
+        s.clone = true;
+        return Ok(());
+    }
     match choice.as_str() {
         "new" => {
             let id = ids::temp_name(&format!("{}-src", deps.config()?.temp_prefix), &s.run_id)
@@ -411,6 +416,9 @@ async fn snapshot_source(s: &mut State, deps: &Deps) -> Result<(), StepError> {
 }
 
 async fn wait_source_snapshot(s: &mut State, deps: &Deps) -> Result<(), StepError> {
+    if s.clone {
+        return Ok(());
+    }
     let kind = s.input.source.kind;
     let id = State::need(&s.restore_from, "restoreFrom")?;
     match deps.rds.snapshot(kind, id).await? {
@@ -420,12 +428,11 @@ async fn wait_source_snapshot(s: &mut State, deps: &Deps) -> Result<(), StepErro
 }
 
 /// Restores the temp database into the isolated network: private, no deletion protection,
-/// tagged with the run.
+/// tagged with the run. A clone is made the same way, from the source cluster itself.
 async fn restore(s: &mut State, deps: &Deps) -> Result<(), StepError> {
     let c = deps.config()?;
     let kind = s.input.source.kind;
     let temp = State::need(&s.temp_id, "tempId")?.clone();
-    let from = State::need(&s.restore_from, "restoreFrom")?.clone();
     if let Some(db) = deps.rds.db(kind, &temp).await? {
         if !is_ours(&db.tags, &s.run_id, ROLE_TEMP) {
             return Err(resource_failed(format!(
@@ -436,6 +443,34 @@ async fn restore(s: &mut State, deps: &Deps) -> Result<(), StepError> {
         return Ok(());
     }
     let tags = rds_tags(&run_tags(s, ROLE_TEMP));
+    let serverless = s.instance_class.as_deref() == Some("db.serverless");
+    let scaling = serverless.then(|| {
+        aws_sdk_rds::types::ServerlessV2ScalingConfiguration::builder()
+            .min_capacity(0.5)
+            .max_capacity(16.0)
+            .build()
+    });
+    if s.clone {
+        // https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/Aurora.Managing.Clone.html
+        deps.rds
+            .client
+            .restore_db_cluster_to_point_in_time()
+            .db_cluster_identifier(&temp)
+            .source_db_cluster_identifier(&s.input.source.id)
+            .restore_type("copy-on-write")
+            .use_latest_restorable_time(true)
+            .db_subnet_group_name(&c.subnet_group)
+            .set_vpc_security_group_ids(Some(c.security_groups.clone()))
+            .deletion_protection(false)
+            .copy_tags_to_snapshot(false)
+            .set_serverless_v2_scaling_configuration(scaling)
+            .set_tags(Some(tags))
+            .send()
+            .await
+            .map_err(|e| aws_error("RestoreDBClusterToPointInTime", &temp, e))?;
+        return Ok(());
+    }
+    let from = State::need(&s.restore_from, "restoreFrom")?.clone();
     match kind {
         Kind::Instance => {
             deps.rds
@@ -458,7 +493,6 @@ async fn restore(s: &mut State, deps: &Deps) -> Result<(), StepError> {
         }
         Kind::Cluster => {
             let engine = State::need(&s.engine, "engine")?;
-            let serverless = s.instance_class.as_deref() == Some("db.serverless");
             deps.rds
                 .client
                 .restore_db_cluster_from_snapshot()
@@ -469,12 +503,7 @@ async fn restore(s: &mut State, deps: &Deps) -> Result<(), StepError> {
                 .set_vpc_security_group_ids(Some(c.security_groups.clone()))
                 .deletion_protection(false)
                 .copy_tags_to_snapshot(false)
-                .set_serverless_v2_scaling_configuration(serverless.then(|| {
-                    aws_sdk_rds::types::ServerlessV2ScalingConfiguration::builder()
-                        .min_capacity(0.5)
-                        .max_capacity(16.0)
-                        .build()
-                }))
+                .set_serverless_v2_scaling_configuration(scaling)
                 .set_tags(Some(tags))
                 .send()
                 .await

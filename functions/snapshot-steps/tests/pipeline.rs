@@ -226,6 +226,8 @@ async fn given_a_dr_region_when_run_then_the_copy_is_awaited_named_and_older_dr_
     );
 }
 
+/// An Aurora source (`new`, `SnapshotAuroraClone` on by default) is cloned copy-on-write: no
+/// source snapshot, no restore; the rest of the run is the same.
 #[tokio::test(flavor = "multi_thread")]
 async fn given_aurora_postgresql_cluster_with_reencryption_when_run_then_copy_under_the_key_is_kept()
  {
@@ -251,7 +253,7 @@ async fn given_aurora_postgresql_cluster_with_reencryption_when_run_then_copy_un
     );
     let calls = bed.proxy.calls();
     for call in [
-        "RestoreDBClusterFromSnapshot",
+        "RestoreDBClusterToPointInTime",
         "CreateDBInstance",
         "ModifyDBCluster",
         "CopyDBClusterSnapshot",
@@ -261,6 +263,26 @@ async fn given_aurora_postgresql_cluster_with_reencryption_when_run_then_copy_un
             "{call} not called: {calls:?}"
         );
     }
+    assert!(
+        !calls.iter().any(|c| c == "RestoreDBClusterFromSnapshot"),
+        "a clone, not a restore: {calls:?}"
+    );
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|c| *c == "CreateDBClusterSnapshot")
+            .count(),
+        1,
+        "only the sanitized clone is snapshotted, never the source: {calls:?}"
+    );
+    let cloned = bed.proxy.requests("RestoreDBClusterToPointInTime");
+    assert!(
+        cloned.len() == 1
+            && cloned[0].contains("RestoreType=copy-on-write&")
+            && cloned[0].contains(&format!("SourceDBClusterIdentifier={}&", bed.source))
+            && cloned[0].contains("UseLatestRestorableTime=true"),
+        "{cloned:?}"
+    );
     bed.assert_source_untouched().await;
     assert_no_secret_leaked(&bed);
     let key = bed.snapshot_key(&kept[0].0).await;
@@ -1342,16 +1364,19 @@ async fn given_latest_of_a_cluster_then_aws_backup_snapshots_are_asked_for_too()
 }
 
 /// The temp database is restored private, into the isolated subnet group and security groups
-/// the stack is given, for an instance and for a cluster (and its instance).
+/// the stack is given, for an instance and for a cluster (and its instance), restored from a
+/// snapshot or cloned.
 #[tokio::test(flavor = "multi_thread")]
 async fn given_a_restore_then_the_temp_database_is_private_in_the_isolated_network() {
-    for (src, engine) in [
-        (Src::Instance, "postgres"),
-        (Src::Cluster, "aurora-postgresql"),
+    for (src, engine, aurora_clone) in [
+        (Src::Instance, "postgres", false),
+        (Src::Cluster, "aurora-postgresql", false),
+        (Src::Cluster, "aurora-postgresql", true),
     ] {
         let bed = Bed::new(Options {
             src,
             engine,
+            aurora_clone,
             ..Options::default()
         })
         .await;
@@ -1381,6 +1406,7 @@ async fn given_a_restore_then_the_temp_database_is_private_in_the_isolated_netwo
                 "RestoreDBInstanceFromDBSnapshot",
                 "RestoreDBInstanceFromDBSnapshot",
             ),
+            Src::Cluster if aurora_clone => ("RestoreDBClusterToPointInTime", "CreateDBInstance"),
             Src::Cluster => ("RestoreDBClusterFromSnapshot", "CreateDBInstance"),
         };
         let asked = bed.proxy.requests(restore);

@@ -155,6 +155,10 @@ pub struct Options {
     pub dr: bool,
     /// `SnapshotAuroraClone`: a cluster source with `new` is cloned (default true).
     pub aurora_clone: bool,
+    /// A provisioned Aurora source: no `INSTANCE_CLASS` (the temp instance takes the writer's
+    /// class), a reader added after the writer, and the two swapped by a failover. Default
+    /// false: the cluster is deployed as Serverless v2 (`db.serverless`).
+    pub provisioned: bool,
     /// Accounts to share with.
     pub accounts: Vec<&'static str>,
     /// `new`, `latest` or a snapshot id.
@@ -183,6 +187,7 @@ impl Default for Options {
             configured_source: None,
             dr: false,
             aurora_clone: true,
+            provisioned: false,
             accounts: vec![ACCOUNT_A],
             snapshot: "new",
             keep: 3,
@@ -192,6 +197,9 @@ impl Default for Options {
         }
     }
 }
+
+/// The class of a provisioned source's writer after its failover (see [`Options::provisioned`]).
+pub const PROVISIONED_WRITER_CLASS: &str = "db.r6g.xlarge";
 
 /// A ready stage.
 pub struct Stage {
@@ -408,6 +416,16 @@ impl Stage {
                     .send()
                     .await
                     .unwrap();
+                if options.provisioned {
+                    rds.create_db_instance()
+                        .db_instance_identifier(format!("{source}-r"))
+                        .db_cluster_identifier(&source)
+                        .engine(options.engine)
+                        .db_instance_class(PROVISIONED_WRITER_CLASS)
+                        .send()
+                        .await
+                        .unwrap();
+                }
             }
         }
 
@@ -476,6 +494,17 @@ impl Stage {
             ("SnapshotStepsFunction", FUNCTION),
         ]));
         let proxy = AwsProxy::gated(moto, deployment.clone());
+        if options.provisioned {
+            // A failover made the reader (listed second) the writer.
+            for (member, from, to) in [("w", "true", "false"), ("r", "false", "true")] {
+                let id = format!("<DBInstanceIdentifier>{source}-{member}</DBInstanceIdentifier>");
+                proxy.replace_in_response(
+                    "DescribeDBClusters",
+                    &format!("{id}<IsClusterWriter>{from}</IsClusterWriter>"),
+                    &format!("{id}<IsClusterWriter>{to}</IsClusterWriter>"),
+                );
+            }
+        }
         let aws_rds_id = aws_rds
             .rsplit_once('/')
             .map_or(aws_rds.as_str(), |(_, id)| id);
@@ -535,6 +564,7 @@ impl Stage {
                 "INSTANCE_CLASS",
                 match options.src {
                     Src::Instance => String::new(),
+                    Src::Cluster if options.provisioned => String::new(),
                     Src::Cluster => "db.serverless".to_owned(),
                 },
             ),

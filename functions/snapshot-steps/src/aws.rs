@@ -63,6 +63,8 @@ pub struct Db {
     pub tags: Vec<(String, String)>,
     /// Member instances (clusters).
     pub members: Vec<String>,
+    /// The member that is the cluster's writer (clusters).
+    pub writer: Option<String>,
     /// Instance class (instances).
     pub class: Option<String>,
     /// Backup retention days.
@@ -138,6 +140,7 @@ fn instance(d: &aws_sdk_rds::types::DbInstance) -> Db {
             .map(str::to_owned),
         tags: pairs(Some(d.tag_list())),
         members: Vec::new(),
+        writer: None,
         class: d.db_instance_class().map(str::to_owned),
         backup_retention: d.backup_retention_period(),
         cluster: d.db_cluster_identifier().map(str::to_owned),
@@ -164,6 +167,11 @@ fn cluster(c: &aws_sdk_rds::types::DbCluster) -> Db {
             .iter()
             .filter_map(|m| m.db_instance_identifier().map(str::to_owned))
             .collect(),
+        writer: c
+            .db_cluster_members()
+            .iter()
+            .find(|m| m.is_cluster_writer() == Some(true))
+            .and_then(|m| m.db_instance_identifier().map(str::to_owned)),
         class: c.db_cluster_instance_class().map(str::to_owned),
         backup_retention: c.backup_retention_period(),
         cluster: None,

@@ -290,8 +290,9 @@ async fn validate(s: &mut State, deps: &Deps, now: i64) -> Result<(), StepError>
         (_, Some(class)) => Some(class.clone()),
         (Kind::Instance, None) => None,
         (Kind::Cluster, None) => {
+            // The writer's class: after a failover it need not be the first member listed.
             let mut class = None;
-            if let Some(member) = db.members.first()
+            if let Some(member) = db.writer.as_ref().or(db.members.first())
                 && let Some(m) = deps.rds.db(Kind::Instance, member).await?
             {
                 class = m.class;

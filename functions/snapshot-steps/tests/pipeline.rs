@@ -15,8 +15,9 @@ use sluice_runtime::pin::Sha256Pin;
 use sluice_testbed::moto::Moto;
 use sluice_testbed::notifications::{Subscriber, at_path, template_pattern};
 use sluice_testbed::sanitized::{
-    ACCOUNT_A, DeclaredSourceKey, FULL_SCRIPT, MISSES_CARD, Options, SCRIPT_KEY, SourceKey, Src,
-    Stage as Bed, assert_no_original_pii, assert_no_secret_leaked, card, dump, email, leaks_in,
+    ACCOUNT_A, DeclaredSourceKey, FULL_SCRIPT, MISSES_CARD, Options, PROVISIONED_WRITER_CLASS,
+    SCRIPT_KEY, SourceKey, Src, Stage as Bed, assert_no_original_pii, assert_no_secret_leaked,
+    card, dump, email, leaks_in,
 };
 
 #[tokio::test(flavor = "multi_thread")]
@@ -287,6 +288,33 @@ async fn given_aurora_postgresql_cluster_with_reencryption_when_run_then_copy_un
     assert_no_secret_leaked(&bed);
     let key = bed.snapshot_key(&kept[0].0).await;
     assert_eq!(key, bed.kms_key, "the kept copy is under SnapshotKmsKeyArn");
+}
+
+/// A provisioned Aurora source, without `SnapshotInstanceClass`: the temp cluster's instance
+/// takes the class of the source's writer, which after a failover is not the first member.
+#[tokio::test(flavor = "multi_thread")]
+async fn given_provisioned_aurora_cluster_when_run_then_the_temp_instance_has_the_writers_class() {
+    let bed = Bed::new(Options {
+        src: Src::Cluster,
+        engine: "aurora-postgresql",
+        provisioned: true,
+        ..Options::default()
+    })
+    .await;
+
+    let run = bed.run().await;
+
+    run.assert_succeeded(&bed.logs());
+    assert_no_original_pii(&dump(&bed));
+    let asked = bed.proxy.requests("CreateDBInstance");
+    assert!(
+        asked.len() == 1
+            && asked[0].contains(&format!("DBInstanceClass={PROVISIONED_WRITER_CLASS}&")),
+        "{asked:?}"
+    );
+    let output = run.output.expect("output");
+    assert_eq!(output["instanceClass"], json!(PROVISIONED_WRITER_CLASS));
+    bed.assert_source_untouched().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -93,6 +93,8 @@ struct Shared {
     denials: Mutex<Vec<Decision>>,
     /// Text replaced in what the gate is shown (not in what moto gets).
     gate_aliases: Mutex<Vec<(String, String)>>,
+    /// Real names moto refuses, and what moto stores them as (see [`AwsProxy::moto_name`]).
+    moto_names: Mutex<Vec<(String, String)>>,
     /// Held while a conditional write is upstream (see the module docs).
     conditional_writes: tokio::sync::Mutex<()>,
     /// Requests held until a number of them arrived (see [`AwsProxy::hold_together`]).
@@ -250,6 +252,7 @@ impl AwsProxy {
             gate: Mutex::default(),
             denials: Mutex::default(),
             gate_aliases: Mutex::default(),
+            moto_names: Mutex::default(),
             conditional_writes: tokio::sync::Mutex::new(()),
             holds: Mutex::default(),
         });
@@ -413,6 +416,14 @@ impl AwsProxy {
     /// `deployment` (see the module docs).
     pub fn gate(&self, deployment: Deployment) {
         *lock(&self.shared.gate) = Some(deployment);
+    }
+
+    /// A name AWS uses that moto refuses (e.g. AWS Backup's `awsbackup:job-…` snapshots) and
+    /// the prefix moto stores it under: requests to moto carry `stand_in` (raw or
+    /// percent-encoded `real` replaced), answers carry `real` again, so the caller sees AWS's
+    /// names only. The gate judges the request as sent, with the real name.
+    pub fn moto_name(&self, real: &str, stand_in: &str) {
+        lock(&self.shared.moto_names).push((real.to_owned(), stand_in.to_owned()));
     }
 
     /// Shows the gate `to` wherever a request holds `from`, for names moto cannot hold as AWS
@@ -865,6 +876,27 @@ async fn send_to_moto(
 const UPSTREAM_ATTEMPTS: u32 = 4;
 
 /// Headers that describe one hop's framing, not the message: never copied across.
+/// `path` and `body` with every real name in `names` (raw or percent-encoded) as moto's.
+fn to_moto_names(names: &[(String, String)], path: String, body: Bytes) -> (String, Bytes) {
+    if names.is_empty() {
+        return (path, body);
+    }
+    let swap = |mut text: String| {
+        for (real, stand_in) in names {
+            let encoded = real.replace(':', "%3A");
+            text = text
+                .replace(real.as_str(), stand_in)
+                .replace(&encoded, stand_in);
+        }
+        text
+    };
+    let body = match std::str::from_utf8(&body) {
+        Ok(text) => Bytes::from(swap(text.to_owned())),
+        Err(_) => body,
+    };
+    (swap(path), body)
+}
+
 fn hop_by_hop(name: &HeaderName) -> bool {
     name == header::HOST
         || name == header::CONTENT_LENGTH
@@ -956,6 +988,12 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     let base = shared.upstream_for(scope.as_ref().map(|s| s.service.as_str()));
     // A routed stand-in may check the SigV4 signature, which covers `Host`: keep the caller's.
     let keep_host = base != shared.upstream;
+    let names = if keep_host {
+        Vec::new()
+    } else {
+        lock(&shared.moto_names).clone()
+    };
+    let (path, body) = to_moto_names(&names, path, body);
     let mut upstream = shared
         .http
         .request(method, format!("{base}{path}"))
@@ -1004,6 +1042,13 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         Ok(b) => b,
         Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
     };
+    if !names.is_empty() {
+        let mut text = String::from_utf8_lossy(&body).into_owned();
+        for (real, stand_in) in &names {
+            text = text.replace(stand_in.as_str(), real);
+        }
+        body = Bytes::from(text);
+    }
     if keyless_decrypt
         && let Some((deployment, scope)) = &gate
         && let Some(key) = serde_json::from_slice::<Value>(&body)

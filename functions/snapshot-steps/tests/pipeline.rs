@@ -881,6 +881,52 @@ async fn given_a_snapshot_arn_as_input_then_it_is_restored_and_left_alone() {
         .expect("the given snapshot is not deleted");
 }
 
+/// An AWS Backup recovery point of the source given by its ARN in AWS's own id form
+/// (`snapshot:awsbackup:job-<uuid>`, what backup actions passes on): restored, and left alone.
+/// moto refuses the colon, so the test bed stores it as `awsbackup-job-…` and the function
+/// only ever sees (and the gate judges) the real name.
+#[tokio::test(flavor = "multi_thread")]
+async fn given_an_aws_backup_recovery_point_in_its_real_id_form_then_it_is_restored_and_left_alone()
+{
+    let bed = Bed::new(Options::default()).await;
+    bed.proxy.moto_name("awsbackup:job-", "awsbackup-job-");
+    let job = format!("{:08x}-7d2b-4c1e-9a3b-5e1f0c2d3b4a", std::process::id());
+    let rds = aws_sdk_rds::Client::new(&bed.sdk);
+    rds.create_db_snapshot()
+        .db_snapshot_identifier(format!("awsbackup-job-{job}"))
+        .db_instance_identifier(&bed.source)
+        .send()
+        .await
+        .unwrap();
+    let real = format!("awsbackup:job-{job}");
+    let mut input = bed.input();
+    input["snapshot"] = json!(format!(
+        "arn:aws:rds:us-east-1:123456789012:snapshot:{real}"
+    ));
+
+    let run = bed.run_with(input).await;
+
+    run.assert_succeeded(&bed.logs());
+    assert_no_original_pii(&dump(&bed));
+    let restored = bed.proxy.requests("RestoreDBInstanceFromDBSnapshot");
+    assert!(
+        restored.len() == 1 && restored[0].contains(&format!("DBSnapshotIdentifier={real}&")),
+        "restored by its real id: {restored:?}"
+    );
+    let calls = bed.proxy.calls();
+    assert_eq!(
+        calls.iter().filter(|c| *c == "CreateDBSnapshot").count(),
+        1,
+        "only the sanitized snapshot is created: {calls:?}"
+    );
+    rds.describe_db_snapshots()
+        .db_snapshot_identifier(format!("awsbackup-job-{job}"))
+        .send()
+        .await
+        .expect("the recovery point is not deleted");
+    assert_no_secret_leaked(&bed);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn given_source_snapshot_fails_while_being_made_then_run_fails_at_once() {
     let bed = Bed::new(Options::default()).await;

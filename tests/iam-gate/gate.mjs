@@ -248,22 +248,30 @@ export function parseRequest(req) {
 
 const arnService = (arn) => (typeof arn === 'string' && arn.startsWith('arn:') ? arn.split(':')[2] : null);
 
+// The tagging actions name their resource by ARN (`ResourceName`); each type keeps only an ARN of
+// its own kind (see resourcesFor).
+const RDS_TAGGING = new Set(['AddTagsToResource', 'RemoveTagsFromResource', 'ListTagsForResource']);
+const taggedRds = (p, env) => (RDS_TAGGING.has(env.action) ? p.ResourceName : undefined);
+
 // service:resourceType -> (params, env) => identifier, full ARN, list of them, or undefined.
 const RESOLVERS = {
-  'rds:db': (p) => p.DBInstanceIdentifier,
+  'rds:db': (p, env) => taggedRds(p, env) ?? p.DBInstanceIdentifier,
   // A clone or point-in-time restore authorizes on the source cluster and the new one.
   'rds:cluster': (p, env) =>
-    env.action === 'RestoreDBClusterToPointInTime' && p.SourceDBClusterIdentifier
+    taggedRds(p, env) ??
+    (env.action === 'RestoreDBClusterToPointInTime' && p.SourceDBClusterIdentifier
       ? [p.SourceDBClusterIdentifier, p.DBClusterIdentifier]
-      : p.DBClusterIdentifier,
+      : p.DBClusterIdentifier),
   'rds:snapshot': (p, env) =>
-    env.action === 'CopyDBSnapshot'
+    taggedRds(p, env) ??
+    (env.action === 'CopyDBSnapshot'
       ? [p.SourceDBSnapshotIdentifier, p.TargetDBSnapshotIdentifier]
-      : p.DBSnapshotIdentifier ?? (String(p.SourceArn || '').includes(':snapshot:') ? p.SourceArn : undefined),
+      : p.DBSnapshotIdentifier ?? (String(p.SourceArn || '').includes(':snapshot:') ? p.SourceArn : undefined)),
   'rds:cluster-snapshot': (p, env) =>
-    env.action === 'CopyDBClusterSnapshot'
+    taggedRds(p, env) ??
+    (env.action === 'CopyDBClusterSnapshot'
       ? [p.SourceDBClusterSnapshotIdentifier, p.TargetDBClusterSnapshotIdentifier]
-      : p.DBClusterSnapshotIdentifier ?? p.SnapshotIdentifier ?? (String(p.SourceArn || '').includes(':cluster-snapshot:') ? p.SourceArn : undefined),
+      : p.DBClusterSnapshotIdentifier ?? p.SnapshotIdentifier ?? (String(p.SourceArn || '').includes(':cluster-snapshot:') ? p.SourceArn : undefined)),
   'rds:subgrp': (p) => p.DBSubnetGroupName,
   'rds:og': (p) => p.OptionGroupName,
   'rds:pg': (p) => p.DBParameterGroupName,

@@ -32,7 +32,7 @@ pub enum FetchError {
 }
 
 /// `<code>: <message>` of a service error (the same metadata trait for every SDK crate).
-fn describe(e: &impl aws_sdk_s3::error::ProvideErrorMetadata) -> String {
+pub(crate) fn describe(e: &impl aws_sdk_s3::error::ProvideErrorMetadata) -> String {
     format!(
         "{}: {}",
         e.code().unwrap_or("error"),

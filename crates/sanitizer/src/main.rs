@@ -15,13 +15,19 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
-    let summary = sluice_sanitizer::task::run_task(&Env::from_process()).await;
+    let env = Env::from_process();
+    let summary = sluice_sanitizer::task::run_task(&env).await;
     tracing::info!(outcome = ?summary.outcome, "finished");
     let json = serde_json::to_string(&summary)
         .unwrap_or_else(|e| format!("{{\"outcome\":\"failed\",\"error\":\"summary: {e}\"}}"));
     let mut out = std::io::stdout().lock();
     let written = writeln!(out, "{json}").and_then(|()| out.flush());
-    if summary.ok() && written.is_ok() {
+    // The pipeline attests the snapshot from this copy: without it, no snapshot.
+    let stored = sluice_sanitizer::task::write_summary(&env, &json).await;
+    if let Err(why) = &stored {
+        tracing::error!(error = %why, "summary not stored");
+    }
+    if summary.ok() && written.is_ok() && stored.is_ok() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

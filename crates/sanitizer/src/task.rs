@@ -6,6 +6,39 @@ use sluice_runtime::config::Env;
 use crate::config::{Config, SCRIPT, SCRIPT_SHA256, ScriptSource};
 use crate::summary::Summary;
 
+/// Where to write the summary as well, `s3://bucket/key` (set by the pipeline: its `attest`
+/// step reads it into the kept snapshot's report). Optional.
+pub const SUMMARY_URI: &str = "SANITIZER_SUMMARY_URI";
+
+/// Writes `json` (the summary, counts only) to [`SUMMARY_URI`] when it is set; an error names
+/// the object. The bucket's default encryption applies.
+pub async fn write_summary(env: &Env, json: &str) -> Result<(), String> {
+    let Some(uri) = env.optional(SUMMARY_URI) else {
+        return Ok(());
+    };
+    let (bucket, key) = uri
+        .strip_prefix("s3://")
+        .and_then(|rest| rest.split_once('/'))
+        .filter(|(b, k)| !b.is_empty() && !k.is_empty())
+        .ok_or_else(|| format!("{SUMMARY_URI} {uri:?}: expected s3://bucket/key"))?;
+    let sdk = sluice_runtime::aws::sdk_config().await;
+    sluice_runtime::aws::s3_client(&sdk, env)
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .content_type("application/json")
+        .body(json.as_bytes().to_vec().into())
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            format!(
+                "writing the summary to {uri}: {}",
+                crate::aws::describe(&e.into_service_error())
+            )
+        })
+}
+
 /// Runs the task with settings from `env`. Every failure ends in the summary; the caller
 /// prints it and exits non-zero unless [`Summary::ok`].
 pub async fn run_task(env: &Env) -> Summary {

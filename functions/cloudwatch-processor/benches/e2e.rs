@@ -21,30 +21,18 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use cloudwatch_processor::reingest::{BoxFuture, ReingestError};
-use cloudwatch_processor::{Config, Piece, Reingest, Target, handle};
+use cloudwatch_processor::{Config, handle};
 use serde_json::Value;
 use sluice_cwlogs::Payload;
 use sluice_firehose::{FirehoseEvent, FirehoseResponse};
 use sluice_testbed::lambda::{FunctionSpec, LambdaHost};
 use sluice_testbed::moto::Moto;
 use sluice_testbed::{paths, procfs};
+use support::AcceptAll;
 
 const ROUNDS: usize = 7;
 const FUNCTION: &str = "cloudwatch-processor";
 const STREAM: &str = "bench-cwl";
-
-struct AcceptAll;
-
-impl Reingest for AcceptAll {
-    fn put_batch<'a>(
-        &'a self,
-        _: &'a Target,
-        pieces: &'a [Piece],
-    ) -> BoxFuture<'a, Result<Vec<Option<String>>, ReingestError>> {
-        Box::pin(async move { Ok(vec![None; pieces.len()]) })
-    }
-}
 
 /// Bytes of message text in `event` (what the batch carries, whatever becomes of it).
 fn message_text(event: &FirehoseEvent) -> usize {

@@ -12,25 +12,12 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use cloudwatch_processor::reingest::{BoxFuture, ReingestError};
-use cloudwatch_processor::{Config, Piece, Reingest, Target, handle};
+use cloudwatch_processor::{Config, handle};
 use criterion::{BenchmarkId, Criterion, Throughput};
 use sluice_firehose::FirehoseEvent;
-use support::batch;
+use support::{AcceptAll, batch};
 
 mod support;
-
-struct AcceptAll;
-
-impl Reingest for AcceptAll {
-    fn put_batch<'a>(
-        &'a self,
-        _: &'a Target,
-        pieces: &'a [Piece],
-    ) -> BoxFuture<'a, Result<Vec<Option<String>>, ReingestError>> {
-        Box::pin(async move { Ok(vec![None; pieces.len()]) })
-    }
-}
 
 fn config() -> Config {
     Config {

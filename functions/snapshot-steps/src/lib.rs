@@ -115,6 +115,7 @@ pub const STEPS: &[&str] = &[
     "copyToDr",
     "waitDrCopy",
     "prune",
+    "attest",
     "cleanup",
     "notify",
 ];

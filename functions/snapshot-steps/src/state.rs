@@ -121,6 +121,15 @@ pub struct State {
     /// Sanitized snapshots pruned by this run.
     #[serde(default)]
     pub pruned: Vec<String>,
+    /// Seconds each awaited phase took, by phase (`restore`, `sanitize`, …).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub durations: std::collections::BTreeMap<String, i64>,
+    /// The attestation report of the kept snapshot, `s3://bucket/key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<String>,
+    /// Its SHA-256 (also the kept snapshot's `sluice:report-sha256` tag).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_sha256: Option<String>,
     /// Everything else (e.g. the `error` a `Catch` recorded).
     #[serde(flatten)]
     pub rest: Map<String, Value>,

@@ -59,6 +59,73 @@ async fn given_postgres_instance_when_run_then_sanitized_snapshot_is_shared_and_
     assert_eq!(output["snapshot"], json!(kept[0].0));
     assert!(output.get("error").is_none());
     assert!(bed.proxy.calls().iter().any(|c| c == "PutEvents"));
+    assert_attested(&bed, &output, &kept[0].0, &pin).await;
+}
+
+/// The kept snapshot's attestation report: in the bucket under `sanitized-reports/`, its
+/// SHA-256 tagged on the snapshot, holding the script's digest, the engine, each verify query
+/// with its result, the durations and the run id, and no row value.
+async fn assert_attested(bed: &Bed, output: &Value, kept: &str, pin: &str) {
+    let key = format!("sanitized-reports/{kept}.json");
+    assert_eq!(
+        output["report"],
+        json!(format!("s3://{}/{key}", bed.bucket)),
+        "{output}"
+    );
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&bed.sdk)
+            .force_path_style(true)
+            .build(),
+    );
+    let body = s3
+        .get_object()
+        .bucket(&bed.bucket)
+        .key(&key)
+        .send()
+        .await
+        .expect("the report exists")
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    let digest = Sha256Pin::of(&body).to_string();
+    assert_eq!(output["reportSha256"], json!(digest));
+    let rds = aws_sdk_rds::Client::new(&bed.sdk);
+    let arn = output["snapshotArn"].as_str().expect("snapshot ARN");
+    let tags = rds
+        .list_tags_for_resource()
+        .resource_name(arn)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        tags.tag_list()
+            .iter()
+            .any(|t| t.key() == Some("sluice:report-sha256") && t.value() == Some(digest.as_str())),
+        "{tags:?}"
+    );
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    assert_no_original_pii(&text);
+    let report: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(report["runId"], output["runId"]);
+    assert_eq!(report["snapshot"], json!(kept));
+    assert_eq!(report["script"]["sha256"], json!(pin));
+    assert_eq!(report["engine"], output["engine"]);
+    let verification = report["verification"].as_array().expect("verify results");
+    assert_eq!(verification.len(), 2, "{report}");
+    assert!(
+        verification
+            .iter()
+            .all(|q| q["passed"] == json!(true) && q["rows"] == json!(0)),
+        "{report}"
+    );
+    for phase in ["restore", "sanitize", "snapshot", "total"] {
+        assert!(
+            report["durationsSeconds"][phase].is_i64(),
+            "{phase}: {report}"
+        );
+    }
 }
 
 /// A dry run from the pipeline (`{"dryRun": true}`): the script runs in the temp database and is
@@ -112,6 +179,10 @@ async fn given_a_dry_run_input_then_the_script_is_rolled_back_and_nothing_is_pub
     let output = run.output.expect("output");
     assert_eq!(output["input"]["dryRun"], json!(true));
     assert!(output.get("snapshot").is_none(), "{output}");
+    assert!(
+        output.get("report").is_none(),
+        "no report without a snapshot: {output}"
+    );
     let task_id = requests_task_id(&output);
     let published = bed.proxy.requests("PutEvents").join("\n");
     assert!(

@@ -40,6 +40,29 @@ pub async fn run(report: &mut Report) -> anyhow::Result<()> {
         .filter(|l| !l.starts_with("snapshot ") || !l.contains("-sanitized-"))
         .collect();
     section.line(format!("temp resources left: {left:?}"));
+    if let Some(uri) = run.output.as_ref().and_then(|o| o["report"].as_str()) {
+        let (bucket, key) = uri
+            .strip_prefix("s3://")
+            .and_then(|r| r.split_once('/'))
+            .ok_or_else(|| anyhow::anyhow!("report URI {uri}"))?;
+        let body = Moto::shared()
+            .s3_client()
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await?
+            .body
+            .collect()
+            .await?
+            .into_bytes();
+        section.line(format!(
+            "attestation report {uri} (its SHA-256 is the snapshot's sluice:report-sha256 tag):"
+        ));
+        for line in String::from_utf8_lossy(&body).lines() {
+            section.line(format!("  {line}"));
+        }
+    }
     if let Some(task) = good.ecs.run_task_requests().first() {
         let names: Vec<String> = task["overrides"]["containerOverrides"][0]["environment"]
             .as_array()

@@ -26,6 +26,7 @@ fn given_json_quoting_content_when_it_fails_then_error_has_no_content() {
         "r9",
         br#"{"databaseActivityEventList":"SECRET-TEXT"}"#,
         &Filters::default(),
+        Redaction::Off,
         OutputLimit::Unlimited,
     )
     .expect_err("wrong shape");
@@ -46,7 +47,8 @@ fn given_events_when_routed_then_heartbeats_and_filtered_dropped_and_class_summa
         user: ListRule::new(vec!["RDSADMIN".into()], vec![]),
         ..Filters::default()
     };
-    let routed = route_events("r", plain, &filters, OutputLimit::Unlimited).expect("routes");
+    let routed =
+        route_events("r", plain, &filters, Redaction::Off, OutputLimit::Unlimited).expect("routes");
     assert_eq!(routed.kept.len(), 2);
     assert_eq!(routed.dropped, 2);
     assert_eq!(routed.class, "mixed");
@@ -62,14 +64,33 @@ fn given_events_past_the_room_then_budget_exceeded_without_reading_the_rest() {
     let plain =
         br#"{"databaseActivityEventList":[{"type":"record","n":1},{"type":"record","n":2},"#;
     let one_line = r#"{"type":"record","n":1}"#.len() + 1;
-    let err = route_events("r", plain, &Filters::default(), room(one_line)).expect_err("over");
+    let err = route_events(
+        "r",
+        plain,
+        &Filters::default(),
+        Redaction::Off,
+        room(one_line),
+    )
+    .expect_err("over");
     assert_eq!(err.kind(), "response_budget_exceeded");
-    let err =
-        route_events("r", plain, &Filters::default(), OutputLimit::Unlimited).expect_err("cut");
+    let err = route_events(
+        "r",
+        plain,
+        &Filters::default(),
+        Redaction::Off,
+        OutputLimit::Unlimited,
+    )
+    .expect_err("cut");
     assert_eq!(err.kind(), "bad_payload_json");
     let full = br#"{"databaseActivityEventList":[{"type":"record","n":1}]}"#;
-    let routed =
-        route_events("r", full, &Filters::default(), room(one_line)).expect("fits exactly");
+    let routed = route_events(
+        "r",
+        full,
+        &Filters::default(),
+        Redaction::Off,
+        room(one_line),
+    )
+    .expect("fits exactly");
     assert_eq!(routed.ndjson.len(), one_line);
 }
 
@@ -79,8 +100,14 @@ fn given_kept_events_past_the_firehose_record_limit_then_output_too_large() {
     let plain = format!(
         r#"{{"databaseActivityEventList":[{{"commandText":"{text}"}},{{"commandText":"{text}"}}]}}"#
     );
-    let err = route_events("r", plain.as_bytes(), &Filters::default(), room(usize::MAX))
-        .expect_err("too large");
+    let err = route_events(
+        "r",
+        plain.as_bytes(),
+        &Filters::default(),
+        Redaction::Off,
+        room(usize::MAX),
+    )
+    .expect_err("too large");
     assert_eq!(err.kind(), "output_too_large");
 }
 
@@ -103,11 +130,11 @@ proptest! {
         let _ = parse_record("r", &bytes);
         let _ = open_events("r", &bytes, &keyring(), &mut Gunzip::new(), 1 << 16);
         let _ = Gunzip::new().gunzip_capped("r", &bytes, 1 << 16);
-        let _ = route_events("r", &bytes, &Filters::default(), OutputLimit::Unlimited);
+        let _ = route_events("r", &bytes, &Filters::default(), Redaction::Off, OutputLimit::Unlimited);
     }
 
     #[test]
     fn given_arbitrary_event_json_when_routed_then_no_panic(s in r#"\{"databaseActivityEventList":\[(\{"type":"(record|heartbeat)","class":("[A-Z]{0,4}"|1|null),"logTime":("[0-9 :+.-]{0,30}"|[0-9]{1,16})\},?){0,4}\]\}"#) {
-        let _ = route_events("r", s.as_bytes(), &Filters::default(), room(64));
+        let _ = route_events("r", s.as_bytes(), &Filters::default(), Redaction::Off, room(64));
     }
 }

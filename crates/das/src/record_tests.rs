@@ -138,3 +138,74 @@ proptest! {
         let _ = route_events("r", s.as_bytes(), &Filters::default(), Redaction::Off, room(64));
     }
 }
+
+const REDACTABLE: &str = r#"{"type":"DatabaseActivityMonitoringRecord","clusterId":"cluster-1","instanceId":"db-1",
+  "databaseActivityEventList":[
+    {"type":"record","class":"READ","serverType":"PostgreSQL","commandText":"SELECT * FROM users WHERE email = 'jane@example.com' AND card = 4111111111111111","paramList":["jane@example.com",4111],"pid":7},
+    {"type":"record","class":"READ","serverType":"MySQL","paramList":null,"commandText":"select * from t1 where note = \"it\\\"s \\u00e9\""},
+    {"type":"record","class":"READ","serverType":"DB2","commandText":"SELECT 'x'"},
+    {"type":"record","class":"MISC","serverType":"PostgreSQL","commandText":null,"paramList":[]}]}"#;
+
+#[test]
+fn given_redaction_on_when_routed_then_literals_and_params_are_marks_and_the_rest_is_as_received() {
+    let routed = route_events(
+        "r",
+        REDACTABLE.as_bytes(),
+        &Filters::default(),
+        Redaction::Literals,
+        OutputLimit::Unlimited,
+    )
+    .expect("routes");
+    let text = String::from_utf8(routed.ndjson.clone()).expect("utf-8");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        r#"{"type":"record","class":"READ","serverType":"PostgreSQL","commandText":"SELECT * FROM users WHERE email = ? AND card = ?","paramList":["?","?"],"pid":7}"#
+    );
+    assert_eq!(
+        lines[1],
+        r#"{"type":"record","class":"READ","serverType":"MySQL","paramList":null,"commandText":"select * from t1 where note = ?"}"#
+    );
+    // An engine the lexer does not know: the whole statement, never part of it.
+    assert!(lines[2].ends_with(r#""commandText":"?"}"#), "{}", lines[2]);
+    assert_eq!(
+        lines[3],
+        r#"{"type":"record","class":"MISC","serverType":"PostgreSQL","commandText":null,"paramList":[]}"#
+    );
+    assert!(!text.contains("example.com") && !text.contains("4111") && !text.contains('é'));
+    assert_eq!(routed.kept.len(), 4);
+    assert_eq!(routed.kept[1].range.start, lines[0].len() + 1);
+}
+
+#[test]
+fn given_redaction_off_when_routed_then_events_are_byte_for_byte_as_received() {
+    let routed = route_events(
+        "r",
+        REDACTABLE.as_bytes(),
+        &Filters::default(),
+        Redaction::Off,
+        OutputLimit::Unlimited,
+    )
+    .expect("routes");
+    let text = String::from_utf8(routed.ndjson).expect("utf-8");
+    assert!(text.contains("WHERE email = 'jane@example.com' AND card = 4111111111111111"));
+    assert!(text.contains(r#""paramList":["jane@example.com",4111]"#));
+}
+
+#[test]
+fn given_redaction_on_when_the_room_is_measured_then_the_redacted_line_counts() {
+    let line = r#"{"type":"record","serverType":"PostgreSQL","commandText":"SELECT ?"}"#;
+    let plain = format!(
+        r#"{{"databaseActivityEventList":[{}]}}"#,
+        line.replace('?', "'a much longer literal than its mark'")
+    );
+    let routed = route_events(
+        "r",
+        plain.as_bytes(),
+        &Filters::default(),
+        Redaction::Literals,
+        room(line.len() + 1),
+    )
+    .expect("the redacted line fits exactly");
+    assert_eq!(routed.ndjson, format!("{line}\n").into_bytes());
+}

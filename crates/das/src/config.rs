@@ -4,6 +4,7 @@
 use sluice_runtime::config::{ConfigError, Env};
 
 use crate::filter::{Filters, ListRule};
+use crate::redact::Redaction;
 
 /// Overrides the resource id taken from the source stream name (`aws-rds-das-<resource id>`).
 pub const RESOURCE_ID: &str = "DAS_RESOURCE_ID";
@@ -26,6 +27,9 @@ pub const COPIES_PREFIX: &str = "DAS_COPIES_PREFIX";
 pub const SPILL_BUCKET: &str = "DAS_SPILL_BUCKET";
 /// Env var: key prefix of spilled events: the delivery stream's, `<DasS3Prefix>/events/`.
 pub const SPILL_PREFIX: &str = "DAS_SPILL_PREFIX";
+/// `true` to replace the literals of every kept event's `commandText` (and its `paramList`
+/// values) by `?` ([`crate::redact`]); default `false`.
+pub const REDACT_LITERALS: &str = "DAS_REDACT_LITERALS";
 /// Comma-separated drop lists, by dimension.
 pub const DROP_CLASSES: &str = "DAS_DROP_CLASSES";
 /// See [`DROP_CLASSES`].
@@ -44,7 +48,7 @@ pub const KEEP_DATABASES: &str = "DAS_KEEP_DATABASES";
 pub const KEEP_USERS: &str = "DAS_KEEP_USERS";
 
 /// Every variable the transformer reads, for template consistency checks.
-pub const ALL_VARS: [&str; 18] = [
+pub const ALL_VARS: [&str; 19] = [
     RESOURCE_ID,
     CONTEXT_KEY,
     MAX_PLAINTEXT_BYTES,
@@ -55,6 +59,7 @@ pub const ALL_VARS: [&str; 18] = [
     COPIES_PREFIX,
     SPILL_BUCKET,
     SPILL_PREFIX,
+    REDACT_LITERALS,
     DROP_CLASSES,
     DROP_COMMANDS,
     DROP_DATABASES,
@@ -103,6 +108,8 @@ pub struct DasConfig {
     pub spill: Option<CopiesTarget>,
     /// Which events are kept.
     pub filters: Filters,
+    /// Whether kept events' statement literals are redacted.
+    pub redaction: Redaction,
 }
 
 impl Default for DasConfig {
@@ -116,6 +123,7 @@ impl Default for DasConfig {
             copies: None,
             spill: None,
             filters: Filters::default(),
+            redaction: Redaction::Off,
         }
     }
 }
@@ -157,6 +165,10 @@ impl DasConfig {
             }
             CopiesTarget { bucket, prefix }
         });
+        let redaction = match env.bool_or(REDACT_LITERALS, false)? {
+            true => Redaction::Literals,
+            false => Redaction::Off,
+        };
         let rule = |drop: &str, keep: &str| ListRule::new(env.list(drop), env.list(keep));
         Ok(Self {
             resource_id: env.optional(RESOURCE_ID),
@@ -172,6 +184,7 @@ impl DasConfig {
                 database: rule(DROP_DATABASES, KEEP_DATABASES),
                 user: rule(DROP_USERS, KEEP_USERS),
             },
+            redaction,
         })
     }
 }
@@ -228,6 +241,15 @@ mod tests {
             let err = read(bad).expect_err(bad);
             assert!(err.to_string().contains(KMS_CONCURRENCY), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn given_redact_literals_then_on_only_when_true_and_bad_values_name_the_variable() {
+        let read = |v: &str| DasConfig::from_env(&Env::from_pairs([(REDACT_LITERALS, v)]));
+        assert_eq!(read("true").expect("true").redaction, Redaction::Literals);
+        assert_eq!(read("false").expect("false").redaction, Redaction::Off);
+        let err = read("sometimes").expect_err("not a bool");
+        assert!(err.to_string().contains(REDACT_LITERALS), "{err}");
     }
 
     #[test]

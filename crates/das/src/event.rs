@@ -9,6 +9,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::ops::Range;
 
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, Visitor};
@@ -32,6 +33,13 @@ pub struct EventView<'a> {
     pub log_time: Time<'a>,
     /// `startTime`: when the statement started (string or epoch number).
     pub start_time: Time<'a>,
+    /// `serverType`: the engine (`PostgreSQL`, `MySQL`, `ORACLE`, `SQLSERVER`).
+    pub server_type: Text<'a>,
+    /// Where `commandText`'s string (its quotes included) lies in the event's raw text, when it
+    /// is a string.
+    pub command_text: Option<Range<usize>>,
+    /// Where `paramList`'s value lies in the event's raw text, when present.
+    pub param_list: Option<Range<usize>>,
 }
 
 impl<'a> EventView<'a> {
@@ -48,10 +56,12 @@ impl<'a> EventView<'a> {
     }
 
     /// Reads the event object at the cursor (at its `{`), checking every value. Unknown fields
-    /// are skipped; a known field given twice is refused, as serde would.
+    /// are skipped; a known field given twice is refused, as serde would. Spans are relative
+    /// to the `{`.
     pub(crate) fn read(at: &mut Cursor<'a>) -> Result<Self, Stop> {
         let mut view = Self::default();
-        let mut seen = 0u8;
+        let mut seen = 0u16;
+        let base = at.pos();
         at.expect(b'{')?;
         if at.eat(b'}') {
             return Ok(view);
@@ -64,7 +74,7 @@ impl<'a> EventView<'a> {
                 true => field_of(at.str_value(start, true)?.as_bytes()),
             };
             at.expect(b':')?;
-            if field == u8::MAX {
+            if field == NOT_READ {
                 // Most values of the fields not read are strings: passed here without a call.
                 if at.peek() == Some(b'"') {
                     at.string()?;
@@ -84,7 +94,19 @@ impl<'a> EventView<'a> {
                     3 => view.database_name = Text::read(at)?,
                     4 => view.db_user_name = Text::read(at)?,
                     5 => view.log_time = Time::read(at)?,
-                    _ => view.start_time = Time::read(at)?,
+                    6 => view.start_time = Time::read(at)?,
+                    7 => view.server_type = Text::read(at)?,
+                    8 => {
+                        let start = at.pos();
+                        let is_string = at.peek() == Some(b'"');
+                        at.skip_value(MAX_NESTING - 1)?;
+                        view.command_text = is_string.then(|| start - base..at.pos() - base);
+                    }
+                    _ => {
+                        let start = at.pos();
+                        at.skip_value(MAX_NESTING - 1)?;
+                        view.param_list = Some(start - base..at.pos() - base);
+                    }
                 }
             }
             if !at.eat(b',') {
@@ -109,7 +131,10 @@ impl<'a> EventView<'a> {
     }
 }
 
-/// Which [`EventView`] field a key names, `u8::MAX` for one not read.
+/// [`field_of`] a key not read.
+const NOT_READ: u8 = u8::MAX;
+
+/// Which [`EventView`] field a key names, [`NOT_READ`] for one not read.
 #[inline(always)]
 fn field_of(key: &[u8]) -> u8 {
     match key {
@@ -120,7 +145,10 @@ fn field_of(key: &[u8]) -> u8 {
         b"dbUserName" => 4,
         b"logTime" => 5,
         b"startTime" => 6,
-        _ => u8::MAX,
+        b"serverType" => 7,
+        b"commandText" => 8,
+        b"paramList" => 9,
+        _ => NOT_READ,
     }
 }
 

@@ -5,7 +5,8 @@
 //! `{"aws:rds:dbc-id"|"aws:rds:db-id": <resource id>}` ([`kms`], [`source`]), cached per warm
 //! container ([`cache`]), the batch's distinct keys decrypted concurrently (`keys`) → ESDK decrypt with provider `BC` / key `DataKey` → size-capped gunzip
 //! ([`gunzip`]) →
-//! events ([`payload`], [`event`], [`scan`]) filtered ([`filter`]) into NDJSON with partition keys ([`partition`]) →
+//! events ([`payload`], [`event`], [`scan`]) filtered ([`filter`]), their literals optionally
+//! redacted ([`redact`]), into NDJSON with partition keys ([`partition`]) →
 //! `Ok` / `Dropped` / `ProcessingFailed` within the 6 MB budget; optional per-command copies
 //! ([`copies`]). Everything but the two adapters (KMS, S3) is synchronous and pure.
 
@@ -20,6 +21,7 @@ pub mod kms;
 pub mod partition;
 pub mod payload;
 pub mod record;
+pub mod redact;
 pub mod scan;
 pub mod source;
 pub mod spill;

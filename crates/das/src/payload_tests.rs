@@ -36,20 +36,53 @@ struct OracleView<'a> {
     log_time: Time<'a>,
     #[serde(default, borrow)]
     start_time: Time<'a>,
+    #[serde(default, borrow)]
+    server_type: Text<'a>,
+    #[serde(default, borrow)]
+    command_text: Option<&'a RawValue>,
+    #[serde(default, borrow)]
+    param_list: Option<&'a RawValue>,
 }
 
-impl<'a> From<OracleView<'a>> for EventView<'a> {
-    fn from(v: OracleView<'a>) -> Self {
-        EventView {
-            kind: v.kind,
-            class: v.class,
-            command: v.command,
-            database_name: v.database_name,
-            db_user_name: v.db_user_name,
-            log_time: v.log_time,
-            start_time: v.start_time,
-        }
+impl OracleView<'_> {
+    /// As [`describe`] reads our view: `commandText` only when it is a string.
+    fn describe(self) -> String {
+        let command_text = self
+            .command_text
+            .map(RawValue::get)
+            .filter(|t| t.starts_with('"'));
+        let param_list = self.param_list.map(RawValue::get);
+        let view = EventView {
+            kind: self.kind,
+            class: self.class,
+            command: self.command,
+            database_name: self.database_name,
+            db_user_name: self.db_user_name,
+            log_time: self.log_time,
+            start_time: self.start_time,
+            server_type: self.server_type,
+            command_text: None,
+            param_list: None,
+        };
+        format!("{view:?} {command_text:?} {param_list:?}")
     }
+}
+
+/// A view as comparable text: its fields, each span as the text it points at in `raw` (a
+/// `null` `paramList` as none, as serde reads it).
+fn describe(raw: &str, view: EventView<'_>) -> String {
+    let at = |span: &Option<std::ops::Range<usize>>| {
+        span.clone()
+            .and_then(|s| raw.get(s))
+            .filter(|t| *t != "null")
+    };
+    let (command_text, param_list) = (at(&view.command_text), at(&view.param_list));
+    let view = EventView {
+        command_text: None,
+        param_list: None,
+        ..view
+    };
+    format!("{view:?} {command_text:?} {param_list:?}")
 }
 
 /// What a parse read: ids, and each event's text with its view (as comparable strings).
@@ -59,8 +92,8 @@ fn oracle(bytes: &[u8]) -> Read<'_> {
     let p: Oracle<'_> = serde_json::from_slice(bytes).ok()?;
     let mut events = Vec::new();
     for raw in p.database_activity_event_list {
-        let view = EventView::from(serde_json::from_str::<OracleView<'_>>(raw.get()).ok()?);
-        events.push((raw.get().to_owned(), format!("{view:?}")));
+        let view = serde_json::from_str::<OracleView<'_>>(raw.get()).ok()?;
+        events.push((raw.get().to_owned(), view.describe()));
     }
     Some((p.cluster_id, p.instance_id, events))
 }
@@ -94,7 +127,7 @@ fn read(bytes: &[u8]) -> Read<'_> {
     let events = p
         .events
         .into_iter()
-        .map(|(raw, view)| (raw.to_owned(), format!("{view:?}")))
+        .map(|(raw, view)| (raw.to_owned(), describe(raw, view)))
         .collect();
     Some((p.cluster_id, p.instance_id, events))
 }

@@ -17,6 +17,7 @@ use crate::filter::Filters;
 use crate::gunzip::Gunzip;
 use crate::kms::KmsError;
 use crate::payload::parse_payload;
+use crate::redact::{Redaction, redact_event};
 
 /// ESDK provider id of the DAS wrapping key.
 pub const PROVIDER_ID: &str = "BC";
@@ -316,14 +317,15 @@ pub enum OutputLimit {
     },
 }
 
-/// Parses the decompressed payload and keeps the events `filters` allows, into NDJSON within
-/// `limit`: routing stops at the first kept event past it, and the record fails
+/// Parses the decompressed payload and keeps the events `filters` allows, redacted as
+/// `redaction` says, into NDJSON within `limit`: routing stops at the first kept event past it, and the record fails
 /// ([`RecordError::OutputTooLarge`] or [`RecordError::BudgetExceeded`]) without the rest being
 /// read.
 pub fn route_events(
     record_id: &str,
     plaintext: &[u8],
     filters: &Filters,
+    redaction: Redaction,
     limit: OutputLimit,
 ) -> Result<Routed, RecordError> {
     let (record_max, room) = match limit {
@@ -344,12 +346,17 @@ pub fn route_events(
             return ControlFlow::Continue(());
         }
         let start = routed.ndjson.len();
+        // Redacted here, before the event is written anywhere (response, spill, replay).
+        let line = match redaction {
+            Redaction::Off => Cow::Borrowed(raw),
+            Redaction::Literals => redact_event(raw, &view),
+        };
         // The event's line is its text and a newline.
-        if start + raw.len() + 1 > max {
-            return ControlFlow::Break(start + raw.len() + 1);
+        if start + line.len() + 1 > max {
+            return ControlFlow::Break(start + line.len() + 1);
         }
         class.add(view.class.as_deref());
-        push_ndjson_line(&mut routed.ndjson, raw.as_bytes());
+        push_ndjson_line(&mut routed.ndjson, line.as_bytes());
         let command = view.command.as_deref().map(|c| routed.intern(c));
         routed.kept.push(KeptEvent {
             command,

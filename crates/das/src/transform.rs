@@ -292,8 +292,10 @@ impl Transformer {
         let keyring = keys.keyring(id, &prepared.key)?;
         let message = prepared.events.as_ref().map_err(Clone::clone)?;
         let cap = self.config.max_plaintext_bytes;
-        record::open_events(id, message, &keyring, gunzip, cap)
-            .and_then(|plain| record::route_events(id, &plain, &self.config.filters, limit))
+        record::open_events(id, message, &keyring, gunzip, cap).and_then(|plain| {
+            let (filters, redaction) = (&self.config.filters, self.config.redaction);
+            record::route_events(id, &plain, filters, redaction, limit)
+        })
     }
 }
 

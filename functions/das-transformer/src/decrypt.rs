@@ -20,6 +20,7 @@ use serde_json::value::RawValue;
 use sluice_das::filter::Filters;
 use sluice_das::gunzip::Gunzip;
 use sluice_das::record::{self, KEY_NAME, OutputLimit, PROVIDER_ID, Routed};
+use sluice_das::redact::Redaction;
 use sluice_das::{KeyDecryptor, config::DEFAULT_MAX_PLAINTEXT_BYTES, source};
 use sluice_esdk::RawAesKeyring;
 
@@ -121,11 +122,13 @@ impl KeySource {
     }
 }
 
-/// Opens one record to its events: heartbeats dropped, `filters` applied, no size limit.
+/// Opens one record to its events: heartbeats dropped, `filters` applied, literals redacted as
+/// `redaction` says, no size limit.
 pub async fn open(
     input: &Input,
     keys: &KeySource,
     filters: &Filters,
+    redaction: Redaction,
     gunzip: &mut Gunzip,
 ) -> anyhow::Result<Routed> {
     let id = &input.id;
@@ -150,6 +153,7 @@ pub async fn open(
         id,
         &plain,
         filters,
+        redaction,
         OutputLimit::Unlimited,
     )?)
 }

@@ -2,7 +2,7 @@
 //! where the delivery stream would have put them.
 //!
 //! Every object under `--from` is read as Firehose's error output ([`crate::decrypt`]); each
-//! record is decrypted and filtered as the transformer does and its events go to
+//! record is decrypted, filtered and (with `DAS_REDACT_LITERALS`) redacted as the transformer does and its events go to
 //! `<to>/events/<resource>/<class>/<yyyy>/<mm>/<dd>/replayed-<error object's name>.gz`
 //! (gzipped NDJSON, as the delivery stream writes): one object per error object and partition.
 //! A name that already exists is left alone, so a second run writes nothing; an error object
@@ -19,6 +19,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use sluice_das::filter::Filters;
 use sluice_das::gunzip::Gunzip;
 use sluice_das::partition::{PartitionDate, partition_keys};
+use sluice_das::redact::Redaction;
 use sluice_firehose::sanitize_partition_value;
 
 use crate::decrypt::{self, KeySource};
@@ -67,14 +68,15 @@ pub struct Summary {
     pub failed: Vec<String>,
 }
 
-/// Replays every error object under `from` into the delivery layout under `to`.
+/// Replays every error object under `from` into the delivery layout under `to`, events filtered
+/// and redacted as the transformer does.
 pub async fn replay(
     s3: &Client,
     from: &S3Url,
     to: &S3Url,
     resource_id: &str,
     keys: &KeySource,
-    filters: &Filters,
+    (filters, redaction): (&Filters, Redaction),
 ) -> anyhow::Result<Summary> {
     let resource = sanitize_partition_value(resource_id);
     let mut summary = Summary::default();
@@ -106,7 +108,7 @@ pub async fn replay(
         let mut events = 0;
         let mut failed = false;
         for input in &inputs {
-            match decrypt::open(input, keys, filters, &mut gunzip).await {
+            match decrypt::open(input, keys, filters, redaction, &mut gunzip).await {
                 Ok(routed) if routed.kept.is_empty() => {}
                 Ok(routed) => {
                     let date = PartitionDate::of(&routed, input.arrival_ms);

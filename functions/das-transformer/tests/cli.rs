@@ -309,3 +309,66 @@ async fn given_firehose_error_objects_when_replayed_then_events_land_where_the_s
         2
     );
 }
+
+#[tokio::test]
+async fn given_redact_literals_when_replayed_then_replayed_events_are_redacted_and_plain_decrypt_is_not()
+ {
+    let moto = Moto::shared();
+    let statement = "SELECT id FROM customers WHERE email = 'jane.doe@example.com' AND card_no = 4111111111111111";
+    let pg = json!({"type": "record", "class": "READ", "command": "SELECT", "logTime": T1,
+        "serverType": "PostgreSQL", "commandText": statement, "paramList": ["jane.doe@example.com"],
+        "databaseName": "billing", "dbUserName": "app", "statementId": 7});
+    let payload = json!({"type": "DatabaseActivityMonitoringRecord", "clusterId": RID,
+        "instanceId": "db-CLI", "databaseActivityEventList": [pg]});
+    let firehose = support::make_event(
+        moto,
+        &json!({"resource_id": RID, "records": [{"record_id": "r", "payload": payload}]}),
+    );
+    let record = STANDARD
+        .decode(firehose["records"][0]["data"].as_str().unwrap())
+        .unwrap();
+    let s3 = sluice_runtime::aws::s3_client(
+        &moto.sdk_config(),
+        &sluice_runtime::config::Env::from_pairs([("AWS_ENDPOINT_URL", "set")]),
+    );
+    let bucket = "das-replay-redact";
+    s3.create_bucket().bucket(bucket).send().await.unwrap();
+    s3.put_object()
+        .bucket(bucket)
+        .key("activity-streams-errors/processing-failed/2026/11/22/sluice-das-1-2026-11-22-13-45-01-dddd")
+        .body(error_record(&record).into_bytes().into())
+        .send()
+        .await
+        .unwrap();
+    let out = Command::new(paths::bin_path("das-decrypt"))
+        .args([
+            "replay",
+            "--from",
+            &format!("s3://{bucket}/activity-streams-errors/"),
+            "--to",
+            &format!("s3://{bucket}/activity-streams"),
+            "--resource-id",
+            RID,
+        ])
+        .envs(moto.env())
+        .env("DAS_REDACT_LITERALS", "true")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let replayed = replayed(&s3, bucket, "activity-streams/events/").await;
+    assert_eq!(replayed.len(), 1, "{replayed:?}");
+    let event = &replayed[0].1[0];
+    assert_eq!(
+        event["commandText"],
+        "SELECT id FROM customers WHERE email = ? AND card_no = ?"
+    );
+    assert_eq!(event["paramList"], json!(["?"]));
+    assert_eq!(event["statementId"], 7);
+    // Without `replay`, the operator's forensic view: the statement as recorded.
+    let out = run(moto, &["--resource-id", RID], &record);
+    assert_eq!(lines(&out)[0]["commandText"], statement);
+}

@@ -15,7 +15,9 @@
 //!
 //! `replay` reads every object under `--from` and writes the recovered events where the delivery
 //! stream would have put them (see `das_transformer::replay`); the stack's `DAS_*` filter
-//! variables, if set, filter as the transformer does. It prints a summary and exits non-zero when
+//! variables and `DAS_REDACT_LITERALS`, if set, filter and redact as the transformer does.
+//! Without `replay`, events are printed as recorded (no filter, no redaction): the operator's
+//! forensic view. It prints a summary and exits non-zero when
 //! a record could not be opened.
 
 use std::io::{Read, Write};
@@ -26,6 +28,7 @@ use das_transformer::decrypt::{self, KeySource};
 use das_transformer::replay::{self, S3Url};
 use sluice_das::filter::Filters;
 use sluice_das::gunzip::Gunzip;
+use sluice_das::redact::Redaction;
 use sluice_das::{DasConfig, KmsKeyDecryptor};
 use sluice_runtime::config::Env;
 
@@ -123,7 +126,14 @@ async fn main() -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     let mut gunzip = Gunzip::new();
     for found in decrypt::inputs(source, &input)? {
-        let routed = decrypt::open(&found, &keys, &Filters::default(), &mut gunzip).await?;
+        let routed = decrypt::open(
+            &found,
+            &keys,
+            &Filters::default(),
+            Redaction::Off,
+            &mut gunzip,
+        )
+        .await?;
         out.write_all(&routed.ndjson)?;
     }
     out.flush()?;
@@ -137,13 +147,19 @@ async fn run_replay(args: &Args) -> anyhow::Result<()> {
     };
     let (from, to): (S3Url, S3Url) = (from.parse()?, to.parse()?);
     let env = Env::from_process();
-    let filters = DasConfig::from_env(&env)
-        .context("the DAS_* filter variables")?
-        .filters;
+    let config = DasConfig::from_env(&env).context("the DAS_* filter variables")?;
     let sdk = sluice_runtime::aws::sdk_config().await;
     let s3 = sluice_runtime::aws::s3_client(&sdk, &env);
     let keys = key_source(args, Some(&sdk)).await?;
-    let s = replay::replay(&s3, &from, &to, rid, &keys, &filters).await?;
+    let s = replay::replay(
+        &s3,
+        &from,
+        &to,
+        rid,
+        &keys,
+        (&config.filters, config.redaction),
+    )
+    .await?;
     println!(
         "replay: {} error objects, {} records, {} events recovered; {} objects written, {} already there; {} records failed",
         s.objects,

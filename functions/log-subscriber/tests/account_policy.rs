@@ -27,13 +27,18 @@ const FIREHOSE_GROUP: &str = "/aws/kinesisfirehose/sluice-test-cwlogs";
 struct Bed {
     moto: Moto,
     policies: AccountPolicies,
-    _proxy: AwsProxy,
+    proxy: AwsProxy,
     gated: AwsLogs,
     unused_stream: AwsKinesis,
 }
 
 impl Bed {
     async fn start() -> Bed {
+        Bed::deployed_as("account-policy").await
+    }
+
+    /// The bed with the subscriber's role as deployed with `CwlSubscriptionMode` = `mode`.
+    async fn deployed_as(mode: &str) -> Bed {
         let moto = Moto::start();
         // The stream our filters target, so moto accepts them.
         aws_sdk_kinesis::Client::new(&moto.sdk_config())
@@ -48,7 +53,7 @@ impl Bed {
                 "sluice-test",
                 [
                     ("EnableCloudWatchLogsExport", "true"),
-                    ("CwlSubscriptionMode", "account-policy"),
+                    ("CwlSubscriptionMode", mode),
                 ],
             )
             .physical([("CwlLogsToKinesisRole", "cwl-to-kinesis")]),
@@ -62,7 +67,7 @@ impl Bed {
         Bed {
             moto,
             policies,
-            _proxy: proxy,
+            proxy,
             gated,
             unused_stream,
         }
@@ -402,4 +407,72 @@ async fn given_a_response_url_then_the_answer_is_put_with_an_empty_content_type(
     let lower = request.to_ascii_lowercase();
     assert!(lower.contains("\r\ncontent-type: \r\n"), "{request}");
     assert!(request.ends_with(r#"{"Status":"SUCCESS"}"#), "{request}");
+}
+
+#[tokio::test]
+async fn given_the_role_deployed_per_group_when_the_policy_is_put_then_iam_refuses_put_account_policy()
+ {
+    // Least privilege: only account-policy mode's role may put an account policy.
+    let bed = Bed::deployed_as("per-group").await;
+    let err = handle(&json!({}), &config("account-policy"), bed.aws())
+        .await
+        .expect_err("denied");
+    assert!(err.to_string().contains("PutAccountPolicy"), "{err}");
+    let denied = bed.proxy.take_denials();
+    assert_eq!(denied.len(), 1, "{denied:?}");
+    assert_eq!(denied[0].action(), "logs:PutAccountPolicy");
+    assert!(bed.policies.policies().is_empty());
+}
+
+#[tokio::test]
+async fn given_the_stand_in_then_it_answers_as_cloudwatch_logs_does_for_a_second_policy_and_bad_criteria()
+ {
+    let bed = Bed::start().await;
+    let client = aws_sdk_cloudwatchlogs::Client::from_conf(
+        aws_sdk_cloudwatchlogs::config::Builder::from(&bed.moto.sdk_config())
+            .endpoint_url(bed.policies.endpoint())
+            .build(),
+    );
+    let put = |name: &'static str, criteria: &'static str| {
+        client
+            .put_account_policy()
+            .policy_name(name)
+            .policy_type(aws_sdk_cloudwatchlogs::types::PolicyType::SubscriptionFilterPolicy)
+            .policy_document(format!(r#"{{"DestinationArn":"{STREAM}"}}"#))
+            .selection_criteria(criteria)
+            .send()
+    };
+    use aws_sdk_cloudwatchlogs::operation::put_account_policy::PutAccountPolicyError;
+    let code = |e: aws_sdk_cloudwatchlogs::error::SdkError<PutAccountPolicyError, _>| {
+        e.into_service_error().meta().code().map(str::to_owned)
+    };
+    put("first", r#"LogGroupName NOT IN ["/a"]"#)
+        .await
+        .expect("first");
+    let second = put("second", r#"LogGroupName NOT IN ["/a"]"#)
+        .await
+        .expect_err("one only");
+    assert_eq!(code(second).as_deref(), Some("LimitExceededException"));
+    let prefix = put("first", r#"LogGroupNamePrefix NOT IN ["/a"]"#)
+        .await
+        .expect_err("not the subscription criteria");
+    assert_eq!(code(prefix).as_deref(), Some("InvalidParameterException"));
+    put("first", r#"LogGroupName NOT IN ["/b"]"#)
+        .await
+        .expect("same name replaces");
+    assert_eq!(
+        only_policy(&bed)["selectionCriteria"],
+        r#"LogGroupName NOT IN ["/b"]"#
+    );
+    let gone = client
+        .delete_account_policy()
+        .policy_name("nope")
+        .policy_type(aws_sdk_cloudwatchlogs::types::PolicyType::SubscriptionFilterPolicy)
+        .send()
+        .await
+        .expect_err("no such policy");
+    assert_eq!(
+        gone.into_service_error().meta().code(),
+        Some("ResourceNotFoundException")
+    );
 }

@@ -582,7 +582,23 @@ export const IMPLIED = [
     when: (r) => r.service === 'logs' && r.action === 'PutSubscriptionFilter' && r.params.roleArn,
     add: (r) => [{ action: 'iam:PassRole', arn: r.params.roleArn, context: { 'iam:PassedToService': 'logs.amazonaws.com' } }],
   },
+  {
+    id: 'logs-account-subscription-policy-pass-role',
+    doc: 'https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutAccountPolicy.html',
+    why: 'PutAccountPolicy of a SUBSCRIPTION_FILTER_POLICY passes the document\'s RoleArn to CloudWatch Logs (iam:PassRole, for any destination but Lambda)',
+    when: (r) => r.service === 'logs' && r.action === 'PutAccountPolicy' && r.params.policyType === 'SUBSCRIPTION_FILTER_POLICY' && roleOfPolicyDocument(r.params.policyDocument),
+    add: (r) => [{ action: 'iam:PassRole', arn: roleOfPolicyDocument(r.params.policyDocument), context: { 'iam:PassedToService': 'logs.amazonaws.com' } }],
+  },
 ];
+
+/** The `RoleArn` of a subscription filter policy document (JSON text), if any. */
+function roleOfPolicyDocument(text) {
+  try {
+    return JSON.parse(text || '{}').RoleArn;
+  } catch {
+    return undefined;
+  }
+}
 
 // AWS managed keys the implied rows may name, with their (AWS-owned) key policies as AWS
 // documents them. Principal "*" statements are limited to this account and the owning

@@ -35,6 +35,8 @@ export const VARIANTS = {
   // The user's own bucket (named like the created one, so every call shape applies), SSE-KMS
   // under ExistingBucketKmsKeyArn.
   'existing-kms': { set: ['ExistingBucketName=databucket', `ExistingBucketKmsKeyArn=${EXISTING_BUCKET_KEY}`], extra: { bucketKmsKeys: { databucket: EXISTING_BUCKET_KEY } } },
+  // The CloudWatch Logs export's account-level subscription filter policy.
+  'account-policy': ['CwlSubscriptionMode=account-policy'],
 };
 
 /** A variant name (parts joined by '+') -> { set, extra }. */

@@ -2,6 +2,7 @@
 //! template's security defaults. cfn-lint and `sam validate --lint` run in `make test` too, and
 //! checkov and cfn-guard in `make scan` (tests/scan/).
 
+mod account_policy;
 mod alarms;
 mod cwl_stream;
 mod dashboard;

@@ -121,13 +121,20 @@ impl Shared {
         lock(&self.rules)
     }
 
-    fn upstream_for(&self, service: Option<&str>) -> String {
+    /// A route for `<service>:<action>` first (see [`AwsProxy::route_action`]), then `<service>`.
+    fn upstream_for(&self, service: Option<&str>, action: Option<&str>) -> String {
+        let routes = lock(&self.routes);
+        let find = |key: &str| {
+            routes
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, u)| u.clone())
+        };
         service
             .and_then(|s| {
-                lock(&self.routes)
-                    .iter()
-                    .find(|(name, _)| name == s)
-                    .map(|(_, url)| url.clone())
+                action
+                    .and_then(|a| find(&format!("{s}:{a}")))
+                    .or_else(|| find(s))
             })
             .unwrap_or_else(|| self.upstream.clone())
     }
@@ -408,6 +415,15 @@ impl AwsProxy {
     pub fn route(&self, service: &str, upstream: &str) {
         lock(&self.shared.routes).push((
             service.to_owned(),
+            upstream.trim_end_matches('/').to_owned(),
+        ));
+    }
+
+    /// Sends one action of `service` (e.g. `logs` `PutAccountPolicy`, which moto lacks) to
+    /// `upstream`; the service's other actions go where they went.
+    pub fn route_action(&self, service: &str, action: &str, upstream: &str) {
+        lock(&self.shared.routes).push((
+            format!("{service}:{action}"),
             upstream.trim_end_matches('/').to_owned(),
         ));
     }
@@ -985,7 +1001,10 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     let Ok(method) = reqwest::Method::from_bytes(parts.method.as_str().as_bytes()) else {
         return StatusCode::METHOD_NOT_ALLOWED.into_response();
     };
-    let base = shared.upstream_for(scope.as_ref().map(|s| s.service.as_str()));
+    let base = shared.upstream_for(
+        scope.as_ref().map(|s| s.service.as_str()),
+        action.as_deref(),
+    );
     // A routed stand-in may check the SigV4 signature, which covers `Host`: keep the caller's.
     let keep_host = base != shared.upstream;
     let names = if keep_host {

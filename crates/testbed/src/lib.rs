@@ -13,6 +13,7 @@
 //! - [`sanitized::Stage`]: the sanitized-snapshot pipeline's stage (tests and `make demo`).
 //! - [`backup::FakeBackup`]: an AWS Backup stand-in (`DescribeBackupJob`, `DeleteRecoveryPoint`);
 //!   [`backup_actions::Stage`]: the backup-actions pipeline's stage (tests and `make demo`).
+//! - [`logs_policies::AccountPolicies`]: CloudWatch Logs account policies, which moto lacks.
 //!
 //! Tools come from `.tools/` (installed by `scripts/bootstrap.sh`); a missing tool is a panic
 //! whose message says to run `make tools`.
@@ -26,6 +27,7 @@ pub mod ec2;
 pub mod ecs;
 pub mod iam_gate;
 pub mod lambda;
+pub mod logs_policies;
 pub mod moto;
 pub mod notifications;
 pub mod paths;

@@ -10,6 +10,8 @@
 //! | `INCLUDE_REGEX` / `EXCLUDE_REGEX` | optional: a group's name must match / must not match |
 //! | `LOG_GROUP_TAG` | optional `key` or `key=value` a group must carry |
 //! | `BACKFILL_MAX_HOURS` | longest window of events written before our filter that are sent when a group is subscribed (default 24; `0` disables). Only with a Kinesis stream target: the events go into that stream |
+//! | `SUBSCRIPTION_MODE` | `per-group` (default: our filter on each selected group) or `account-policy` (one account-level subscription filter policy excluding `OWN_LOG_GROUPS`; see [`crate::policy`]) |
+//! | `ACCOUNT_POLICY_NAME` | the name of the account policy we own (default `sluice-export`; the template sets `sluice-<stack>-export`); only a policy of this name carrying our marker is ever changed or deleted |
 //! | `OWN_LOG_GROUPS` | comma-separated exact names of Sluice's own log groups (never subscribed: no feedback loop), built by the template from its log group resources; the function's own group (`AWS_LAMBDA_LOG_GROUP_NAME`) is always added. Exact names, never prefixes: a group that merely shares a prefix is anyone's |
 
 use std::collections::BTreeSet;
@@ -39,12 +41,16 @@ pub const LOG_GROUP_TAG: &str = "LOG_GROUP_TAG";
 pub const OWN_LOG_GROUPS: &str = "OWN_LOG_GROUPS";
 /// Env var: longest backfill window in hours (0 disables).
 pub const BACKFILL_MAX_HOURS: &str = "BACKFILL_MAX_HOURS";
+/// Env var: `per-group` or `account-policy`.
+pub const SUBSCRIPTION_MODE: &str = "SUBSCRIPTION_MODE";
+/// Env var: the name of the account subscription filter policy we own.
+pub const ACCOUNT_POLICY_NAME: &str = "ACCOUNT_POLICY_NAME";
 /// Set by Lambda: the function's own log group.
 pub const AWS_LAMBDA_LOG_GROUP_NAME: &str = "AWS_LAMBDA_LOG_GROUP_NAME";
 
 /// Every variable [`Config`] reads from the function's environment that the template sets
 /// (the template test holds the two to each other; `AWS_LAMBDA_LOG_GROUP_NAME` comes from Lambda).
-pub const ALL_VARS: [&str; 10] = [
+pub const ALL_VARS: [&str; 12] = [
     DESTINATION_ARN,
     ROLE_ARN,
     FILTER_NAME,
@@ -55,6 +61,8 @@ pub const ALL_VARS: [&str; 10] = [
     LOG_GROUP_TAG,
     OWN_LOG_GROUPS,
     BACKFILL_MAX_HOURS,
+    SUBSCRIPTION_MODE,
+    ACCOUNT_POLICY_NAME,
 ];
 
 /// The default of `BACKFILL_MAX_HOURS` (the template parameter's too): a day of missed runs.
@@ -62,6 +70,19 @@ pub const DEFAULT_BACKFILL_MAX_HOURS: u32 = 24;
 
 /// The documented default name of Sluice's subscription filter.
 pub const DEFAULT_FILTER_NAME: &str = "sluice-export";
+
+/// The default name of the account subscription filter policy we own.
+pub const DEFAULT_ACCOUNT_POLICY_NAME: &str = "sluice-export";
+
+/// How log groups are subscribed (template parameter `CwlSubscriptionMode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SubscriptionMode {
+    /// Our filter on each selected group (prefixes, regexes, tag).
+    #[default]
+    PerGroup,
+    /// One account-level subscription filter policy: every group but Sluice's own.
+    AccountPolicy,
+}
 
 /// What our filter points at.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,6 +126,10 @@ pub struct Config {
     pub backfill: Option<Backfill>,
     /// How backfill retries the entries `PutRecords` refused (not an env var; tests shorten it).
     pub put_retry: Retry,
+    /// Per-group filters or the account policy.
+    pub mode: SubscriptionMode,
+    /// The name of the account policy we own (used in both modes: removal finds it by name).
+    pub policy_name: String,
 }
 
 /// Where and how far back the subscriber sends the events a group held before our filter.
@@ -168,6 +193,17 @@ impl Config {
                 max_window_ms: i64::from(hours) * 3_600_000,
                 stream_name: name.to_owned(),
             });
+        let mode = match env.optional(SUBSCRIPTION_MODE).as_deref().map(str::trim) {
+            None | Some("per-group") => SubscriptionMode::PerGroup,
+            Some("account-policy") => SubscriptionMode::AccountPolicy,
+            Some(other) => {
+                return Err(ConfigError::invalid(
+                    SUBSCRIPTION_MODE,
+                    other,
+                    "expected per-group or account-policy",
+                ));
+            }
+        };
         let mut own_groups: BTreeSet<String> = env.list(OWN_LOG_GROUPS).into_iter().collect();
         own_groups.extend(env.optional(AWS_LAMBDA_LOG_GROUP_NAME));
         Ok(Self {
@@ -186,6 +222,10 @@ impl Config {
             own_groups,
             backfill,
             put_retry: Retry::default(),
+            mode,
+            policy_name: env
+                .optional(ACCOUNT_POLICY_NAME)
+                .unwrap_or_else(|| DEFAULT_ACCOUNT_POLICY_NAME.to_owned()),
         })
     }
 }
@@ -254,6 +294,24 @@ mod tests {
         // A Logs Destination (member mode) cannot be written to directly: no backfill.
         let c = Config::from_env(&Env::from_pairs([(DESTINATION_ARN, DEST)])).expect("ok");
         assert_eq!(c.backfill, None);
+    }
+
+    #[test]
+    fn given_subscription_mode_then_parsed_per_group_by_default_and_bad_values_named() {
+        let with = |mode: Option<&str>| {
+            let mut pairs = vec![(DESTINATION_ARN, DEST)];
+            pairs.extend(mode.map(|m| (SUBSCRIPTION_MODE, m)));
+            Config::from_env(&Env::from_pairs(pairs))
+        };
+        let default = with(None).expect("ok");
+        assert_eq!(default.mode, SubscriptionMode::PerGroup);
+        assert_eq!(default.policy_name, DEFAULT_ACCOUNT_POLICY_NAME);
+        assert_eq!(
+            with(Some("account-policy")).expect("ok").mode,
+            SubscriptionMode::AccountPolicy
+        );
+        let err = with(Some("account")).expect_err("unknown mode");
+        assert!(err.to_string().contains(SUBSCRIPTION_MODE), "{err}");
     }
 
     #[test]

@@ -7,29 +7,40 @@
 //! schedule stays the source of truth, so CloudTrail is never required. A group it subscribes
 //! also gets the events written before the filter existed ([`backfill`]).
 //!
+//! In account-policy mode (`SUBSCRIPTION_MODE=account-policy`) it keeps one account-level
+//! subscription filter policy instead ([`policy`], [`account`]): every group but Sluice's own,
+//! current and future, in one call; it refuses to overwrite a policy that is not ours. The
+//! custom resource ([`custom_resource`]) puts it with the stack and deletes it with the stack or
+//! when the mode goes back to per-group.
+//!
 //! Flow: [`handle`] → [`event::request_of`] → [`plan::select`] / [`plan::decide`] (pure) →
-//! [`logs::Logs`] (adapter); [`backfill::run`] → [`kinesis::put_all`] → [`kinesis::Stream`].
+//! [`logs::Logs`] (adapter); [`backfill::run`] → [`kinesis::put_all`] → [`kinesis::Stream`];
+//! account mode: [`account::ensure`] / [`account::delete_ours`] → [`policy::decide`] (pure).
 
+pub mod account;
 pub mod backfill;
 pub mod config;
+pub mod custom_resource;
 pub mod event;
+mod groups;
 pub mod kinesis;
 pub mod logs;
 pub mod plan;
-
-use std::collections::{HashMap, HashSet};
+pub mod policy;
 
 use serde::Serialize;
 use serde_json::Value;
 use sluice_runtime::metrics::Metrics;
 use sluice_runtime::{ErrorKind, StepError};
 
-use backfill::BackfillError;
+use account::{AccountError, PolicyOutcome};
 pub use config::Config;
+use config::SubscriptionMode;
+use custom_resource::RespondError;
 pub use event::{EventError, Mode, Request, request_of};
+pub use groups::{find_group, list_groups};
 use kinesis::Stream;
-use logs::{LogGroup, Logs, LogsError};
-use plan::{Action, Selection};
+use logs::{Logs, LogsError};
 
 /// The invocation's result, also emitted as EMF metrics.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -61,6 +72,11 @@ pub struct Report {
     pub backfill_events: u64,
     /// Kinesis records those backfills put.
     pub backfill_records: u64,
+    /// Account-policy mode, and removal: what happened to our account subscription filter policy
+    /// (in the result and the log line; a failure to put it fails the run, which the Errors alarm
+    /// shows, so it is no metric).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<PolicyOutcome>,
 }
 
 impl Report {
@@ -91,13 +107,22 @@ pub enum SubscribeError {
     /// Listing log groups failed.
     #[error("listing log groups failed")]
     List(#[source] LogsError),
+    /// The account subscription filter policy was not put or deleted (e.g. one that is not
+    /// ours is in the way).
+    #[error("account subscription filter policy: {0}")]
+    Policy(#[source] AccountError),
+    /// A custom resource's answer did not reach CloudFormation.
+    #[error(transparent)]
+    Respond(RespondError),
 }
 
 impl From<SubscribeError> for lambda_runtime::Diagnostic {
     fn from(e: SubscribeError) -> Self {
         let kind = match e {
             SubscribeError::Event(_) => ErrorKind::InvalidInput,
-            SubscribeError::List(_) => ErrorKind::Aws,
+            SubscribeError::List(_) | SubscribeError::Respond(_) => ErrorKind::Aws,
+            SubscribeError::Policy(AccountError::Policy(_)) => ErrorKind::Config,
+            SubscribeError::Policy(AccountError::Logs(_)) => ErrorKind::Aws,
         };
         let mut message = e.to_string();
         if let Some(source) = std::error::Error::source(&e) {
@@ -116,16 +141,25 @@ pub struct Aws<'a> {
     pub stream: &'a dyn Stream,
 }
 
-/// Runs one subscribe or remove pass, or subscribes one new group (see [`event`]).
+/// Runs one subscribe or remove pass, subscribes one new group (see [`event`]), or in
+/// account-policy mode keeps the account policy. CloudFormation's custom resource requests go to
+/// [`custom_resource::run`] instead (they need a [`custom_resource::Responder`]).
 pub async fn handle(
     event: &Value,
     config: &Config,
     aws: Aws<'_>,
 ) -> Result<Report, SubscribeError> {
-    let logs = aws.logs;
+    let account_mode = config.mode == SubscriptionMode::AccountPolicy;
     let mode = match request_of(event)? {
         Request::Pass(mode) => mode,
-        Request::NewGroup(name) => return new_group(&name, config, aws).await,
+        Request::NewGroup(name) if account_mode => {
+            tracing::info!(group = name, "new log group: the account policy covers it");
+            return Ok(Report {
+                mode: Some(Mode::NewGroup),
+                ..Report::default()
+            });
+        }
+        Request::NewGroup(name) => return groups::new_group(&name, config, aws).await,
         Request::FailedCall { error_code } => {
             tracing::info!(
                 error_code,
@@ -137,217 +171,34 @@ pub async fn handle(
             });
         }
     };
-    // Remove lists every group: the selection may have changed since our filter was put.
-    let prefixes = match mode {
-        Mode::Subscribe | Mode::NewGroup => config.prefixes.clone(),
-        Mode::Remove => Vec::new(),
-    };
-    let groups = list_groups(logs, &prefixes).await?;
     let mut report = Report {
         mode: Some(mode),
-        groups: groups.len() as u64,
         ..Report::default()
     };
-    for group in &groups {
-        let step = match mode {
-            Mode::Subscribe | Mode::NewGroup => subscribe(group, config, aws, &mut report).await,
-            Mode::Remove => remove(group, config, logs, &mut report)
-                .await
-                .map_err(GroupError::from),
-        };
-        if let Err(e) = step {
-            report.failed += 1;
-            tracing::error!(group = group.name, error = %e, "log group not handled");
+    match (mode, account_mode) {
+        // Account mode's scheduled pass: the policy as configured (put again if it was deleted
+        // or changed), and none of our per-group filters, which would deliver events twice.
+        (Mode::Subscribe | Mode::NewGroup, true) => {
+            report.policy = Some(
+                account::ensure(config, aws.logs)
+                    .await
+                    .map_err(SubscribeError::Policy)?,
+            );
+            groups::pass(Mode::Remove, config, aws, &mut report).await?;
+        }
+        (Mode::Subscribe | Mode::NewGroup, false) => {
+            groups::pass(mode, config, aws, &mut report).await?;
+        }
+        // Remove everything Sluice put: our filters, and our account policy (only ours).
+        (Mode::Remove, _) => {
+            groups::pass(Mode::Remove, config, aws, &mut report).await?;
+            report.policy = Some(
+                account::delete_ours(config, aws.logs)
+                    .await
+                    .map_err(SubscribeError::Policy)?,
+            );
         }
     }
     tracing::info!(?report, "done");
     Ok(report)
-}
-
-/// Subscribes the group a `CreateLogGroup` event named, by the same rules as a pass: name rules
-/// first (no call for an own or excluded group), then the tag, then its existing filters.
-async fn new_group(name: &str, config: &Config, aws: Aws<'_>) -> Result<Report, SubscribeError> {
-    let mut report = Report {
-        mode: Some(Mode::NewGroup),
-        ..Report::default()
-    };
-    match plan::select(name, config) {
-        Selection::Own => report.own += 1,
-        Selection::Excluded => report.excluded += 1,
-        Selection::Selected => match find_group(aws.logs, name).await? {
-            None => tracing::info!(group = name, "new log group is already gone"),
-            Some(group) => {
-                report.groups = 1;
-                if let Err(e) = subscribe(&group, config, aws, &mut report).await {
-                    // Recovered: the next scheduled pass tries this group again.
-                    report.failed += 1;
-                    tracing::warn!(group = name, error = %e, "new log group not handled");
-                }
-            }
-        },
-    }
-    tracing::info!(?report, "done");
-    Ok(report)
-}
-
-/// The group named exactly `name`, listed with `name` as the prefix (it sorts first among the
-/// groups that prefix matches, so this is usually one page).
-pub async fn find_group(logs: &dyn Logs, name: &str) -> Result<Option<LogGroup>, SubscribeError> {
-    let mut token = None;
-    loop {
-        let page = logs
-            .describe_groups(Some(name), token.take())
-            .await
-            .map_err(SubscribeError::List)?;
-        if let Some(g) = page.groups.into_iter().find(|g| g.name == name) {
-            return Ok(Some(g));
-        }
-        match page.next_token {
-            Some(t) => token = Some(t),
-            None => return Ok(None),
-        }
-    }
-}
-
-/// Every log group under `prefixes` (all groups when empty), each once, following next tokens.
-pub async fn list_groups(
-    logs: &dyn Logs,
-    prefixes: &[String],
-) -> Result<Vec<LogGroup>, SubscribeError> {
-    let prefixes: Vec<Option<&str>> = if prefixes.is_empty() {
-        vec![None]
-    } else {
-        prefixes.iter().map(|p| Some(p.as_str())).collect()
-    };
-    let mut seen = HashSet::new();
-    let mut out = Vec::new();
-    for prefix in prefixes {
-        let mut token = None;
-        loop {
-            let page = logs
-                .describe_groups(prefix, token.take())
-                .await
-                .map_err(SubscribeError::List)?;
-            out.extend(
-                page.groups
-                    .into_iter()
-                    .filter(|g| seen.insert(g.name.clone())),
-            );
-            match page.next_token {
-                Some(t) => token = Some(t),
-                None => break,
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// Why one group was not handled (logged and counted; the run goes on).
-#[derive(Debug, thiserror::Error)]
-enum GroupError {
-    #[error(transparent)]
-    Logs(#[from] LogsError),
-    #[error(transparent)]
-    Backfill(#[from] BackfillError),
-}
-
-async fn subscribe(
-    group: &LogGroup,
-    config: &Config,
-    aws: Aws<'_>,
-    report: &mut Report,
-) -> Result<(), GroupError> {
-    let logs = aws.logs;
-    match plan::select(&group.name, config) {
-        Selection::Own => {
-            report.own += 1;
-            return Ok(());
-        }
-        Selection::Excluded => {
-            report.excluded += 1;
-            return Ok(());
-        }
-        Selection::Selected => {}
-    }
-    let tags = if config.tag.is_some() || config.backfill.is_some() {
-        logs.tags(group).await?
-    } else {
-        HashMap::new()
-    };
-    if !plan::tags_match(&tags, config) {
-        report.excluded += 1;
-        return Ok(());
-    }
-    let marker = tags.get(backfill::MARKER_KEY).map(String::as_str);
-    let existing = logs.filters(&group.name).await?;
-    let ours_created = |filters: &[plan::ExistingFilter]| {
-        filters
-            .iter()
-            .find(|f| f.name == config.filter.name)
-            .and_then(|f| f.creation_time)
-    };
-    // When our filter came to be, for a backfill still to do (`None`: nothing to backfill).
-    let filter_created = match plan::decide(&existing, &config.filter) {
-        Action::SkipTwoFilters => {
-            tracing::warn!(
-                group = group.name,
-                "two subscription filters already; skipped"
-            );
-            report.skipped_two_filters += 1;
-            None
-        }
-        Action::Already => {
-            report.already += 1;
-            (marker == Some(backfill::PENDING)).then(|| ours_created(&existing))
-        }
-        Action::Update => {
-            logs.put_filter(&group.name, &config.filter).await?;
-            report.updated += 1;
-            (marker == Some(backfill::PENDING)).then(|| ours_created(&existing))
-        }
-        Action::Subscribe => {
-            let backfill_due = config.backfill.is_some() && marker != Some(backfill::DONE);
-            if backfill_due && marker != Some(backfill::PENDING) {
-                // Before the filter: a run that stops after it still finds the backfill due.
-                logs.tag(group, backfill::MARKER_KEY, backfill::PENDING)
-                    .await?;
-            }
-            logs.put_filter(&group.name, &config.filter).await?;
-            report.subscribed += 1;
-            if backfill_due {
-                Some(ours_created(&logs.filters(&group.name).await?))
-            } else {
-                None
-            }
-        }
-    };
-    if let (Some(created), Some(settings)) = (filter_created, &config.backfill) {
-        let created = created.unwrap_or_else(now_ms);
-        let sent = backfill::run(group, created, config, settings, logs, aws.stream).await?;
-        report.backfilled += 1;
-        report.backfill_events += sent.events;
-        report.backfill_records += sent.records;
-    }
-    Ok(())
-}
-
-/// The current time, epoch milliseconds (a filter whose creation time was not reported).
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-async fn remove(
-    group: &LogGroup,
-    config: &Config,
-    logs: &dyn Logs,
-    report: &mut Report,
-) -> Result<(), LogsError> {
-    let existing = logs.filters(&group.name).await?;
-    if existing.iter().any(|f| f.name == config.filter.name) {
-        logs.delete_filter(&group.name, &config.filter.name).await?;
-        report.removed += 1;
-    }
-    Ok(())
 }

@@ -7,9 +7,11 @@ use std::pin::Pin;
 
 use aws_sdk_cloudwatchlogs::Client;
 use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata;
+use aws_sdk_cloudwatchlogs::types::{PolicyType, Scope};
 
 use crate::config::FilterSpec;
 use crate::plan::ExistingFilter;
+use crate::policy::{AccountPolicy, POLICY_TYPE, PolicySpec};
 
 /// A boxed, sendable future, so [`Logs`] works as `&dyn Logs`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -128,6 +130,31 @@ pub trait Logs: Send + Sync {
         key: &'a str,
         value: &'a str,
     ) -> BoxFuture<'a, Result<(), LogsError>>;
+    /// The account's subscription filter policies (`DescribeAccountPolicies`, every page).
+    /// Default: none (an in-memory stand-in without account policies).
+    fn account_policies(&self) -> BoxFuture<'_, Result<Vec<AccountPolicy>, LogsError>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+    /// Puts (creates or replaces) an account subscription filter policy (`PutAccountPolicy`).
+    fn put_account_policy<'a>(
+        &'a self,
+        spec: &'a PolicySpec,
+    ) -> BoxFuture<'a, Result<(), LogsError>> {
+        Box::pin(async move { Err(unsupported("PutAccountPolicy", &spec.name)) })
+    }
+    /// Deletes the account subscription filter policy `name` (`DeleteAccountPolicy`).
+    fn delete_account_policy<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), LogsError>> {
+        Box::pin(async move { Err(unsupported("DeleteAccountPolicy", name)) })
+    }
+}
+
+fn unsupported(operation: &'static str, resource: &str) -> LogsError {
+    LogsError {
+        operation,
+        resource: resource.to_owned(),
+        code: "NotImplemented".into(),
+        source: "this Logs adapter has no account policies".into(),
+    }
 }
 
 /// The real adapter.
@@ -340,6 +367,65 @@ impl Logs for AwsLogs {
                 .send()
                 .await
                 .map_err(|e| error("TagResource", &group.name, e))?;
+            Ok(())
+        })
+    }
+
+    fn account_policies(&self) -> BoxFuture<'_, Result<Vec<AccountPolicy>, LogsError>> {
+        Box::pin(async move {
+            let mut out = Vec::new();
+            let mut token = None;
+            loop {
+                let page = self
+                    .client
+                    .describe_account_policies()
+                    .policy_type(PolicyType::from(POLICY_TYPE))
+                    .set_next_token(token.take())
+                    .send()
+                    .await
+                    .map_err(|e| error("DescribeAccountPolicies", POLICY_TYPE, e))?;
+                out.extend(page.account_policies().iter().map(|p| AccountPolicy {
+                    name: p.policy_name().unwrap_or_default().to_owned(),
+                    document: p.policy_document().unwrap_or_default().to_owned(),
+                    selection_criteria: p.selection_criteria().map(str::to_owned),
+                    scope: p.scope().map(|s| s.as_str().to_owned()),
+                }));
+                match page.next_token() {
+                    Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+                    _ => return Ok(out),
+                }
+            }
+        })
+    }
+
+    fn put_account_policy<'a>(
+        &'a self,
+        spec: &'a PolicySpec,
+    ) -> BoxFuture<'a, Result<(), LogsError>> {
+        Box::pin(async move {
+            self.client
+                .put_account_policy()
+                .policy_name(&spec.name)
+                .policy_type(PolicyType::from(POLICY_TYPE))
+                .policy_document(&spec.document)
+                .scope(Scope::All)
+                .selection_criteria(&spec.selection_criteria)
+                .send()
+                .await
+                .map_err(|e| error("PutAccountPolicy", &spec.name, e))?;
+            Ok(())
+        })
+    }
+
+    fn delete_account_policy<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), LogsError>> {
+        Box::pin(async move {
+            self.client
+                .delete_account_policy()
+                .policy_name(name)
+                .policy_type(PolicyType::from(POLICY_TYPE))
+                .send()
+                .await
+                .map_err(|e| error("DeleteAccountPolicy", name, e))?;
             Ok(())
         })
     }

@@ -1,6 +1,7 @@
 //! Lambda entry point of the CloudWatch Logs subscriber; logic is in the library.
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
+use log_subscriber::custom_resource::{self, HttpResponder};
 use log_subscriber::kinesis::AwsKinesis;
 use log_subscriber::logs::AwsLogs;
 use log_subscriber::{Aws, Config, Report, SubscribeError, handle};
@@ -14,13 +15,17 @@ async fn main() -> Result<(), Error> {
     let sdk = sluice_runtime::aws::sdk_config().await;
     let logs = AwsLogs::new(aws_sdk_cloudwatchlogs::Client::new(&sdk));
     let stream = AwsKinesis::new(aws_sdk_kinesis::Client::new(&sdk));
-    let config = &config;
+    let responder = HttpResponder::default();
+    let (config, responder) = (&config, &responder);
     let aws = Aws {
         logs: &logs,
         stream: &stream,
     };
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let report = handle(&event.payload, config, aws).await?;
+        let report = match custom_resource::request_of(&event.payload) {
+            Some(request) => custom_resource::run(&request, config, aws, responder).await?,
+            None => handle(&event.payload, config, aws).await?,
+        };
         report.metrics().flush();
         Ok::<Report, SubscribeError>(report)
     }))

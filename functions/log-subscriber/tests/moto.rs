@@ -2,6 +2,7 @@
 //! subscribed by us, some holding two foreign filters, some excluded, Sluice's own skipped.
 
 use aws_sdk_firehose::types::{DeliveryStreamType, ExtendedS3DestinationConfiguration};
+use log_subscriber::account::PolicyOutcome;
 use log_subscriber::kinesis::AwsKinesis;
 use log_subscriber::logs::AwsLogs;
 use log_subscriber::{Aws, Config, Mode, handle};
@@ -9,13 +10,15 @@ use serde_json::json;
 use sluice_runtime::config::Env;
 use sluice_testbed::aws_proxy::AwsProxy;
 use sluice_testbed::iam_gate::{DeploySpec, Gate};
+use sluice_testbed::logs_policies::AccountPolicies;
 use sluice_testbed::moto::Moto;
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/cwl-to-firehose";
 
 /// The subscriber's client as deployed: its calls judged by the IAM gate as
 /// `CwlSubscriberFunctionRole` (`ROLE` is the template's `CwlLogsToKinesisRole`).
-fn gated_logs(moto: &Moto) -> (AwsProxy, aws_sdk_cloudwatchlogs::Client) {
+/// Account policies (asked for by `remove`) are answered by the test bed's stand-in.
+fn gated_logs(moto: &Moto) -> ((AwsProxy, AccountPolicies), aws_sdk_cloudwatchlogs::Client) {
     let deployment = Gate::shared().deploy(
         &DeploySpec::new(
             "sluice-test",
@@ -27,9 +30,11 @@ fn gated_logs(moto: &Moto) -> (AwsProxy, aws_sdk_cloudwatchlogs::Client) {
         .physical([("CwlLogsToKinesisRole", "cwl-to-firehose")]),
     );
     let proxy = AwsProxy::gated(moto, deployment);
+    let policies = AccountPolicies::start();
+    policies.route_through(&proxy);
     let client =
         aws_sdk_cloudwatchlogs::Client::new(&proxy.sdk_config_as("CwlSubscriberFunctionRole"));
-    (proxy, client)
+    ((proxy, policies), client)
 }
 
 async fn firehose_arn(moto: &Moto, name: &str) -> String {
@@ -151,6 +156,7 @@ async fn given_60_groups_in_moto_when_subscribed_then_counts_match_and_second_ru
         .await
         .expect("ran");
     assert_eq!(removed.removed, 50);
+    assert_eq!(removed.policy, Some(PolicyOutcome::Absent));
     let full = logs
         .describe_subscription_filters()
         .log_group_name("/app/full-0")

@@ -32,6 +32,14 @@ impl Session for Fake {
             .and_then(|n| n.trim().parse().ok())
             .unwrap_or(0))
     }
+    async fn query_text(
+        &mut self,
+        _sql: &str,
+        _params: &[&str],
+    ) -> Result<Vec<Vec<Option<String>>>, DbError> {
+        // An empty database: no catalog rows, no current schema.
+        Ok(Vec::new())
+    }
     async fn commit(&mut self) -> Result<(), DbError> {
         self.log.push("COMMIT".into());
         Ok(())
@@ -46,6 +54,7 @@ fn plan(statements: &[&str], verify: &[&str]) -> Plan {
     Plan {
         statements: statements.iter().map(|s| s.to_string()).collect(),
         verify: verify.iter().map(|s| s.to_string()).collect(),
+        ..Plan::default()
     }
 }
 
@@ -54,6 +63,7 @@ fn opts(family: Family, dry_run: bool) -> RunOptions {
         family,
         dry_run,
         statement_timeout: Duration::from_secs(60),
+        leak: LeakSettings::default(),
     }
 }
 

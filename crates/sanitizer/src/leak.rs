@@ -12,6 +12,7 @@
 use std::collections::HashSet;
 use std::fmt;
 
+use crate::catalog::{self, Column, as_text, quote_ident, table_sql};
 use crate::detect::{Detectors, PatternError};
 use crate::engine::Family;
 use crate::run::{DbError, Session};
@@ -73,21 +74,6 @@ pub enum LeakError {
     Pattern(#[from] PatternError),
 }
 
-/// A column of a user table, as the catalog names it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct Column {
-    schema: String,
-    table: String,
-    column: String,
-    text: bool,
-}
-
-impl fmt::Display for Column {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}.{}", self.schema, self.table, self.column)
-    }
-}
-
 /// A sensitive column and its sampled values. `Debug` shows the count, never a value.
 struct Sampled {
     column: Column,
@@ -125,130 +111,6 @@ fn db(what: impl Into<String>) -> impl FnOnce(DbError) -> LeakError {
     move |source| LeakError::Db { what, source }
 }
 
-/// `name` quoted as an identifier of `family`.
-pub fn quote_ident(family: Family, name: &str) -> String {
-    match family {
-        Family::Postgres => format!("\"{}\"", name.replace('"', "\"\"")),
-        Family::Mysql => format!("`{}`", name.replace('`', "``")),
-    }
-}
-
-fn table_sql(family: Family, c: &Column) -> String {
-    format!(
-        "{}.{}",
-        quote_ident(family, &c.schema),
-        quote_ident(family, &c.table)
-    )
-}
-
-/// The column's value as text (any type).
-fn as_text(family: Family, c: &Column) -> String {
-    let col = quote_ident(family, &c.column);
-    match family {
-        Family::Postgres => format!("{col}::text"),
-        Family::Mysql => format!("CAST({col} AS CHAR)"),
-    }
-}
-
-const PG_CATALOG: &str = "SELECT c.table_schema::text, c.table_name::text, c.column_name::text, \
-c.data_type::text, c.udt_name::text FROM information_schema.columns c \
-JOIN information_schema.tables t ON t.table_schema = c.table_schema AND t.table_name = c.table_name \
-WHERE t.table_type = 'BASE TABLE' AND c.table_schema NOT IN ('pg_catalog', 'information_schema') \
-AND c.table_schema NOT LIKE 'pg\\_toast%' AND c.table_schema NOT LIKE 'pg\\_temp%' \
-ORDER BY 1, 2, c.ordinal_position";
-
-const MYSQL_CATALOG: &str = "SELECT c.TABLE_SCHEMA, c.TABLE_NAME, c.COLUMN_NAME, c.DATA_TYPE, \
-c.DATA_TYPE FROM information_schema.COLUMNS c JOIN information_schema.TABLES t \
-ON t.TABLE_SCHEMA = c.TABLE_SCHEMA AND t.TABLE_NAME = c.TABLE_NAME \
-WHERE t.TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') \
-AND c.TABLE_SCHEMA NOT IN ('mysql', 'information_schema', 'performance_schema', 'sys') \
-ORDER BY c.TABLE_SCHEMA, c.TABLE_NAME, c.ORDINAL_POSITION";
-
-/// Whether a catalog type is one the detectors read.
-fn is_text(family: Family, data_type: &str, udt: &str) -> bool {
-    let t = data_type.to_ascii_lowercase();
-    match family {
-        Family::Postgres => {
-            matches!(t.as_str(), "text" | "character varying" | "character")
-                || udt.eq_ignore_ascii_case("citext")
-        }
-        Family::Mysql => matches!(
-            t.as_str(),
-            "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext"
-        ),
-    }
-}
-
-async fn catalog<S: Session>(session: &mut S, family: Family) -> Result<Vec<Column>, LeakError> {
-    let sql = match family {
-        Family::Postgres => PG_CATALOG,
-        Family::Mysql => MYSQL_CATALOG,
-    };
-    let rows = session
-        .query_text(sql, &[])
-        .await
-        .map_err(db("reading the catalog"))?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|row| match row.as_slice() {
-            [Some(schema), Some(table), Some(column), data_type, udt] => Some(Column {
-                schema: schema.clone(),
-                table: table.clone(),
-                column: column.clone(),
-                text: is_text(
-                    family,
-                    data_type.as_deref().unwrap_or(""),
-                    udt.as_deref().unwrap_or(""),
-                ),
-            }),
-            _ => None,
-        })
-        .collect())
-}
-
-async fn current_schema<S: Session>(session: &mut S, family: Family) -> Result<String, LeakError> {
-    let sql = match family {
-        Family::Postgres => "SELECT current_schema()::text",
-        Family::Mysql => "SELECT DATABASE()",
-    };
-    let rows = session
-        .query_text(sql, &[])
-        .await
-        .map_err(db("reading the current schema"))?;
-    Ok(rows
-        .into_iter()
-        .next()
-        .and_then(|r| r.into_iter().next().flatten())
-        .unwrap_or_default())
-}
-
-/// The catalog column `r` names: the exact spelling if there is one, else the one that matches
-/// ignoring ASCII case.
-fn resolve(
-    columns: &[Column],
-    r: &ColumnRef,
-    default_schema: &str,
-    directive: &'static str,
-) -> Result<Column, LeakError> {
-    let schema = r.schema.as_deref().unwrap_or(default_schema);
-    let exact = |c: &&Column| c.schema == schema && c.table == r.table && c.column == r.column;
-    let loose = |c: &&Column| {
-        c.schema.eq_ignore_ascii_case(schema)
-            && c.table.eq_ignore_ascii_case(&r.table)
-            && c.column.eq_ignore_ascii_case(&r.column)
-    };
-    columns
-        .iter()
-        .find(exact)
-        .or_else(|| columns.iter().find(loose))
-        .cloned()
-        .ok_or_else(|| LeakError::UnknownColumn {
-            directive,
-            column: r.to_string(),
-            schema: schema.to_owned(),
-        })
-}
-
 /// Before the script: reads the catalog, resolves the declared columns (an unknown one is an
 /// error naming it) and samples each sensitive column.
 pub async fn prepare<S: Session>(
@@ -258,21 +120,27 @@ pub async fn prepare<S: Session>(
     family: Family,
 ) -> Result<Prepared, LeakError> {
     let detectors = Detectors::new(&settings.patterns)?;
-    let columns = catalog(session, family).await?;
-    let default_schema = current_schema(session, family).await?;
+    let columns = catalog::columns(session, family)
+        .await
+        .map_err(db("reading the catalog"))?;
+    let default_schema = catalog::current_schema(session, family)
+        .await
+        .map_err(db("reading the current schema"))?;
+    let find = |r: &ColumnRef, directive| {
+        catalog::resolve(&columns, r, &default_schema).ok_or_else(|| LeakError::UnknownColumn {
+            directive,
+            column: r.to_string(),
+            schema: r.schema.clone().unwrap_or_else(|| default_schema.clone()),
+        })
+    };
     let allow = plan
         .allow
         .iter()
-        .map(|r| resolve(&columns, r, &default_schema, crate::script::ALLOW_DIRECTIVE))
+        .map(|r| find(r, crate::directive::ALLOW_DIRECTIVE))
         .collect::<Result<HashSet<_>, _>>()?;
     let mut sensitive = Vec::new();
     for r in &plan.sensitive {
-        let column = resolve(
-            &columns,
-            r,
-            &default_schema,
-            crate::script::SENSITIVE_DIRECTIVE,
-        )?;
+        let column = find(r, crate::directive::SENSITIVE_DIRECTIVE)?;
         let rows = settings
             .sample_values
             .saturating_mul(ROWS_PER_SAMPLED_VALUE);
@@ -374,7 +242,7 @@ pub async fn check<S: Session>(
     for c in &prepared.text_columns {
         let sql = format!(
             "SELECT {} FROM {} WHERE {} IS NOT NULL LIMIT {}",
-            prefix(family, c),
+            catalog::prefix(family, c, VALUE_PREFIX_CHARS),
             table_sql(family, c),
             quote_ident(family, &c.column),
             prepared.settings.scan_rows
@@ -415,14 +283,6 @@ pub async fn check<S: Session>(
         "leak check done"
     );
     Ok(report)
-}
-
-/// The first [`VALUE_PREFIX_CHARS`] characters of the column's value as text.
-fn prefix(family: Family, c: &Column) -> String {
-    match family {
-        Family::Postgres => format!("left({}, {VALUE_PREFIX_CHARS})", as_text(family, c)),
-        Family::Mysql => format!("LEFT({}, {VALUE_PREFIX_CHARS})", as_text(family, c)),
-    }
 }
 
 /// Why the report fails the gate: column names and counts only.

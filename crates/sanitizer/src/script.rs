@@ -13,38 +13,12 @@
 //! ([`crate::leak`]); any other `-- @word` comment is refused, so a typo cannot switch a
 //! check off.
 
-use std::fmt;
-
+pub use crate::directive::ColumnRef;
+use crate::directive::{self, ALLOW_DIRECTIVE, SENSITIVE_DIRECTIVE};
 use crate::engine::Family;
 
 /// The comment that starts the verification section of a script.
 pub const VERIFY_MARKER: &str = "@verify";
-
-/// The directive that declares columns holding production values the script must replace.
-pub const SENSITIVE_DIRECTIVE: &str = "@sensitive";
-
-/// The directive that declares columns where the leak check's detectors may fire.
-pub const ALLOW_DIRECTIVE: &str = "@allow";
-
-/// A column named in a directive: `table.column` or `schema.table.column`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ColumnRef {
-    /// Schema, when given (otherwise the connection's current schema or database).
-    pub schema: Option<String>,
-    /// Table name.
-    pub table: String,
-    /// Column name.
-    pub column: String,
-}
-
-impl fmt::Display for ColumnRef {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(schema) = &self.schema {
-            write!(f, "{schema}.")?;
-        }
-        write!(f, "{}.{}", self.table, self.column)
-    }
-}
 
 /// What a script asks for: statements to run in order, then queries that must return no rows,
 /// and the columns the leak check samples or allows.
@@ -117,59 +91,6 @@ pub enum ScriptError {
     },
 }
 
-/// Parses one directive's list: comma-separated `table.column` or `schema.table.column`.
-pub fn parse_columns(
-    directive: &'static str,
-    offset: usize,
-    list: &str,
-) -> Result<Vec<ColumnRef>, ScriptError> {
-    let bad = |entry: &str, reason| ScriptError::BadColumn {
-        directive,
-        offset,
-        entry: entry.to_owned(),
-        reason,
-    };
-    if list.trim().is_empty() {
-        return Err(bad("", "is empty: name at least one table.column"));
-    }
-    list.split(',')
-        .map(|entry| {
-            let entry = entry.trim();
-            if entry.is_empty() {
-                return Err(bad(entry, "is empty (two commas in a row, or a trailing comma?)"));
-            }
-            let parts: Vec<&str> = entry.split('.').collect();
-            let valid = |p: &&str| {
-                !p.is_empty()
-                    && p.chars()
-                        .all(|c| c.is_alphanumeric() || c == '_' || c == '$')
-            };
-            if !parts.iter().all(valid) {
-                return Err(bad(
-                    entry,
-                    "is not a plain name: expected table.column or schema.table.column (letters, digits, _ and $)",
-                ));
-            }
-            match parts.as_slice() {
-                [table, column] => Ok(ColumnRef {
-                    schema: None,
-                    table: (*table).to_owned(),
-                    column: (*column).to_owned(),
-                }),
-                [schema, table, column] => Ok(ColumnRef {
-                    schema: Some((*schema).to_owned()),
-                    table: (*table).to_owned(),
-                    column: (*column).to_owned(),
-                }),
-                _ => Err(bad(
-                    entry,
-                    "has the wrong form: expected table.column or schema.table.column",
-                )),
-            }
-        })
-        .collect()
-}
-
 /// Parses a script: statements, then (after `-- @verify`) verification queries.
 pub fn parse(script: &str, family: Family) -> Result<Plan, ScriptError> {
     let pieces = split(script, family)?;
@@ -198,7 +119,14 @@ pub fn parse(script: &str, family: Family) -> Result<Plan, ScriptError> {
                 } else {
                     &mut plan.allow
                 };
-                for column in parse_columns(directive, offset, &list)? {
+                let columns =
+                    directive::parse_columns(&list).map_err(|e| ScriptError::BadColumn {
+                        directive,
+                        offset,
+                        entry: e.entry,
+                        reason: e.reason,
+                    })?;
+                for column in columns {
                     if !into.contains(&column) {
                         into.push(column);
                     }

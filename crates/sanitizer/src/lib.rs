@@ -4,10 +4,10 @@
 //! Flow: [`config::Config`] from the environment → credentials from the RDS-managed secret
 //! and the script from S3 or inline ([`aws`]) → [`script::parse`] → a [`run::Session`] per
 //! engine ([`pg`] with [`pg_message`], [`mysql`] with [`mysql_message`], both
-//! over [`redact`] and [`tls`]) → [`run::run`] (with the [`leak`] check over the [`catalog`], its
-//! [`detect`] detectors and the script's [`directive`] lists) → [`summary::Summary`]. Any failure, including a verification query that
-//! returns rows or a leak the check finds, exits non-zero, and the pipeline then neither
-//! snapshots nor shares.
+//! over [`redact`] and [`tls`]) → [`run::run`] (with the [`leak`] check over the
+//! [`catalog`], its [`detect`] detectors and the script's [`directive`] lists) →
+//! [`summary::Summary`]. Any failure, including a verification query that returns rows or a
+//! leak the check finds, exits non-zero, and the pipeline then neither snapshots nor shares.
 
 pub mod aws;
 pub mod catalog;

@@ -130,7 +130,11 @@ pub async fn prepare<S: Session>(
         catalog::resolve(&columns, r, &default_schema).ok_or_else(|| LeakError::UnknownColumn {
             directive,
             column: r.to_string(),
-            schema: r.schema.clone().unwrap_or_else(|| default_schema.clone()),
+            schema: match (&r.schema, default_schema.as_str()) {
+                (Some(schema), _) => schema.clone(),
+                (None, "") => "(none: the connection has no current schema)".to_owned(),
+                (None, schema) => schema.to_owned(),
+            },
         })
     };
     let allow = plan

@@ -18,6 +18,9 @@
 //! | `SANITIZER_DRY_RUN` | `true`: run everything, then roll back (default `false`) |
 //! | `SANITIZER_TLS` | `require` (default), `verify-full` (needs `SANITIZER_CA_BUNDLE`), `disable` (local tests only) |
 //! | `SANITIZER_CA_BUNDLE` | path of a PEM CA bundle, e.g. the RDS global bundle |
+//! | `SANITIZER_LEAK_SAMPLE_VALUES` | leak check: distinct values sampled per `-- @sensitive` column (default 1000) |
+//! | `SANITIZER_LEAK_SCAN_ROWS` | leak check: rows of each text column the detectors read (default 10000) |
+//! | `SANITIZER_LEAK_PATTERNS` | leak check: more detectors, a JSON object `{"name": "regex"}` (default none) |
 
 use std::path::PathBuf;
 
@@ -25,6 +28,7 @@ use sluice_runtime::config::{ConfigError, Env};
 use sluice_runtime::pin::Sha256Pin;
 
 use crate::engine::{Engine, Family, TlsMode};
+use crate::leak::LeakSettings;
 
 /// Database host name.
 pub const ENDPOINT: &str = "SANITIZER_ENDPOINT";
@@ -52,8 +56,14 @@ pub const DRY_RUN: &str = "SANITIZER_DRY_RUN";
 pub const TLS: &str = "SANITIZER_TLS";
 /// CA bundle path for `verify-full`.
 pub const CA_BUNDLE: &str = "SANITIZER_CA_BUNDLE";
+/// Leak check: distinct values sampled per sensitive column.
+pub const LEAK_SAMPLE_VALUES: &str = "SANITIZER_LEAK_SAMPLE_VALUES";
+/// Leak check: rows per text column the detectors read.
+pub const LEAK_SCAN_ROWS: &str = "SANITIZER_LEAK_SCAN_ROWS";
+/// Leak check: configured detectors, a JSON object of names to regular expressions.
+pub const LEAK_PATTERNS: &str = "SANITIZER_LEAK_PATTERNS";
 /// Every variable the task reads (the template test holds the task definition to it).
-pub const ALL: [&str; 13] = [
+pub const ALL: [&str; 16] = [
     ENDPOINT,
     PORT,
     ENGINE,
@@ -67,6 +77,9 @@ pub const ALL: [&str; 13] = [
     DRY_RUN,
     TLS,
     CA_BUNDLE,
+    LEAK_SAMPLE_VALUES,
+    LEAK_SCAN_ROWS,
+    LEAK_PATTERNS,
 ];
 
 /// Where the script comes from.
@@ -110,6 +123,8 @@ pub struct Config {
     pub tls: TlsMode,
     /// CA bundle for `verify-full`.
     pub ca_bundle: Option<PathBuf>,
+    /// What the leak check reads.
+    pub leak: LeakSettings,
 }
 
 /// Splits `s3://bucket/key` into bucket and key.
@@ -180,6 +195,7 @@ impl Config {
                 var: format!("{CA_BUNDLE} (required by {TLS}=verify-full)"),
             });
         }
+        let leak = leak_settings(env)?;
         Ok(Self {
             engine,
             endpoint: env.required(ENDPOINT)?,
@@ -193,8 +209,36 @@ impl Config {
             dry_run: env.bool_or(DRY_RUN, false)?,
             tls,
             ca_bundle,
+            leak,
         })
     }
+}
+
+/// The leak check's settings; errors name the variable.
+fn leak_settings(env: &Env) -> Result<LeakSettings, ConfigError> {
+    let defaults = LeakSettings::default();
+    let bounded = |var: &str, default: u64| -> Result<u64, ConfigError> {
+        let n: u64 = env.parse_or(var, default)?;
+        if (1..=1_000_000).contains(&n) {
+            Ok(n)
+        } else {
+            Err(ConfigError::invalid(
+                var,
+                &n.to_string(),
+                "must be 1..=1000000",
+            ))
+        }
+    };
+    let patterns = match env.optional(LEAK_PATTERNS) {
+        Some(json) => crate::detect::parse_patterns(&json)
+            .map_err(|e| ConfigError::invalid(LEAK_PATTERNS, "(set)", e))?,
+        None => Vec::new(),
+    };
+    Ok(LeakSettings {
+        sample_values: bounded(LEAK_SAMPLE_VALUES, defaults.sample_values)?,
+        scan_rows: bounded(LEAK_SCAN_ROWS, defaults.scan_rows)?,
+        patterns,
+    })
 }
 
 #[cfg(test)]

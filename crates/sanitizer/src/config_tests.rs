@@ -126,3 +126,33 @@ fn given_a_malformed_pin_then_error_names_the_variable_and_an_inline_script_need
             .is_some()
     );
 }
+
+#[test]
+fn given_leak_settings_then_defaults_apply_and_bad_values_name_the_variable() {
+    let c = with(&[]).expect("config");
+    assert_eq!(c.leak, LeakSettings::default());
+    assert_eq!((c.leak.sample_values, c.leak.scan_rows), (1000, 10_000));
+    assert!(c.leak.patterns.is_empty());
+
+    let c = with(&[
+        (LEAK_SAMPLE_VALUES, "50"),
+        (LEAK_SCAN_ROWS, "200"),
+        (LEAK_PATTERNS, r#"{"ssn": "\\d{3}-\\d{2}-\\d{4}"}"#),
+    ])
+    .expect("config");
+    assert_eq!((c.leak.sample_values, c.leak.scan_rows), (50, 200));
+    assert_eq!(
+        c.leak.patterns,
+        vec![("ssn".to_owned(), r"\d{3}-\d{2}-\d{4}".to_owned())]
+    );
+
+    for (var, value) in [
+        (LEAK_SAMPLE_VALUES, "0"),
+        (LEAK_SCAN_ROWS, "many"),
+        (LEAK_PATTERNS, r#"{"ssn": "(open"}"#),
+        (LEAK_PATTERNS, "not json"),
+    ] {
+        let err = with(&[(var, value)]).expect_err(value).to_string();
+        assert!(err.contains(var), "{err}");
+    }
+}

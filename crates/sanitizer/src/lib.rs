@@ -4,13 +4,18 @@
 //! Flow: [`config::Config`] from the environment → credentials from the RDS-managed secret
 //! and the script from S3 or inline ([`aws`]) → [`script::parse`] → a [`run::Session`] per
 //! engine ([`pg`] with [`pg_message`], [`mysql`] with [`mysql_message`], both
-//! over [`redact`] and [`tls`]) → [`run::run`] → [`summary::Summary`]. Any
-//! failure, including a verification query that returns rows, exits non-zero, and the
-//! pipeline then neither snapshots nor shares.
+//! over [`redact`] and [`tls`]) → [`run::run`] (with the [`leak`] check over the
+//! [`catalog`], its [`detect`] detectors and the script's [`directive`] lists) →
+//! [`summary::Summary`]. Any failure, including a verification query that returns rows or a
+//! leak the check finds, exits non-zero, and the pipeline then neither snapshots nor shares.
 
 pub mod aws;
+pub mod catalog;
 pub mod config;
+pub mod detect;
+pub mod directive;
 pub mod engine;
+pub mod leak;
 pub mod mysql;
 pub mod mysql_message;
 pub mod pg;
@@ -95,6 +100,7 @@ pub async fn sanitize(config: &Config, creds: &Credentials, script_text: &str) -
                 family,
                 dry_run: config.dry_run,
                 statement_timeout: Duration::from_secs(config.statement_timeout_seconds),
+                leak: config.leak.clone(),
             };
             tracing::info!(
                 engine = %config.engine,

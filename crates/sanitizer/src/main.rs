@@ -13,7 +13,7 @@ async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .json()
         .with_writer(std::io::stderr)
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(filter())
         .init();
     let env = Env::from_process();
     let summary = sluice_sanitizer::task::run_task(&env).await;
@@ -32,4 +32,14 @@ async fn main() -> ExitCode {
     } else {
         ExitCode::FAILURE
     }
+}
+
+/// `RUST_LOG` (default `info`), but the database drivers never below `info`: at `debug`
+/// they log bound parameters, which are the leak check's sampled production values.
+fn filter() -> EnvFilter {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    ["tokio_postgres=info", "mysql_async=info"]
+        .into_iter()
+        .filter_map(|d| d.parse().ok())
+        .fold(filter, EnvFilter::add_directive)
 }

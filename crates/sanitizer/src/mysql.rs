@@ -1,7 +1,7 @@
 //! The MySQL-family adapter (RDS MySQL, MariaDB, Aurora MySQL): mysql_async over rustls.
 
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, OptsBuilder, SslOpts};
+use mysql_async::{Conn, OptsBuilder, Params, SslOpts, Value};
 
 use crate::engine::{Engine, TlsMode};
 use crate::mysql_message;
@@ -90,6 +90,33 @@ impl Session for MySession {
     async fn count_rows(&mut self, sql: &str) -> Result<u64, DbError> {
         let rows: Vec<mysql_async::Row> = self.conn.query(sql).await.map_err(|e| db_error(&e))?;
         Ok(u64::try_from(rows.len()).unwrap_or(u64::MAX))
+    }
+
+    async fn query_text(
+        &mut self,
+        sql: &str,
+        params: &[&str],
+    ) -> Result<Vec<Vec<Option<String>>>, DbError> {
+        let rows: Vec<mysql_async::Row> = if params.is_empty() {
+            self.conn.query(sql).await
+        } else {
+            let bound: Vec<Value> = params.iter().map(|p| Value::from(*p)).collect();
+            self.conn.exec(sql, Params::Positional(bound)).await
+        }
+        .map_err(|e| db_error(&e))?;
+        rows.iter()
+            .map(|row| {
+                (0..row.len())
+                    .map(|i| match row.as_ref(i) {
+                        None | Some(Value::NULL) => Ok(None),
+                        Some(Value::Bytes(b)) => Ok(Some(String::from_utf8_lossy(b).into_owned())),
+                        Some(Value::Int(n)) => Ok(Some(n.to_string())),
+                        Some(Value::UInt(n)) => Ok(Some(n.to_string())),
+                        Some(_) => Err(DbError(format!("column {} is not text", i + 1))),
+                    })
+                    .collect()
+            })
+            .collect()
     }
 
     async fn commit(&mut self) -> Result<(), DbError> {

@@ -4,6 +4,7 @@
 //! (DDL, `DO` blocks, multi-row DML) runs as written and reports its row count.
 
 use tokio_postgres::config::SslMode;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, SimpleQueryMessage};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
@@ -124,6 +125,30 @@ impl Session for PgSession {
             .filter(|m| matches!(m, SimpleQueryMessage::Row(_)))
             .count();
         Ok(u64::try_from(rows).unwrap_or(u64::MAX))
+    }
+
+    async fn query_text(
+        &mut self,
+        sql: &str,
+        params: &[&str],
+    ) -> Result<Vec<Vec<Option<String>>>, DbError> {
+        let bound: Vec<&(dyn ToSql + Sync)> =
+            params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        let rows = self
+            .client
+            .query(sql, &bound)
+            .await
+            .map_err(|e| db_error(&e))?;
+        rows.iter()
+            .map(|row| {
+                (0..row.len())
+                    .map(|i| {
+                        row.try_get::<_, Option<String>>(i)
+                            .map_err(|e| DbError(format!("column {} is not text: {e}", i + 1)))
+                    })
+                    .collect()
+            })
+            .collect()
     }
 
     async fn commit(&mut self) -> Result<(), DbError> {

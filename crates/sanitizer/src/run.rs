@@ -11,6 +11,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use crate::engine::Family;
+use crate::leak::{self, LeakSettings};
 use crate::script::Plan;
 use crate::summary::{Outcome, StatementReport, Summary, VerificationReport};
 
@@ -41,6 +42,14 @@ pub trait Session: Send {
     fn execute(&mut self, sql: &str) -> impl Future<Output = Result<u64, DbError>> + Send;
     /// Runs a query; returns how many rows it returned.
     fn count_rows(&mut self, sql: &str) -> impl Future<Output = Result<u64, DbError>> + Send;
+    /// Runs a query whose columns are all text, with `params` bound as text (`$1…` on
+    /// PostgreSQL, `?` on MySQL); returns every row (`None` for NULL). Only the leak check
+    /// uses it, and what it returns stays in memory.
+    fn query_text(
+        &mut self,
+        sql: &str,
+        params: &[&str],
+    ) -> impl Future<Output = Result<Vec<Vec<Option<String>>>, DbError>> + Send;
     /// Commits the transaction.
     fn commit(&mut self) -> impl Future<Output = Result<(), DbError>> + Send;
     /// Rolls the transaction back.
@@ -48,7 +57,7 @@ pub trait Session: Send {
 }
 
 /// How a run behaves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunOptions {
     /// Protocol family (decides transactions).
     pub family: Family,
@@ -56,6 +65,8 @@ pub struct RunOptions {
     pub dry_run: bool,
     /// Per-statement limit; the client also gives up a little after it.
     pub statement_timeout: Duration,
+    /// What the leak check reads.
+    pub leak: LeakSettings,
 }
 
 /// Keywords a MySQL dry run accepts as a statement's first word: none of them commits.
@@ -148,6 +159,12 @@ pub async fn run<S: Session>(session: &mut S, plan: &Plan, opts: RunOptions) -> 
         )
         .await;
     }
+    // Samples the sensitive columns before any statement changes them.
+    // Each of its queries is bounded by the server-side statement timeout set above.
+    let prepared = match leak::prepare(session, plan, &opts.leak, opts.family).await {
+        Ok(p) => p,
+        Err(e) => return abort(session, summary, format!("leak check: {e}")).await,
+    };
     for (i, sql) in plan.statements.iter().enumerate() {
         let started = Instant::now();
         let result = timed(limit, session.execute(sql)).await;
@@ -204,18 +221,33 @@ pub async fn run<S: Session>(session: &mut S, plan: &Plan, opts: RunOptions) -> 
         }
         summary.verification.push(report);
     }
+    let report = match leak::check(session, &prepared).await {
+        Ok(r) => r,
+        Err(e) => return abort(session, summary, format!("leak check: {e}")).await,
+    };
+    let leaked = leak::failure(&report);
+    summary.leak_check = Some(report);
     let failed: Vec<_> = summary
         .verification
         .iter()
         .filter(|v| !v.passed)
         .map(|v| v.index.to_string())
         .collect();
-    if !failed.is_empty() {
+    if !failed.is_empty() || leaked.is_some() {
         summary.outcome = Outcome::VerificationFailed;
-        summary.error = Some(format!(
-            "verification queries {} returned rows or failed",
-            failed.join(", ")
-        ));
+        let queries = (!failed.is_empty()).then(|| {
+            format!(
+                "verification queries {} returned rows or failed",
+                failed.join(", ")
+            )
+        });
+        summary.error = Some(
+            queries
+                .into_iter()
+                .chain(leaked)
+                .collect::<Vec<_>>()
+                .join("; "),
+        );
         if transactional {
             summary.rolled_back = session.rollback().await.is_ok();
         }

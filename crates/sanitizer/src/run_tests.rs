@@ -2,9 +2,12 @@ use super::*;
 
 /// Records what the runner asks for; fails statements containing `FAIL`; a query's row count
 /// is the number after `ROWS=` in it.
+/// With `values`, the database holds one table `public.t` with a text column `c`; a statement
+/// containing `MASK` replaces every value with `masked`.
 #[derive(Default)]
 struct Fake {
     log: Vec<String>,
+    values: Option<Vec<String>>,
 }
 
 impl Session for Fake {
@@ -18,6 +21,11 @@ impl Session for Fake {
     }
     async fn execute(&mut self, sql: &str) -> Result<u64, DbError> {
         self.log.push(sql.to_owned());
+        if sql.contains("MASK")
+            && let Some(values) = &mut self.values
+        {
+            values.iter_mut().for_each(|v| *v = "masked".to_owned());
+        }
         if sql.contains("FAIL") {
             Err(DbError("syntax error".into()))
         } else {
@@ -31,6 +39,35 @@ impl Session for Fake {
             .nth(1)
             .and_then(|n| n.trim().parse().ok())
             .unwrap_or(0))
+    }
+    async fn query_text(
+        &mut self,
+        sql: &str,
+        params: &[&str],
+    ) -> Result<Vec<Vec<Option<String>>>, DbError> {
+        let Some(values) = &self.values else {
+            // An empty database: no catalog rows, no current schema.
+            return Ok(Vec::new());
+        };
+        let text = |v: &str| vec![Some(v.to_owned())];
+        Ok(if sql.contains("information_schema") {
+            vec![
+                ["public", "t", "c", "text", "text"]
+                    .map(Some)
+                    .map(|v| v.map(str::to_owned))
+                    .to_vec(),
+            ]
+        } else if sql.contains("current_schema") || sql.contains("DATABASE()") {
+            vec![text("public")]
+        } else if sql.to_ascii_lowercase().contains("count(distinct") {
+            let n = values
+                .iter()
+                .filter(|v| params.contains(&v.as_str()))
+                .count();
+            vec![text(&n.to_string())]
+        } else {
+            values.iter().map(|v| text(v)).collect()
+        })
     }
     async fn commit(&mut self) -> Result<(), DbError> {
         self.log.push("COMMIT".into());
@@ -46,6 +83,7 @@ fn plan(statements: &[&str], verify: &[&str]) -> Plan {
     Plan {
         statements: statements.iter().map(|s| s.to_string()).collect(),
         verify: verify.iter().map(|s| s.to_string()).collect(),
+        ..Plan::default()
     }
 }
 
@@ -54,6 +92,7 @@ fn opts(family: Family, dry_run: bool) -> RunOptions {
         family,
         dry_run,
         statement_timeout: Duration::from_secs(60),
+        leak: LeakSettings::default(),
     }
 }
 
@@ -215,4 +254,83 @@ async fn given_postgres_script_with_commit_then_nothing_runs() {
     assert_eq!(s.outcome, Outcome::Failed);
     assert!(db.log.is_empty());
     assert!(s.error.as_deref().unwrap_or("").contains("statement 2"));
+}
+
+fn leak_plan(statements: &[&str]) -> Plan {
+    Plan {
+        sensitive: crate::directive::parse_columns("t.c").expect("column"),
+        ..plan(statements, &["V ROWS=0"])
+    }
+}
+
+fn with_values() -> Fake {
+    Fake {
+        values: Some(vec![
+            "jane@corp-mail.com".into(),
+            "joe@corp-mail.com".into(),
+        ]),
+        ..Fake::default()
+    }
+}
+
+#[tokio::test]
+async fn given_a_sampled_value_left_by_the_script_then_the_gate_fails_closed_and_postgres_rolls_back()
+ {
+    let mut db = with_values();
+    let s = run(&mut db, &leak_plan(&["U1"]), opts(Family::Postgres, false)).await;
+    assert_eq!(s.outcome, Outcome::VerificationFailed);
+    assert_eq!(
+        s.error.as_deref(),
+        Some(
+            "leak check failed: public.t.c: 2 of 2 sampled values remain; public.t.c: detector email fired on 2 of the rows scanned"
+        )
+    );
+    assert_eq!(db.log.last().map(String::as_str), Some("ROLLBACK"));
+    assert!(!s.committed && s.rolled_back && !s.ok());
+    let report = s.leak_check.expect("leak report");
+    assert!(!report.passed);
+    assert_eq!(
+        (report.sensitive[0].sampled, report.sensitive[0].remaining),
+        (2, 2)
+    );
+}
+
+#[tokio::test]
+async fn given_the_script_masks_the_sampled_column_then_the_gate_passes_and_commits() {
+    let mut db = with_values();
+    let s = run(
+        &mut db,
+        &leak_plan(&["MASK"]),
+        opts(Family::Postgres, false),
+    )
+    .await;
+    assert_eq!(s.outcome, Outcome::Succeeded, "{:?}", s.error);
+    assert_eq!(db.log.last().map(String::as_str), Some("COMMIT"));
+    let report = s.leak_check.expect("leak report");
+    assert!(report.passed && report.hits.is_empty());
+    assert_eq!(report.text_columns_scanned, 1);
+}
+
+#[tokio::test]
+async fn given_a_leak_on_mysql_outside_a_transaction_then_the_run_fails_without_claiming_a_commit()
+{
+    let mut db = with_values();
+    let s = run(&mut db, &leak_plan(&["U1"]), opts(Family::Mysql, false)).await;
+    assert_eq!(s.outcome, Outcome::VerificationFailed);
+    assert!(!s.committed && !s.ok());
+    assert!(!db.log.iter().any(|l| l == "COMMIT"));
+}
+
+#[tokio::test]
+async fn given_a_declared_column_missing_from_the_database_then_no_statement_runs() {
+    let mut db = Fake::default();
+    let s = run(&mut db, &leak_plan(&["U1"]), opts(Family::Postgres, false)).await;
+    assert_eq!(s.outcome, Outcome::Failed);
+    assert_eq!(
+        s.error.as_deref(),
+        Some(
+            "leak check: @sensitive column t.c does not exist (looked in schema (none: the connection has no current schema))"
+        )
+    );
+    assert!(!db.log.iter().any(|l| l == "U1"));
 }

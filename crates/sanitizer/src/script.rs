@@ -7,19 +7,31 @@
 //! A line comment that reads exactly `-- @verify` (between statements) starts the verification
 //! section: every statement after it is a verification query that must return no rows.
 //! MySQL's `DELIMITER` command is a client feature and is not supported.
+//!
+//! Before `-- @verify`, line comments `-- @sensitive t.c, …` and `-- @allow t.c, …` declare
+//! the columns the leak check samples and the columns where its detectors may fire
+//! ([`crate::leak`]); any other `-- @word` comment is refused, so a typo cannot switch a
+//! check off.
 
+pub use crate::directive::ColumnRef;
+use crate::directive::{self, ALLOW_DIRECTIVE, SENSITIVE_DIRECTIVE};
 use crate::engine::Family;
 
 /// The comment that starts the verification section of a script.
 pub const VERIFY_MARKER: &str = "@verify";
 
-/// What a script asks for: statements to run in order, then queries that must return no rows.
+/// What a script asks for: statements to run in order, then queries that must return no rows,
+/// and the columns the leak check samples or allows.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Plan {
     /// Sanitizing statements, in order.
     pub statements: Vec<String>,
     /// Verification queries; each must return no rows.
     pub verify: Vec<String>,
+    /// Columns declared with `-- @sensitive`, in order, without repeats.
+    pub sensitive: Vec<ColumnRef>,
+    /// Columns declared with `-- @allow`, in order, without repeats.
+    pub allow: Vec<ColumnRef>,
 }
 
 /// A script that cannot be split.
@@ -45,6 +57,38 @@ pub enum ScriptError {
         /// Where the second marker is.
         offset: usize,
     },
+    /// A `-- @word` comment that is no directive this task knows.
+    #[error(
+        "unknown directive `-- @{name}` at byte {offset} (known: -- {VERIFY_MARKER}, -- {SENSITIVE_DIRECTIVE}, -- {ALLOW_DIRECTIVE})"
+    )]
+    UnknownDirective {
+        /// The word after `@`.
+        name: String,
+        /// Where the comment is.
+        offset: usize,
+    },
+    /// A directive that must come before `-- @verify` comes after it.
+    #[error(
+        "-- {directive} at byte {offset} comes after -- {VERIFY_MARKER}; declare columns before it"
+    )]
+    DirectiveAfterVerify {
+        /// `@sensitive` or `@allow`.
+        directive: &'static str,
+        /// Where the directive is.
+        offset: usize,
+    },
+    /// A directive entry that is not `table.column` or `schema.table.column`.
+    #[error("-- {directive} at byte {offset}: entry `{entry}` {reason}")]
+    BadColumn {
+        /// `@sensitive` or `@allow`.
+        directive: &'static str,
+        /// Where the directive is.
+        offset: usize,
+        /// The entry as written (a column name, never a value).
+        entry: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
 }
 
 /// Parses a script: statements, then (after `-- @verify`) verification queries.
@@ -60,6 +104,34 @@ pub fn parse(script: &str, family: Family) -> Result<Plan, ScriptError> {
                 return Err(ScriptError::DuplicateMarker { offset });
             }
             Piece::Marker(_) => in_verify = true,
+            Piece::Directive {
+                directive, offset, ..
+            } if in_verify => {
+                return Err(ScriptError::DirectiveAfterVerify { directive, offset });
+            }
+            Piece::Directive {
+                directive,
+                offset,
+                list,
+            } => {
+                let into = if directive == SENSITIVE_DIRECTIVE {
+                    &mut plan.sensitive
+                } else {
+                    &mut plan.allow
+                };
+                let columns =
+                    directive::parse_columns(&list).map_err(|e| ScriptError::BadColumn {
+                        directive,
+                        offset,
+                        entry: e.entry,
+                        reason: e.reason,
+                    })?;
+                for column in columns {
+                    if !into.contains(&column) {
+                        into.push(column);
+                    }
+                }
+            }
         }
     }
     Ok(plan)
@@ -71,7 +143,7 @@ pub fn split_statements(sql: &str, family: Family) -> Result<Vec<String>, Script
         .into_iter()
         .filter_map(|p| match p {
             Piece::Statement(s) => Some(s),
-            Piece::Marker(_) => None,
+            Piece::Marker(_) | Piece::Directive { .. } => None,
         })
         .collect())
 }
@@ -80,6 +152,45 @@ pub fn split_statements(sql: &str, family: Family) -> Result<Vec<String>, Script
 enum Piece {
     Statement(String),
     Marker(usize),
+    Directive {
+        directive: &'static str,
+        offset: usize,
+        list: String,
+    },
+}
+
+/// What a line comment's text (after `--`) is, if it starts with `@`.
+fn directive(text: &str, offset: usize) -> Result<Option<Piece>, ScriptError> {
+    let text = text.trim();
+    let Some(rest) = text.strip_prefix('@') else {
+        return Ok(None);
+    };
+    let name: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+        .collect();
+    let list = rest[name.len()..].to_owned();
+    let known = [SENSITIVE_DIRECTIVE, ALLOW_DIRECTIVE]
+        .into_iter()
+        .find(|d| d[1..] == name);
+    match known {
+        Some(directive) if list.is_empty() || list.starts_with(char::is_whitespace) => {
+            Ok(Some(Piece::Directive {
+                directive,
+                offset,
+                list,
+            }))
+        }
+        _ if name.is_empty() => Ok(None),
+        _ => Err(ScriptError::UnknownDirective {
+            name: rest
+                .split(char::is_whitespace)
+                .next()
+                .unwrap_or(rest)
+                .to_owned(),
+            offset,
+        }),
+    }
 }
 
 fn is_ident(b: u8) -> bool {
@@ -128,11 +239,14 @@ fn split(sql: &str, family: Family) -> Result<Vec<Piece>, ScriptError> {
                     .iter()
                     .position(|&c| c == b'\n')
                     .map_or(bytes.len(), |p| i + p);
-                if sql[i + 2..end].trim() == VERIFY_MARKER {
+                let text = &sql[i + 2..end];
+                if text.trim() == VERIFY_MARKER {
                     if first.is_some() {
                         return Err(ScriptError::MarkerInsideStatement { offset: i });
                     }
                     pieces.push(Piece::Marker(i));
+                } else if let Some(piece) = directive(text, i)? {
+                    pieces.push(piece);
                 }
                 i = end;
             }

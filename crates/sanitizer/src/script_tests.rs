@@ -124,6 +124,107 @@ fn given_marker_inside_statement_or_twice_then_error() {
     ));
 }
 
+fn col(schema: Option<&str>, table: &str, column: &str) -> ColumnRef {
+    ColumnRef {
+        schema: schema.map(str::to_owned),
+        table: table.to_owned(),
+        column: column.to_owned(),
+    }
+}
+
+#[test]
+fn given_sensitive_and_allow_directives_then_the_plan_lists_their_columns_once_each() {
+    let plan = parse(
+        "-- @sensitive customers.email, customers.card\n\
+         UPDATE customers SET email = 'x';\n\
+         -- @sensitive  sales.orders.contact_email,customers.email\n\
+         -- @allow support_tickets.contact_email\n\
+         -- @verify\n\
+         SELECT 1 WHERE false",
+        Family::Postgres,
+    )
+    .expect("plan");
+    assert_eq!(
+        plan.sensitive,
+        vec![
+            col(None, "customers", "email"),
+            col(None, "customers", "card"),
+            col(Some("sales"), "orders", "contact_email"),
+        ]
+    );
+    assert_eq!(
+        plan.allow,
+        vec![col(None, "support_tickets", "contact_email")]
+    );
+    assert_eq!(plan.statements, vec!["UPDATE customers SET email = 'x'"]);
+    assert_eq!(plan.verify.len(), 1);
+    assert_eq!(plan.sensitive[2].to_string(), "sales.orders.contact_email");
+}
+
+#[test]
+fn given_a_bad_directive_entry_then_the_error_names_the_entry() {
+    for (script, entry, says) in [
+        (
+            "-- @sensitive customers\n-- @verify\nSELECT 1",
+            "customers",
+            "wrong form",
+        ),
+        (
+            "-- @sensitive a.b.c.d\n-- @verify\nSELECT 1",
+            "a.b.c.d",
+            "wrong form",
+        ),
+        ("-- @allow t.c,,u.d\n-- @verify\nSELECT 1", "", "is empty"),
+        ("-- @sensitive t.c,\n-- @verify\nSELECT 1", "", "is empty"),
+        ("-- @sensitive\n-- @verify\nSELECT 1", "", "is empty"),
+        (
+            "-- @sensitive t.\"c\"\n-- @verify\nSELECT 1",
+            "t.\"c\"",
+            "plain name",
+        ),
+        (
+            "-- @sensitive t..c\n-- @verify\nSELECT 1",
+            "t..c",
+            "plain name",
+        ),
+    ] {
+        let err = parse(script, Family::Mysql).expect_err(script);
+        let text = err.to_string();
+        assert!(
+            matches!(&err, ScriptError::BadColumn { entry: e, .. } if e == entry),
+            "{script}: {err:?}"
+        );
+        assert!(
+            text.contains(says) && text.contains("-- @"),
+            "{script}: {text}"
+        );
+    }
+}
+
+#[test]
+fn given_an_unknown_or_late_directive_then_the_script_is_refused() {
+    let err = parse("-- @sensitve t.c\n-- @verify\nSELECT 1", Family::Postgres).expect_err("typo");
+    assert!(
+        matches!(&err, ScriptError::UnknownDirective { name, .. } if name == "sensitve"),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("@sensitive"), "{err}");
+    assert!(matches!(
+        parse("-- @verify\nSELECT 1;\n-- @allow t.c\n", Family::Postgres),
+        Err(ScriptError::DirectiveAfterVerify {
+            directive: "@allow",
+            ..
+        })
+    ));
+    // A plain comment that mentions an address is no directive.
+    let plan = parse(
+        "-- mail ops@corp.example\n-- @ note\n-- @verify\nSELECT 1",
+        Family::Postgres,
+    )
+    .expect("plan");
+    assert!(plan.sensitive.is_empty() && plan.allow.is_empty());
+}
+
 /// A statement piece that contains `;` only where splitting must ignore it.
 fn piece() -> impl Strategy<Value = String> {
     prop_oneof![

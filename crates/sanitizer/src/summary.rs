@@ -46,6 +46,52 @@ pub struct VerificationReport {
     pub error: Option<String>,
 }
 
+/// A sensitive column of the leak check: how many production values were sampled before the
+/// script, and how many of those are still in the column after it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SensitiveReport {
+    /// `schema.table.column`.
+    pub column: String,
+    /// Distinct non-blank values sampled before the script.
+    pub sampled: u64,
+    /// How many of them the column still holds after the script (0 to pass).
+    pub remaining: u64,
+}
+
+/// A detector that fired on a text column after the script.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DetectorHit {
+    /// `schema.table.column`.
+    pub column: String,
+    /// The detector: `email`, `card`, or a configured pattern's name.
+    pub detector: String,
+    /// Rows (of those scanned) on which it fired.
+    pub rows: u64,
+    /// The column is declared with `-- @allow`, so the hit does not fail the gate.
+    pub allowed: bool,
+}
+
+/// The leak check's result: column names and counts, never a value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LeakReport {
+    /// No sampled value remains and no detector fired outside the allow-list.
+    pub passed: bool,
+    /// Setting: distinct values sampled per sensitive column, at most.
+    pub sample_values: u64,
+    /// Setting: rows scanned per text column, at most.
+    pub scan_rows: u64,
+    /// Characters of each value the detectors see.
+    pub value_prefix_chars: u32,
+    /// The detectors that ran.
+    pub detectors: Vec<String>,
+    /// Each `-- @sensitive` column.
+    pub sensitive: Vec<SensitiveReport>,
+    /// Text columns the detectors scanned.
+    pub text_columns_scanned: u64,
+    /// Every (column, detector) that fired, allowed or not.
+    pub hits: Vec<DetectorHit>,
+}
+
 /// The whole run, printed as one JSON object on stdout.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Summary {
@@ -69,6 +115,8 @@ pub struct Summary {
     pub statements: Vec<StatementReport>,
     /// Verification queries.
     pub verification: Vec<VerificationReport>,
+    /// The leak check, when it ran to the end.
+    pub leak_check: Option<LeakReport>,
     /// What went wrong, if anything.
     pub error: Option<String>,
 }
@@ -86,6 +134,7 @@ impl Summary {
             rolled_back: false,
             statements: Vec::new(),
             verification: Vec::new(),
+            leak_check: None,
             error: None,
         }
     }

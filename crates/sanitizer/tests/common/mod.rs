@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod leak;
+
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 

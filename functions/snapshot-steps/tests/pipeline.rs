@@ -120,6 +120,27 @@ async fn assert_attested(bed: &Bed, output: &Value, kept: &str, pin: &str) {
             .all(|q| q["passed"] == json!(true) && q["rows"] == json!(0)),
         "{report}"
     );
+    let leak = &report["leakCheck"];
+    let sampled: Vec<(&str, u64, u64)> = leak["sensitive"]
+        .as_array()
+        .map(|cols| {
+            cols.iter()
+                .filter_map(|c| {
+                    Some((
+                        c["column"].as_str()?,
+                        c["sampled"].as_u64()?,
+                        c["remaining"].as_u64()?,
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(sampled.len(), 3, "{leak}");
+    assert!(
+        sampled.iter().all(|(_, n, left)| *n > 0 && *left == 0),
+        "every sensitive column sampled, none left: {leak}"
+    );
+    assert!(leak["text_columns_scanned"].as_u64() > Some(0), "{leak}");
     for phase in ["restore", "sanitize", "snapshot", "total"] {
         assert!(
             report["durationsSeconds"][phase].is_i64(),

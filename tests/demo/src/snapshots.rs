@@ -59,7 +59,10 @@ pub async fn run(report: &mut Report) -> anyhow::Result<()> {
         section.line(format!(
             "attestation report {uri} (its SHA-256 is the snapshot's sluice:report-sha256 tag):"
         ));
-        for line in String::from_utf8_lossy(&body).lines() {
+        let pretty = serde_json::from_slice::<serde_json::Value>(&body)
+            .and_then(|v| serde_json::to_string_pretty(&v))
+            .unwrap_or_else(|_| String::from_utf8_lossy(&body).into_owned());
+        for line in pretty.lines() {
             section.line(format!("  {line}"));
         }
     }

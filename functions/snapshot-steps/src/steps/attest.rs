@@ -79,7 +79,7 @@ pub(super) async fn attest(s: &mut State, deps: &Deps, now: i64) -> Result<(), S
         "durationsSeconds": durations,
         "attestedAt": now,
     });
-    let body = serde_json::to_vec_pretty(&report)
+    let body = serde_json::to_vec(&report)
         .map_err(|e| StepError::new(sluice_runtime::ErrorKind::Internal, e.to_string()))?;
     let digest = Sha256Pin::of(&body).to_string();
     let (bucket, _) = split_s3_uri(&c.script_uri)

@@ -61,7 +61,11 @@ fn parse_all(event: &FirehoseEvent) -> Vec<Payload> {
 
 /// One invocation through the Lambda host: its time and the EMF counters it logged.
 async fn e2e(host: &LambdaHost, event: &Value, records: usize) -> (Duration, Value) {
-    let before = host.logs(FUNCTION).len();
+    let before = host
+        .logs(FUNCTION)
+        .lines()
+        .filter(|l| l.contains("\"RecordsReingested\""))
+        .count();
     let start = Instant::now();
     let out = host
         .invoke(FUNCTION, event)
@@ -70,13 +74,21 @@ async fn e2e(host: &LambdaHost, event: &Value, records: usize) -> (Duration, Val
     let took = start.elapsed();
     let response: FirehoseResponse = serde_json::from_value(out).unwrap();
     assert_eq!(response.records.len(), records, "every record answered");
-    let logs = host.logs(FUNCTION);
-    let metrics = logs[before..]
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l.trim()).ok())
-        .find(|v| v.get("RecordsReingested").is_some())
-        .unwrap_or_else(|| panic!("no metrics line:\n{}", &logs[before..]));
-    (took, metrics)
+    // This invocation's metrics: the newest metrics line, once there is one more than before
+    // (it may reach the host's log a moment after the answer).
+    for _ in 0..50 {
+        let logs = host.logs(FUNCTION);
+        let lines: Vec<Value> = logs
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l.trim()).ok())
+            .filter(|v| v.get("RecordsReingested").is_some())
+            .collect();
+        if lines.len() > before {
+            return (took, lines[lines.len() - 1].clone());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no metrics line:\n{}", host.logs(FUNCTION));
 }
 
 fn median<T: Copy + PartialOrd>(mut v: Vec<T>) -> T {
@@ -133,8 +145,10 @@ fn main() {
         for _ in 0..ROUNDS {
             let (took, metrics) = rt.block_on(e2e(&host, &json, records));
             e2e_t.push(took);
-            reingested.push(metrics["RecordsReingested"].as_u64().unwrap_or(0));
-            pieces.push(metrics["PiecesReingested"].as_u64().unwrap_or(0));
+            // EMF values may be written as floats.
+            let count = |k: &str| metrics[k].as_f64().unwrap_or(f64::NAN) as u64;
+            reingested.push(count("RecordsReingested"));
+            pieces.push(count("PiecesReingested"));
             let t = Instant::now();
             std::hint::black_box(parse_all(&event));
             bare_t.push(t.elapsed());
@@ -157,7 +171,8 @@ fn main() {
             mbps(o),
         );
     }
-    let pid = procfs::child_pid(FUNCTION).expect("function process");
+    // Linux keeps the first 15 bytes of a command's name.
+    let pid = procfs::child_pid(&FUNCTION[..15]).expect("function process");
     println!(
         "  function peak RSS {:.1} MiB",
         procfs::vm_hwm_kib(pid) as f64 / 1024.0

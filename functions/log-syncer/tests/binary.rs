@@ -400,7 +400,17 @@ async fn given_rds_rotates_a_file_away_mid_copy_then_the_next_run_counts_and_log
     let next: Value = host.invoke("log-syncer", &json!({})).await.expect("run");
     assert_eq!(next["files_lost"], 1, "{next}");
     assert_eq!(next["instances"][0]["lost"], json!([PG]), "{next}");
-    let logs = host.logs("log-syncer");
+    // The run's log lines reach the host a moment after its answer.
+    let mut logs = host.logs("log-syncer");
+    for _ in 0..50 {
+        if logs.contains("\"FilesLostBeforeCopy\":1.0")
+            && logs.contains("rotated away by RDS before it was completely copied")
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        logs = host.logs("log-syncer");
+    }
     let lost_line = logs
         .lines()
         .find(|l| l.contains("rotated away by RDS before it was completely copied"))

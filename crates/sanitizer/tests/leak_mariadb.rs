@@ -33,19 +33,8 @@ UPDATE customers SET email = CONCAT('customer', id, '@example.invalid'), card = 
 SELECT id FROM customers WHERE card IS NOT NULL;
 ";
 
-/// A MariaDB server; `mariadb-install-db` fails now and then on this busy shared machine
-/// (the test bed's issue), so a failed start is retried twice.
-fn started() -> DbServer {
-    for _ in 0..2 {
-        if let Ok(db) = std::panic::catch_unwind(DbServer::mariadb) {
-            return db;
-        }
-    }
-    DbServer::mariadb()
-}
-
 fn loaded() -> DbServer {
-    let db = started();
+    let db = mariadb_started();
     db.sql("CREATE DATABASE app");
     for sql in fixture("app.", "varchar(100)") {
         db.sql(&sql);

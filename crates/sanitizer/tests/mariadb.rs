@@ -22,19 +22,8 @@ SELECT id FROM customers WHERE email NOT LIKE '%@example.invalid';
 SELECT id FROM customers WHERE card_number IS NOT NULL;
 ";
 
-/// A MariaDB server; `mariadb-install-db` fails now and then on this busy shared machine
-/// (the test bed's issue, not the sanitizer's), so a failed start is retried twice.
-fn started() -> DbServer {
-    for _ in 0..2 {
-        if let Ok(db) = std::panic::catch_unwind(DbServer::mariadb) {
-            return db;
-        }
-    }
-    DbServer::mariadb()
-}
-
 fn loaded() -> DbServer {
-    let db = started();
+    let db = mariadb_started();
     db.sql("CREATE DATABASE app");
     db.sql("CREATE TABLE app.customers (id int PRIMARY KEY, name varchar(100), email varchar(200) NOT NULL, card_number varchar(32), phone varchar(32))");
     db.sql(&insert_customers("app.customers"));

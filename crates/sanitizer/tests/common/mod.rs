@@ -184,3 +184,15 @@ pub fn rows_affected(summary: &Value) -> Vec<u64> {
         })
         .unwrap_or_default()
 }
+
+/// A MariaDB server; `mariadb-install-db` fails now and then on a busy shared machine (the test
+/// bed's issue, not the sanitizer's), so a failed start is retried twice.
+#[allow(dead_code, reason = "used by the MariaDB test binaries only")]
+pub fn mariadb_started() -> sluice_testbed::db::DbServer {
+    for _ in 0..2 {
+        if let Ok(db) = std::panic::catch_unwind(sluice_testbed::db::DbServer::mariadb) {
+            return db;
+        }
+    }
+    sluice_testbed::db::DbServer::mariadb()
+}

@@ -154,6 +154,9 @@ pub struct Options {
     pub configured_source: Option<&'static str>,
     /// Copy to a DR region.
     pub dr: bool,
+    /// With `dr` and `reencrypt`, a key of the DR region is deployed as `SnapshotDrKmsKeyArn`
+    /// (default true).
+    pub dr_key: bool,
     /// `SnapshotAuroraClone`: a cluster source with `new` is cloned (default true).
     pub aurora_clone: bool,
     /// A provisioned Aurora source: no `INSTANCE_CLASS` (the temp instance takes the writer's
@@ -187,6 +190,7 @@ impl Default for Options {
             reencrypt_under_aws_rds: false,
             configured_source: None,
             dr: false,
+            dr_key: true,
             aurora_clone: true,
             provisioned: false,
             accounts: vec![ACCOUNT_A],
@@ -198,6 +202,9 @@ impl Default for Options {
         }
     }
 }
+
+/// The DR region the stage is deployed with when [`Options::dr`] is set.
+pub const DR_REGION: &str = "eu-west-1";
 
 /// The class of a provisioned source's writer after its failover (see [`Options::provisioned`]).
 pub const PROVISIONED_WRITER_CLASS: &str = "db.r6g.xlarge";
@@ -228,6 +235,9 @@ pub struct Stage {
     pub kms_key: Option<String>,
     /// The source's KMS key (ARN), when it is encrypted.
     pub source_kms_key: Option<String>,
+    /// The key deployed as `SnapshotDrKmsKeyArn` (a key of [`DR_REGION`], with `dr` and
+    /// `reencrypt`).
+    pub dr_kms_key: Option<String>,
     /// What it was built from.
     pub options: Options,
 }
@@ -377,6 +387,18 @@ impl Stage {
             (true, false) => Some(new_key().await),
             (true, true) => Some(aws_rds.clone()),
         };
+        // A re-encrypted kept snapshot is encrypted, so its DR copy needs a key of the DR region.
+        let dr_key = if options.dr && options.reencrypt && options.dr_key {
+            let dr_kms = aws_sdk_kms::Client::from_conf(
+                aws_sdk_kms::config::Builder::from(&sdk)
+                    .region(aws_sdk_kms::config::Region::new(DR_REGION))
+                    .build(),
+            );
+            let k = dr_kms.create_key().send().await.unwrap();
+            Some(k.key_metadata().unwrap().arn().unwrap().to_owned())
+        } else {
+            None
+        };
         let source = format!("{}-{tag}", options.source_prefix);
         let configured = options
             .configured_source
@@ -484,7 +506,10 @@ impl Stage {
             params.push(("SnapshotSourceKmsKeyArn", key.as_str()));
         }
         if options.dr {
-            params.push(("SnapshotDrRegion", "eu-west-1"));
+            params.push(("SnapshotDrRegion", DR_REGION));
+        }
+        if let Some(key) = &dr_key {
+            params.push(("SnapshotDrKmsKeyArn", key.as_str()));
         }
         let clone = options.aurora_clone.to_string();
         params.push(("SnapshotAuroraClone", clone.as_str()));
@@ -543,8 +568,9 @@ impl Stage {
             ("KEEP", options.keep.to_string()),
             (
                 "DR_REGION",
-                if options.dr { "eu-west-1" } else { "" }.to_owned(),
+                if options.dr { DR_REGION } else { "" }.to_owned(),
             ),
+            ("DR_KMS_KEY_ARN", dr_key.clone().unwrap_or_default()),
             ("AURORA_CLONE", options.aurora_clone.to_string()),
             ("ECS_CLUSTER", "sanitizer".to_owned()),
             ("TASK_DEFINITION", "sluice-sanitizer:1".to_owned()),
@@ -597,6 +623,7 @@ impl Stage {
             security_group: sg,
             kms_key: key,
             source_kms_key: source_key,
+            dr_kms_key: dr_key,
             options,
         }
     }

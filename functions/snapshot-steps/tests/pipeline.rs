@@ -15,9 +15,9 @@ use sluice_runtime::pin::Sha256Pin;
 use sluice_testbed::moto::Moto;
 use sluice_testbed::notifications::{Subscriber, at_path, template_pattern};
 use sluice_testbed::sanitized::{
-    ACCOUNT_A, DeclaredSourceKey, FULL_SCRIPT, MISSES_CARD, Options, PROVISIONED_WRITER_CLASS,
-    SCRIPT_KEY, SourceKey, Src, Stage as Bed, assert_no_original_pii, assert_no_secret_leaked,
-    card, dump, email, leaks_in,
+    ACCOUNT_A, DR_REGION, DeclaredSourceKey, FULL_SCRIPT, MISSES_CARD, Options,
+    PROVISIONED_WRITER_CLASS, SCRIPT_KEY, SourceKey, Src, Stage as Bed, assert_no_original_pii,
+    assert_no_secret_leaked, card, dump, email, leaks_in,
 };
 
 #[tokio::test(flavor = "multi_thread")]
@@ -316,6 +316,60 @@ async fn given_a_dr_region_when_run_then_the_copy_is_awaited_named_and_older_dr_
             "arn:aws:rds:eu-west-1:123456789012:snapshot:{kept}"
         )),
         "the success event names the DR copy: {published}"
+    );
+}
+
+/// A re-encrypted (so encrypted) kept snapshot is copied to the DR region under the DR region's
+/// key (`SnapshotDrKmsKeyArn`): a key of the home region cannot encrypt it there.
+#[tokio::test(flavor = "multi_thread")]
+async fn given_a_dr_region_and_reencryption_when_run_then_the_dr_copy_is_under_the_dr_key() {
+    let bed = Bed::new(Options {
+        dr: true,
+        reencrypt: true,
+        ..Options::default()
+    })
+    .await;
+    let dr_key = bed.dr_kms_key.clone().expect("a DR key was deployed");
+    assert!(
+        dr_key.starts_with(&format!("arn:aws:kms:{DR_REGION}:")),
+        "{dr_key}"
+    );
+
+    let run = bed.run().await;
+
+    run.assert_succeeded(&bed.logs());
+    let output = run.output.expect("output");
+    let kept = output["snapshot"].as_str().expect("kept snapshot");
+    assert_eq!(
+        bed.snapshot_key(kept).await,
+        bed.kms_key,
+        "the kept snapshot is under SnapshotKmsKeyArn"
+    );
+    let dr = aws_sdk_rds::Client::from_conf(
+        aws_sdk_rds::config::Builder::from(&bed.sdk)
+            .region(aws_sdk_rds::config::Region::new(DR_REGION))
+            .build(),
+    );
+    let copy = dr
+        .describe_db_snapshots()
+        .db_snapshot_identifier(kept)
+        .send()
+        .await
+        .expect("the DR copy exists")
+        .db_snapshots()[0]
+        .clone();
+    assert_eq!(copy.encrypted(), Some(true), "{copy:?}");
+    assert_eq!(
+        copy.kms_key_id(),
+        Some(dr_key.as_str()),
+        "the DR copy is under SnapshotDrKmsKeyArn"
+    );
+    assert_eq!(output["drSnapshotArn"].as_str(), copy.db_snapshot_arn());
+    let dr_key_id = dr_key.rsplit('/').next().unwrap_or_default();
+    let copied = bed.proxy.requests("CopyDBSnapshot").join("\n");
+    assert!(
+        copied.contains(dr_key_id),
+        "the DR copy was asked for under the DR key: {copied}"
     );
 }
 
@@ -1319,6 +1373,7 @@ async fn given_dr_copy_of_an_encrypted_kept_snapshot_without_a_dr_key_then_valid
             reencrypt: true,
             source_key: Some(SourceKey::Unencrypted),
             dr: true,
+            dr_key: false,
             ..Options::default()
         },
         "DR_KMS_KEY_ARN",

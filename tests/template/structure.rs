@@ -152,13 +152,10 @@ fn every_subsystem_can_be_switched_off() {
     }
 }
 
-/// The variables each function's `Config` reads, by binary name (and, for the binary that
-/// serves both snapshot pipelines, by the function resource that runs it).
-fn config_vars(id: &str, binary: &str) -> Vec<&'static str> {
+/// The variables each function's `Config` reads, by binary name.
+fn config_vars(binary: &str) -> Vec<&'static str> {
     match binary {
-        "snapshot-steps" if id == "BackupActionsFunction" => {
-            snapshot_steps::config::BACKUP_VARS.to_vec()
-        }
+        "backup-actions" => snapshot_steps::config::BACKUP_VARS.to_vec(),
         "das-transformer" => sluice_das::config::ALL_VARS.to_vec(),
         "cloudwatch-processor" => cloudwatch_processor::config::ALL_VARS.to_vec(),
         "log-subscriber" => log_subscriber::config::ALL_VARS.to_vec(),
@@ -179,7 +176,7 @@ fn every_function_environment_is_exactly_its_config_keys() {
             .as_object()
             .map(|m| m.keys().map(String::as_str).collect())
             .unwrap_or_default();
-        let read: BTreeSet<&str> = config_vars(id, bin).into_iter().collect();
+        let read: BTreeSet<&str> = config_vars(bin).into_iter().collect();
         assert_eq!(
             set, read,
             "{id} ({bin}): template environment vs the variables its Config reads"

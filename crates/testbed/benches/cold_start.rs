@@ -60,6 +60,23 @@ fn env(function: &str) -> Vec<(String, String)> {
             ),
             ("DATABASE_NAME", "app"),
         ],
+        "backup-actions" => vec![
+            ("BACKUP_VAULTS", "prod-vault"),
+            (
+                "BACKUP_STATE_MACHINE_ARN",
+                "arn:aws:states:us-east-1:123456789012:stateMachine:sluice-backup-actions",
+            ),
+            ("BACKUP_EXPORT", "true"),
+            ("EXPORT_BUCKET", "sluice-data"),
+            (
+                "EXPORT_ROLE_ARN",
+                "arn:aws:iam::123456789012:role/sluice-export",
+            ),
+            (
+                "EXPORT_KMS_KEY_ARN",
+                "arn:aws:kms:us-east-1:123456789012:key/11111111-1111-1111-1111-111111111111",
+            ),
+        ],
         _ => vec![],
     });
     env.into_iter()
@@ -74,6 +91,7 @@ fn main() {
         "log-subscriber",
         "log-syncer",
         "snapshot-steps",
+        "backup-actions",
     ];
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

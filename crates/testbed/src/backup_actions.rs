@@ -2,7 +2,7 @@
 //!
 //! A simulated AWS Backup job: the production database and the snapshot playing its recovery
 //! point live in moto, the job itself in the [`FakeBackup`] stand-in (moto has no recovery
-//! points). The real `snapshot-steps` binary runs on a [`LambdaHost`] with moto behind an
+//! points). The real `backup-actions` binary runs on a [`LambdaHost`] with moto behind an
 //! [`AwsProxy`]. [`Stage::deliver`] hands it an EventBridge event as the rule's target would;
 //! [`Stage::run`] runs the real ASL for the execution that event started, with the input the
 //! function gave it. The fixtures are `tests/fixtures/backup/*.json`; their account, vault,
@@ -31,7 +31,7 @@ use crate::moto::{ACCOUNT, Moto, REGION};
 use crate::paths;
 
 /// The function under test.
-pub const FUNCTION: &str = "snapshot-steps";
+pub const FUNCTION: &str = "backup-actions";
 
 /// The fixture's instance job id, vault and database (rewritten per stage).
 const FIXTURE_JOB: &str = "8E1A9F4C-2B7D-4C1E-9A3B-5D6F7E8A9B0C";
@@ -93,7 +93,7 @@ pub struct Stage {
     pub proxy: AwsProxy,
     /// The AWS Backup stand-in.
     pub backup: FakeBackup,
-    /// Runs `snapshot-steps`.
+    /// Runs `backup-actions`.
     pub host: LambdaHost,
     /// The vault acted on.
     pub vault: String,

@@ -1,8 +1,9 @@
-//! `snapshot-steps`: every step of the sanitized-snapshot state machine
-//! (`statemachines/sanitized-snapshot.asl.json`) and of the backup-actions state machine
-//! (`statemachines/backup-actions.asl.json`), dispatched on the request's `step` field; an
-//! EventBridge event (it has a `detail-type`) is an AWS Backup job completion that may start a
-//! backup-actions run (see [`backup`]).
+//! Every step of the sanitized-snapshot state machine
+//! (`statemachines/sanitized-snapshot.asl.json`, [`handler`], the `snapshot-steps` binary) and
+//! of the backup-actions state machine (`statemachines/backup-actions.asl.json`,
+//! [`backup_handler`], the `backup-actions` binary), dispatched on the request's `step` field;
+//! an EventBridge event (it has a `detail-type`) is an AWS Backup job completion that may start
+//! a backup-actions run (see [`backup`]).
 //!
 //! Each step is idempotent: a retried invocation finds by tag (`sluice:run-id`) what it already
 //! created and carries on. A step waiting on AWS fails with `NotReady`, which the state
@@ -120,24 +121,23 @@ pub const STEPS: &[&str] = &[
     "notify",
 ];
 
-/// Runs one step and returns the new state.
+/// Runs one step of the sanitized-snapshot state machine and returns the new state.
 pub async fn handler(event: Value, deps: &Deps) -> Result<Value, StepError> {
-    if event.get("detail-type").is_some() {
-        return backup::start(&event, deps).await;
-    }
-    if event
-        .get("step")
-        .and_then(Value::as_str)
-        .is_some_and(|step| backup::STEPS.contains(&step))
-    {
-        return backup::run(event, deps, now()).await;
-    }
     let request: Request = serde_json::from_value(event)
         .map_err(|e| StepError::invalid_input(format!("not a snapshot-steps request: {e}")))?;
     tracing::info!(step = %request.step, run_id = %request.state.run_id, "step");
     let state = steps::run(request, deps, now()).await?;
     serde_json::to_value(&state)
         .map_err(|e| StepError::new(sluice_runtime::ErrorKind::Internal, e.to_string()))
+}
+
+/// The backup-actions function: an EventBridge event (it has a `detail-type`) is an AWS Backup
+/// job completion that may start a run; anything else is one step of that run.
+pub async fn backup_handler(event: Value, deps: &Deps) -> Result<Value, StepError> {
+    if event.get("detail-type").is_some() {
+        return backup::start(&event, deps).await;
+    }
+    backup::run(event, deps, now()).await
 }
 
 fn now() -> i64 {

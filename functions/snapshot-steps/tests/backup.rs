@@ -1,5 +1,5 @@
 //! Backup actions end to end: EventBridge-shaped events (native and CloudTrail fixtures) handed
-//! to the real `snapshot-steps` binary, the real `statemachines/backup-actions.asl.json` under
+//! to the real `backup-actions` binary, the real `statemachines/backup-actions.asl.json` under
 //! aws-local-stepfunctions, RDS exports and Step Functions answered by moto (through a
 //! fault-injecting proxy), recovery points by the test bed's AWS Backup stand-in. Also the
 //! template's EventBridge rules, loaded into moto and fed the fixtures.

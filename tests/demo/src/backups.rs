@@ -1,5 +1,5 @@
 //! Backup actions: a simulated AWS Backup job completes in a vault; the EventBridge event goes
-//! to the real `snapshot-steps` binary, which starts the real backup-actions state machine.
+//! to the real `backup-actions` binary, which starts the real backup-actions state machine.
 //! RDS and Step Functions are moto; the job and its recovery point are the test bed's AWS
 //! Backup stand-in (moto has none).
 

@@ -37,6 +37,13 @@ pub fn formatted_len(payload: &Payload, format: Format) -> usize {
     events_len(&Header::of(payload), &payload.log_events, format)
 }
 
+/// Exact number of bytes [`format_into`] would append for `events` (a run of `payload`'s events,
+/// or any events) under `payload`'s header, in `format`: formatting is per event, so the lengths
+/// of runs add up.
+pub fn formatted_len_of(payload: &Payload, events: &[LogEvent], format: Format) -> usize {
+    events_len(&Header::of(payload), events, format)
+}
+
 impl PayloadView<'_> {
     /// Appends every event to `out` in `format`, exactly as [`format_into`] does for the owned
     /// payload. Reserves nothing: size `out` with [`Self::formatted_len`] first.

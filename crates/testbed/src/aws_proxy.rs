@@ -89,6 +89,8 @@ struct Shared {
     ids: AtomicU64,
     /// Other upstreams by SigV4 signing name.
     routes: Mutex<Vec<(String, String)>>,
+    /// Other upstreams by `<service>:<action>`, for requests that contain a needle.
+    routes_when: Mutex<Vec<(String, String, String)>>,
     gate: Mutex<Option<Deployment>>,
     denials: Mutex<Vec<Decision>>,
     /// Text replaced in what the gate is shown (not in what moto gets).
@@ -121,8 +123,17 @@ impl Shared {
         lock(&self.rules)
     }
 
-    /// A route for `<service>:<action>` first (see [`AwsProxy::route_action`]), then `<service>`.
-    fn upstream_for(&self, service: Option<&str>, action: Option<&str>) -> String {
+    /// A route for `<service>:<action>` of a request containing its needle first (see
+    /// [`AwsProxy::route_action_when`]), then for `<service>:<action>`
+    /// ([`AwsProxy::route_action`]), then `<service>`.
+    fn upstream_for(&self, service: Option<&str>, action: Option<&str>, seen: &str) -> String {
+        if let (Some(s), Some(a)) = (service, action)
+            && let Some((_, _, upstream)) = lock(&self.routes_when)
+                .iter()
+                .find(|(key, needle, _)| *key == format!("{s}:{a}") && seen.contains(needle))
+        {
+            return upstream.clone();
+        }
         let routes = lock(&self.routes);
         let find = |key: &str| {
             routes
@@ -256,6 +267,7 @@ impl AwsProxy {
             http: reqwest::Client::new(),
             ids: AtomicU64::new(0),
             routes: Mutex::default(),
+            routes_when: Mutex::default(),
             gate: Mutex::default(),
             denials: Mutex::default(),
             gate_aliases: Mutex::default(),
@@ -424,6 +436,16 @@ impl AwsProxy {
     pub fn route_action(&self, service: &str, action: &str, upstream: &str) {
         lock(&self.shared.routes).push((
             format!("{service}:{action}"),
+            upstream.trim_end_matches('/').to_owned(),
+        ));
+    }
+
+    /// Like [`AwsProxy::route_action`], only the requests whose (decoded) body or query contains
+    /// `needle` (e.g. one state machine's ARN).
+    pub fn route_action_when(&self, service: &str, action: &str, needle: &str, upstream: &str) {
+        lock(&self.shared.routes_when).push((
+            format!("{service}:{action}"),
+            needle.to_owned(),
             upstream.trim_end_matches('/').to_owned(),
         ));
     }
@@ -1004,6 +1026,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     let base = shared.upstream_for(
         scope.as_ref().map(|s| s.service.as_str()),
         action.as_deref(),
+        &seen,
     );
     // A routed stand-in may check the SigV4 signature, which covers `Host`: keep the caller's.
     let keep_host = base != shared.upstream;

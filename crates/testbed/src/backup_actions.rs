@@ -15,8 +15,13 @@
 //!
 //! moto's Step Functions executions never end: a sanitized-snapshot run started by the
 //! pipeline stays `RUNNING` unless the test makes the proxy answer otherwise
-//! ([`Stage::sanitize_run_ends`]).
+//! ([`Stage::sanitize_run_ends`]). A stage built [`Stage::with_sanitized`] runs it for real
+//! instead: the backed-up database is that [`sanitized::Stage`]'s source, the recovery point
+//! a snapshot of it in AWS Backup's real id form (`…:snapshot:awsbackup:job-<uuid>`, stored
+//! in moto as `awsbackup-job-…`), and the run the function starts is the real ASL with the
+//! real steps, task and local database of that stage ([`crate::sfn_runs`]).
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use aws_config::SdkConfig;
@@ -29,6 +34,8 @@ use crate::iam_gate::{DeploySpec, Deployment, Gate, ServiceCall};
 use crate::lambda::{FunctionError, LambdaHost};
 use crate::moto::{ACCOUNT, Moto, REGION};
 use crate::paths;
+use crate::sanitized;
+use crate::sfn_runs::{Outcome, RealRuns};
 
 /// The function under test.
 pub const FUNCTION: &str = "backup-actions";
@@ -65,6 +72,9 @@ pub struct Options {
     pub skipped_table: bool,
     /// The export fails a table (a large object of about 500 MB).
     pub failed_table: bool,
+    /// The backed-up database is the stack's sanitized-snapshot source (`SOURCE_ID`); when
+    /// false, another database is, and no mapping names it.
+    pub source_has_settings: bool,
 }
 
 impl Default for Options {
@@ -79,6 +89,7 @@ impl Default for Options {
             status_files: true,
             skipped_table: false,
             failed_table: false,
+            source_has_settings: true,
         }
     }
 }
@@ -111,6 +122,8 @@ pub struct Stage {
     pub sanitize_machine_arn: String,
     /// What it was built from.
     pub options: Options,
+    /// Runs the sanitized-snapshot executions for real (built [`Stage::with_sanitized`]).
+    pub real_runs: Option<RealRuns>,
 }
 
 /// The sanitize-script pin the function is configured with (it runs no sanitized-snapshot step
@@ -138,16 +151,30 @@ pub fn fixture(name: &str) -> Value {
 impl Stage {
     /// Builds the stage in the shared moto server.
     pub async fn new(options: Options) -> Stage {
+        Self::build(options, None).await
+    }
+
+    /// Builds the stage around `sanitized`'s source, whose sanitized-snapshot runs really run
+    /// there (see the module docs). Instance sources only.
+    pub async fn with_sanitized(options: Options, sanitized: Arc<sanitized::Stage>) -> Stage {
+        Self::build(options, Some(sanitized)).await
+    }
+
+    async fn build(options: Options, sanitized: Option<Arc<sanitized::Stage>>) -> Stage {
         let moto = Moto::shared();
         let sdk = moto.sdk_config();
         let (tag, n) = tag();
         let rds = aws_sdk_rds::Client::new(&sdk);
-        let source = format!("prod-{tag}");
+        let source = sanitized
+            .as_ref()
+            .map_or_else(|| format!("prod-{tag}"), |s| s.source.clone());
         // A job id shaped like AWS Backup's (a UUID), unique per stage.
         let job_id = format!("{:08X}-2B7D-4C1E-9A3B-{n:012X}", std::process::id());
         // AWS Backup names it `awsbackup:job-<id>`; moto refuses the colon.
         let snapshot = format!("awsbackup-job-{}", job_id.to_ascii_lowercase());
-        let (resource_arn, resource_type, recovery_point_arn) = if options.cluster {
+        // A composed stage's database is the sanitized stage's instance.
+        let cluster = options.cluster && sanitized.is_none();
+        let (resource_arn, resource_type, recovery_point_arn) = if cluster {
             rds.create_db_cluster()
                 .db_cluster_identifier(&source)
                 .engine("aurora-postgresql")
@@ -172,7 +199,8 @@ impl Stage {
                     .to_owned(),
             )
         } else {
-            rds.create_db_instance()
+            let created = rds
+                .create_db_instance()
                 .db_instance_identifier(&source)
                 .engine("postgres")
                 .db_instance_class("db.t3.micro")
@@ -180,8 +208,12 @@ impl Stage {
                 .master_user_password("prod-password-1")
                 .allocated_storage(20)
                 .send()
-                .await
-                .expect("create instance");
+                .await;
+            // Composed, it is already there.
+            assert!(
+                created.is_ok() || sanitized.is_some(),
+                "create instance: {created:?}"
+            );
             let snap = rds
                 .create_db_snapshot()
                 .db_instance_identifier(&source)
@@ -189,13 +221,21 @@ impl Stage {
                 .send()
                 .await
                 .expect("create snapshot");
+            let arn = snap
+                .db_snapshot()
+                .and_then(|s| s.db_snapshot_arn())
+                .expect("snapshot arn");
+            // Composed, the recovery point is in its real id form, as AWS Backup names it (the
+            // sanitized stage's proxy stores it in moto as `awsbackup-job-…`).
+            let arn = if sanitized.is_some() {
+                arn.replace(":snapshot:awsbackup-job-", ":snapshot:awsbackup:job-")
+            } else {
+                arn.to_owned()
+            };
             (
                 format!("arn:aws:rds:{REGION}:{ACCOUNT}:db:{source}"),
                 "RDS",
-                snap.db_snapshot()
-                    .and_then(|s| s.db_snapshot_arn())
-                    .expect("snapshot arn")
-                    .to_owned(),
+                arn,
             )
         };
         let vault = format!("vault-{tag}");
@@ -291,12 +331,51 @@ impl Stage {
         let proxy = AwsProxy::gated(moto, deployment.clone());
         proxy.route("backup", &backup.endpoint());
         proxy.gate_alias("awsbackup-job-", "awsbackup:job-");
+        let real_runs = sanitized.as_ref().map(|bed| {
+            bed.proxy.moto_name("awsbackup:job-", "awsbackup-job-");
+            let bed = bed.clone();
+            let runs = RealRuns::start(
+                &sanitize_machine_arn,
+                Arc::new(move |name: String, input: Value| {
+                    let rt = tokio::runtime::Runtime::new().expect("runtime");
+                    let run = rt.block_on(bed.run_named(&name, input));
+                    Outcome {
+                        status: run.status,
+                        output: run.output,
+                        error: run.error,
+                        cause: run.cause,
+                    }
+                }),
+            );
+            runs.route(&proxy);
+            runs
+        });
+        // Which sources have sanitize settings: the stage's (or, composed, the sanitized
+        // stage's configuration and mapping).
+        let (source_kind, source_id, mappings) = match &sanitized {
+            Some(bed) => (
+                "instance",
+                bed.configured_source.clone(),
+                bed.mappings.clone().unwrap_or_default(),
+            ),
+            None if options.source_has_settings => (
+                if options.cluster {
+                    "cluster"
+                } else {
+                    "instance"
+                },
+                source.clone(),
+                String::new(),
+            ),
+            None => ("instance", "prod".to_owned(), String::new()),
+        };
         let mut env = proxy.env_as(moto, "BackupActionsFunctionRole");
         let pairs = [
             ("AWS_MAX_ATTEMPTS", "1".to_owned()),
             // The sanitized-snapshot settings the function needs to start at all.
-            ("SOURCE_KIND", "instance".to_owned()),
-            ("SOURCE_ID", "prod".to_owned()),
+            ("SOURCE_KIND", source_kind.to_owned()),
+            ("SOURCE_ID", source_id),
+            ("SOURCE_MAPPINGS", mappings),
             ("SUBNET_GROUP", "isolated".to_owned()),
             ("SECURITY_GROUP_IDS", "sg-0123456789abcdef0".to_owned()),
             ("ECS_CLUSTER", "sanitizer".to_owned()),
@@ -348,6 +427,7 @@ impl Stage {
             machine_arn,
             sanitize_machine_arn,
             options,
+            real_runs,
         };
         if stage.options.status_files {
             stage.write_export_status().await;

@@ -35,4 +35,5 @@ pub mod procfs;
 pub mod rds_logs;
 pub mod sanitized;
 mod serve;
+pub mod sfn_runs;
 pub mod template;

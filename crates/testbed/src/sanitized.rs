@@ -176,7 +176,25 @@ pub struct Options {
     /// Replaces the script in the bucket with this text just before the task starts: after
     /// `validate` checked it, before the task reads it.
     pub script_replaced_before_task: Option<&'static str>,
+    /// The source has an entry of its own in `SnapshotSourceMappings` (and is listed in
+    /// `SnapshotMappedSourceIds`).
+    pub mapping: Option<Mapped>,
 }
+
+/// A `SnapshotSourceMappings` entry for the stage's source.
+#[derive(Debug, Clone, Copy)]
+pub struct Mapped {
+    /// Its script, uploaded to [`MAPPED_SCRIPT_KEY`] and pinned in the entry.
+    pub script: &'static str,
+    /// Its prefix is `<source>-<this>`.
+    pub prefix_suffix: &'static str,
+    /// A key of its own (deployed in `SnapshotMappedKmsKeyArns`) the kept snapshot is
+    /// re-encrypted under.
+    pub own_key: bool,
+}
+
+/// Where a [`Mapped`] entry's script is uploaded.
+pub const MAPPED_SCRIPT_KEY: &str = "sanitize-scripts/mapped.sql";
 
 impl Default for Options {
     fn default() -> Self {
@@ -199,6 +217,7 @@ impl Default for Options {
             task_fails_to_start: false,
             source_prefix: "prod",
             script_replaced_before_task: None,
+            mapping: None,
         }
     }
 }
@@ -225,6 +244,12 @@ pub struct Stage {
     pub db: DbServer,
     /// The production source id.
     pub source: String,
+    /// `SnapshotSourceId` as deployed.
+    pub configured_source: String,
+    /// `SnapshotSourceMappings` as deployed, when the source has an entry.
+    pub mappings: Option<String>,
+    /// The key of that entry, when it has one.
+    pub mapped_kms_key: Option<String>,
     /// The bucket holding the script (at [`SCRIPT_KEY`]).
     pub bucket: String,
     /// A state machine registered in moto for the guard.
@@ -458,6 +483,31 @@ impl Stage {
         put_script(&s3, &bucket, options.script).await;
         // Deployed with the digest of the script it uploaded, as an operator would.
         let pin = Sha256Pin::of(options.script.as_bytes()).to_string();
+        let mapped_kms_key = match options.mapping {
+            Some(m) if m.own_key => Some(new_key().await),
+            _ => None,
+        };
+        let mappings = if let Some(m) = options.mapping {
+            s3.put_object()
+                .bucket(&bucket)
+                .key(MAPPED_SCRIPT_KEY)
+                .body(m.script.as_bytes().to_vec().into())
+                .send()
+                .await
+                .unwrap();
+            let mut entry = json!({
+                "source": source,
+                "scriptKey": MAPPED_SCRIPT_KEY,
+                "scriptSha256": Sha256Pin::of(m.script.as_bytes()).to_string(),
+                "prefix": format!("{source}-{}", m.prefix_suffix),
+            });
+            if let Some(key) = &mapped_kms_key {
+                entry["kmsKeyArn"] = json!(key);
+            }
+            Some(json!([entry]).to_string())
+        } else {
+            None
+        };
 
         // The stack's name, as the template names its state machine (its role may list only
         // the executions of `<stack>-sanitized-snapshot`).
@@ -513,6 +563,13 @@ impl Stage {
         }
         let clone = options.aurora_clone.to_string();
         params.push(("SnapshotAuroraClone", clone.as_str()));
+        if let Some(m) = &mappings {
+            params.push(("SnapshotSourceMappings", m.as_str()));
+            params.push(("SnapshotMappedSourceIds", source.as_str()));
+        }
+        if let Some(key) = &mapped_kms_key {
+            params.push(("SnapshotMappedKmsKeyArns", key.as_str()));
+        }
         let deployment = Gate::shared().deploy(&DeploySpec::new(&stack, params).physical([
             ("DataBucket", bucket.as_str()),
             ("SanitizerCluster", "sanitizer"),
@@ -587,6 +644,19 @@ impl Stage {
                 }
                 .to_owned(),
             ),
+            ("SOURCE_MAPPINGS", mappings.clone().unwrap_or_default()),
+            (
+                "MAPPED_SOURCE_IDS",
+                if mappings.is_some() {
+                    source.clone()
+                } else {
+                    String::new()
+                },
+            ),
+            (
+                "MAPPED_KMS_KEY_ARNS",
+                mapped_kms_key.clone().unwrap_or_default(),
+            ),
             (
                 "INSTANCE_CLASS",
                 match options.src {
@@ -618,6 +688,9 @@ impl Stage {
             host,
             db,
             source,
+            configured_source: configured,
+            mappings,
+            mapped_kms_key,
             bucket,
             machine_arn,
             security_group: sg,
@@ -683,14 +756,19 @@ impl Stage {
 
     /// Runs the state machine once with `input`.
     pub async fn run_with(&self, input: Value) -> AslRun {
-        let run_id = self.run_id();
+        self.run_named(&self.run_id(), input).await
+    }
+
+    /// Runs the state machine once as execution `run_id` with `input` (e.g. one another
+    /// pipeline started, see [`crate::sfn_runs`]).
+    pub async fn run_named(&self, run_id: &str, input: Value) -> AslRun {
         let spec = AslRunSpec::execution(
             "statemachines/sanitized-snapshot.asl.json",
             "SnapshotStepsFunctionArn",
             FUNCTION,
             self.proxy.endpoint(),
             &self.machine_arn,
-            &run_id,
+            run_id,
             input,
         );
         let spec = AslRunSpec {
@@ -816,8 +894,13 @@ impl Stage {
 
     /// The run's snapshots that are kept (role sanitized), with the accounts they are shared with.
     pub async fn kept(&self) -> Vec<(String, Vec<String>)> {
+        self.kept_of(&self.run_id()).await
+    }
+
+    /// [`Stage::kept`] of run `run`.
+    pub async fn kept_of(&self, run: &str) -> Vec<(String, Vec<String>)> {
         let rds = rds(&self.sdk);
-        let run = self.run_id();
+        let run = run.to_owned();
         let mut out = Vec::new();
         let ours = |tags: &[aws_sdk_rds::types::Tag]| {
             tags.iter()

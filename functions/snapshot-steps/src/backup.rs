@@ -27,7 +27,8 @@ use sluice_snapshots::backup::{self as rules, Actions, Done, ExportStatus, Sourc
 
 use crate::Deps;
 use crate::aws::{aws_error, code, gone, made, not_found};
-use crate::config::{BackupConfig, ExportConfig};
+use crate::config::mapping::Selector;
+use crate::config::{BackupConfig, ExportConfig, SanitizeSources};
 use crate::state::{Kind, Source, State};
 use crate::steps::resource_failed;
 
@@ -94,14 +95,18 @@ impl Export {
     }
 }
 
-/// The sanitized-snapshot run, once started.
+/// The sanitized-snapshot run, once started; or why none was (`status` [`SKIPPED`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Sanitize {
-    /// Its execution.
+    /// Its execution (none when skipped).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub execution_arn: String,
-    /// Its last status.
+    /// Its last status, or [`SKIPPED`].
     pub status: String,
+    /// Why no run was started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// The sanitized snapshot it kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot_arn: Option<String>,
@@ -161,7 +166,7 @@ pub struct BackupState {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sanitize: Option<Sanitize>,
     /// `deleted` once the recovery point is gone; `retained` when a vault lock or a legal hold
-    /// forbids deleting it; `kept` otherwise.
+    /// forbids deleting it, or its source has no sanitize settings; `kept` otherwise.
     #[serde(default = "kept")]
     pub recovery_point: String,
     /// Why the recovery point was retained.
@@ -591,21 +596,84 @@ async fn export_wait(s: &mut BackupState, deps: &Deps, now: i64) -> Result<(), S
     }
 }
 
-/// Starts a sanitized-snapshot run restoring this recovery point (named after the job).
+/// The sanitize status of a recovery point whose source has no sanitize settings.
+pub const SKIPPED: &str = "SKIPPED";
+
+/// Which sanitize settings apply to `source` (backed up as `resource_arn`): the stack's source,
+/// a mapping entry by id, or by one of the source's tags (read only when a tag entry exists).
+/// `None` when none does.
+async fn settings_for(
+    sources: &SanitizeSources,
+    source: &Source,
+    resource_arn: &str,
+    deps: &Deps,
+) -> Result<Option<String>, StepError> {
+    if source.kind.as_str() == sources.kind && source.id == sources.id {
+        return Ok(Some("SnapshotSourceId".into()));
+    }
+    if sources.mappings.contains(&Selector::Id(source.id.clone())) {
+        return Ok(Some(source.id.clone()));
+    }
+    if !sources
+        .mappings
+        .iter()
+        .any(|m| matches!(m, Selector::Tag { .. }))
+    {
+        return Ok(None);
+    }
+    let tags = deps.rds.client.list_tags_for_resource();
+    let out = tags.resource_name(resource_arn).send().await;
+    let out = out.map_err(|e| aws_error("ListTagsForResource", resource_arn, e))?;
+    Ok(sources
+        .mappings
+        .iter()
+        .find(|m| match m {
+            Selector::Tag { key, value } => out
+                .tag_list()
+                .iter()
+                .any(|t| t.key() == Some(key.as_str()) && t.value() == Some(value.as_str())),
+            Selector::Id(_) => false,
+        })
+        .map(ToString::to_string))
+}
+
+/// Starts a sanitized-snapshot run restoring this recovery point (named after the job), when
+/// its source has sanitize settings; otherwise records why it is not sanitized.
 async fn sanitize_start(s: &mut BackupState, deps: &Deps) -> Result<(), StepError> {
-    let machine = settings(deps)?
+    let config = settings(deps)?;
+    let machine = config
         .sanitize_state_machine_arn
         .as_deref()
         .ok_or_else(|| StepError::config("BACKUP_SANITIZE is not true"))?;
     let recovery_point = State::need(&s.recovery_point_arn, "recoveryPointArn")?;
     let source = State::need(&s.source, "source")?;
+    if let Some(sources) = &config.sanitize_sources
+        && settings_for(sources, source, &s.input.resource_arn, deps)
+            .await?
+            .is_none()
+    {
+        let why = format!(
+            "{} {} has no sanitize settings: it is not SnapshotSourceId ({}) and no entry of \
+             SnapshotSourceMappings names it or one of its tags",
+            source.kind.as_str(),
+            source.id,
+            sources.id
+        );
+        tracing::info!(%why, "not sanitized");
+        s.sanitize = Some(Sanitize {
+            status: SKIPPED.into(),
+            reason: Some(why),
+            ..Sanitize::default()
+        });
+        return Ok(());
+    }
     let name = rules::execution_name(&s.input.backup_job_id);
     let input = json!({"source": source, "snapshot": recovery_point}).to_string();
     let (arn, _) = start_once(deps, machine, &name, input).await?;
     s.sanitize = Some(Sanitize {
         execution_arn: arn,
         status: "RUNNING".into(),
-        snapshot_arn: None,
+        ..Sanitize::default()
     });
     Ok(())
 }
@@ -615,6 +683,9 @@ async fn sanitize_wait(s: &mut BackupState, deps: &Deps) -> Result<(), StepError
     let run = s.sanitize.as_mut().ok_or_else(|| {
         StepError::invalid_input("state has no sanitize: sanitizeStart has not run")
     })?;
+    if run.status == SKIPPED {
+        return Ok(());
+    }
     let out = deps
         .sfn
         .describe_execution()
@@ -737,6 +808,19 @@ async fn delete_recovery_point(
     let config = settings(deps)?;
     let recovery_point = State::need(&s.recovery_point_arn, "recoveryPointArn")?;
     let chosen = *State::need(&s.actions, "actions")?;
+    // Not sanitized for want of settings: the recovery point is the only copy anyone could
+    // sanitize later, so it stays, and the run still succeeds.
+    if let Some(Sanitize {
+        status,
+        reason: Some(why),
+        ..
+    }) = &s.sanitize
+        && status == SKIPPED
+    {
+        let why = format!("not sanitized: {why}");
+        s.retain(why);
+        return Ok(());
+    }
     let done = Done {
         exported: s
             .export
@@ -892,6 +976,7 @@ mod tests {
             actions: Actions::default(),
             export: None,
             sanitize_state_machine_arn: None,
+            sanitize_sources: None,
             deadline_hours: 72,
         }
     }

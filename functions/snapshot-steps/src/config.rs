@@ -2,7 +2,7 @@
 //!
 //! | Variable | Meaning |
 //! |---|---|
-//! | `SOURCE_KIND`, `SOURCE_ID` | the one database this stack sanitizes (`instance`/`cluster`, its id; required): `validate` refuses any other |
+//! | `SOURCE_KIND`, `SOURCE_ID` | the database this stack sanitizes with the settings below (`instance`/`cluster`, its id; required): `validate` refuses any other that `SOURCE_MAPPINGS` does not map |
 //! | `SOURCE_KMS_KEY_ARN` | the source's customer managed key, when it has one (the stack grants RDS its use) |
 //! | `TEMP_PREFIX` | prefix of temporary resource ids (default `sluice-tmp`) |
 //! | `SNAPSHOT_PREFIX` | prefix of sanitized snapshot ids (default `sluice-sanitized`) |
@@ -19,6 +19,9 @@
 //! | `SCRIPT_URI` | the sanitizing script, `s3://bucket/key` (required) |
 //! | `SCRIPT_SHA256` | the script's SHA-256, 64 hex digits (required): `validate` and the task refuse any other content |
 //! | `DATABASE_NAME` | the database the script runs in (required) |
+//! | `SOURCE_MAPPINGS` | per-database settings (JSON list, see [`mapping`]; empty: `SOURCE_ID` only) |
+//! | `MAPPED_SOURCE_IDS` | every database a mapping may apply to (what the role may reach), comma-separated |
+//! | `MAPPED_KMS_KEY_ARNS` | keys a mapping may re-encrypt under (what RDS may be granted), comma-separated |
 //! | `EVENT_BUS` | where result events of both pipelines go (default `default`; read by [`event_bus`]) |
 //! | `SNAPSHOT_WAIT_MINUTES`, `RESTORE_WAIT_MINUTES`, `SANITIZE_WAIT_MINUTES` | how long a snapshot or copy, the restore, and the sanitizer task may take before the run fails (default 1440 each, 1 to 2880; the state machine polls for up to 49 hours) |
 //!
@@ -35,11 +38,16 @@
 //! | `BACKUP_EXPORT_REQUIRE_ALL_TABLES` | `true`/`false` (default false): a run whose export skipped or failed a table fails, instead of succeeding with a warning (the recovery point is kept either way) |
 //! | `BACKUP_SANITIZE` | `true`/`false` (default false): start a sanitized-snapshot run from the backup |
 //! | `SANITIZE_STATE_MACHINE_ARN` | the sanitized-snapshot state machine (required with sanitize) |
+//! | `SOURCE_KIND`, `SOURCE_ID`, `SOURCE_MAPPINGS` | with sanitize: which sources have sanitize settings (a recovery point of any other is not sanitized) |
 //! | `BACKUP_DELETE` | `true`/`false` (default false): delete the recovery point once every chosen action succeeded |
 //! | `RUN_DEADLINE_HOURS` | how long a backup-actions run may last before its steps fail it, so that it aborts and notifies before the state machine's 7-day timeout (default 72, 1 to 144) |
 
+pub mod mapping;
+
 use sluice_runtime::config::{ConfigError, Env};
 use sluice_runtime::pin::Sha256Pin;
+
+use mapping::{Mapping, Resolved, Selector};
 
 /// Configuration of every step.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +96,10 @@ pub struct Config {
     pub script_sha256: Sha256Pin,
     /// The database the script runs in.
     pub database: String,
+    /// Per-database settings (`SOURCE_MAPPINGS`).
+    pub mappings: Vec<Mapping>,
+    /// Every database a mapping may apply to (`MAPPED_SOURCE_IDS`).
+    pub mapped_ids: Vec<String>,
     /// How long each wait may last.
     pub waits: WaitLimits,
 }
@@ -142,6 +154,9 @@ pub const VARS: &[&str] = &[
     "SCRIPT_URI",
     "SCRIPT_SHA256",
     "DATABASE_NAME",
+    "SOURCE_MAPPINGS",
+    "MAPPED_SOURCE_IDS",
+    "MAPPED_KMS_KEY_ARNS",
     "EVENT_BUS",
     "SNAPSHOT_WAIT_MINUTES",
     "RESTORE_WAIT_MINUTES",
@@ -163,6 +178,9 @@ pub const BACKUP_VARS: &[&str] = &[
     "BACKUP_EXPORT_REQUIRE_ALL_TABLES",
     "BACKUP_SANITIZE",
     "SANITIZE_STATE_MACHINE_ARN",
+    "SOURCE_KIND",
+    "SOURCE_ID",
+    "SOURCE_MAPPINGS",
     "BACKUP_DELETE",
     "RUN_DEADLINE_HOURS",
 ];
@@ -224,6 +242,8 @@ pub struct BackupConfig {
     pub export: Option<ExportConfig>,
     /// The sanitized-snapshot state machine, when sanitizing.
     pub sanitize_state_machine_arn: Option<String>,
+    /// The sources that have sanitize settings, when sanitizing.
+    pub sanitize_sources: Option<SanitizeSources>,
     /// How long a run may last before its steps fail it.
     pub deadline_hours: u32,
 }
@@ -259,10 +279,18 @@ impl BackupConfig {
         } else {
             None
         };
-        let sanitize_state_machine_arn = if actions.sanitize {
-            Some(env.required("SANITIZE_STATE_MACHINE_ARN")?)
+        let (sanitize_state_machine_arn, sanitize_sources) = if actions.sanitize {
+            let sources = SanitizeSources {
+                kind: env.optional("SOURCE_KIND").unwrap_or_default(),
+                id: env.optional("SOURCE_ID").unwrap_or_default(),
+                mappings: mapping::selectors(&env.optional(mapping::VAR).unwrap_or_default())?,
+            };
+            (
+                Some(env.required("SANITIZE_STATE_MACHINE_ARN")?),
+                Some(sources),
+            )
         } else {
-            None
+            (None, None)
         };
         let deadline_hours: u32 = env.parse_or("RUN_DEADLINE_HOURS", 72)?;
         if !(1..=MAX_RUN_DEADLINE_HOURS).contains(&deadline_hours) {
@@ -279,8 +307,20 @@ impl BackupConfig {
             actions,
             export,
             sanitize_state_machine_arn,
+            sanitize_sources,
         })
     }
+}
+
+/// What backup actions know of the sanitize settings: which sources have some.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SanitizeSources {
+    /// The single configuration's source kind (`SOURCE_KIND`).
+    pub kind: String,
+    /// Its id (`SOURCE_ID`).
+    pub id: String,
+    /// The mapping entries' sources (`SOURCE_MAPPINGS`).
+    pub mappings: Vec<Selector>,
 }
 
 fn non_empty_list(env: &Env, var: &str) -> Result<Vec<String>, ConfigError> {
@@ -310,6 +350,13 @@ impl Config {
                 "expected s3://bucket/key",
             ));
         }
+        let mapped_ids = env.list("MAPPED_SOURCE_IDS");
+        let mappings = mapping::parse(
+            &env.optional(mapping::VAR).unwrap_or_default(),
+            &mapped_ids,
+            &env.list("MAPPED_KMS_KEY_ARNS"),
+            env.optional("KMS_KEY_ARN").as_deref(),
+        )?;
         let source_kind = env.required("SOURCE_KIND")?;
         if !matches!(source_kind.as_str(), "instance" | "cluster") {
             return Err(ConfigError::invalid(
@@ -347,11 +394,78 @@ impl Config {
             script_uri,
             script_sha256: env.parse_required("SCRIPT_SHA256")?,
             database: env.required("DATABASE_NAME")?,
+            mappings,
+            mapped_ids,
             waits: WaitLimits {
                 snapshot: wait_minutes(env, "SNAPSHOT_WAIT_MINUTES")?,
                 restore: wait_minutes(env, "RESTORE_WAIT_MINUTES")?,
                 sanitize: wait_minutes(env, "SANITIZE_WAIT_MINUTES")?,
             },
+        })
+    }
+}
+
+impl Config {
+    /// The settings of a run on source `kind` `id` carrying `tags` (see [`mapping`]): a
+    /// mapping entry by id, then by tag, then the single configuration for `SOURCE_ID`. The
+    /// error says which source has no mapping, or why its entry cannot apply.
+    pub fn resolve(
+        &self,
+        kind: &str,
+        id: &str,
+        tags: &[(String, String)],
+    ) -> Result<Resolved, String> {
+        let configured = kind == self.source_kind && id == self.source_id;
+        let Some(m) = mapping::find(&self.mappings, id, tags) else {
+            if configured {
+                return Ok(Resolved {
+                    mapping: "SnapshotSourceId".into(),
+                    script_uri: self.script_uri.clone(),
+                    script_sha256: self.script_sha256.to_string(),
+                    database: self.database.clone(),
+                    prefix: self.snapshot_prefix.clone(),
+                    kms_key: self.kms_key.clone(),
+                });
+            }
+            return Err(format!(
+                "source {kind} {id} has no sanitize settings: it is not this stack's source \
+                 ({} {}, SnapshotSourceId) and no entry of SnapshotSourceMappings \
+                 (SOURCE_MAPPINGS) names it or one of its tags",
+                self.source_kind, self.source_id
+            ));
+        };
+        let entry = m.source.to_string();
+        if !configured && !self.mapped_ids.iter().any(|x| x == id) {
+            return Err(format!(
+                "source {kind} {id} matches mapping {entry}, but is not in \
+                 SnapshotMappedSourceIds (MAPPED_SOURCE_IDS): the stack's role may not reach it"
+            ));
+        }
+        let prefix = m
+            .prefix
+            .clone()
+            .unwrap_or_else(|| format!("{id}-sanitized"));
+        if !prefix.starts_with(&format!("{id}-")) {
+            return Err(format!(
+                "mapping {entry}: prefix {prefix:?} does not start with {id}- (the role names \
+                 kept snapshots <source id>-* only)"
+            ));
+        }
+        let (script_uri, pin) = match &m.script {
+            Some((key, pin)) => {
+                let bucket =
+                    crate::script::split_s3_uri(&self.script_uri).map_or("", |(bucket, _)| bucket);
+                (format!("s3://{bucket}/{key}"), pin.to_string())
+            }
+            None => (self.script_uri.clone(), self.script_sha256.to_string()),
+        };
+        Ok(Resolved {
+            mapping: entry,
+            script_uri,
+            script_sha256: pin,
+            database: m.database.clone().unwrap_or_else(|| self.database.clone()),
+            prefix,
+            kms_key: m.kms_key.clone().or_else(|| self.kms_key.clone()),
         })
     }
 }
@@ -522,6 +636,92 @@ mod tests {
             .expect_err("no machine");
         assert!(
             err.to_string().contains("SANITIZE_STATE_MACHINE_ARN"),
+            "{err}"
+        );
+    }
+
+    const KEY: &str = "arn:aws:kms:us-east-1:1:key/mapped";
+
+    fn mapped(mappings: &str) -> Config {
+        let pairs = base().into_iter().chain([
+            ("SOURCE_MAPPINGS", mappings),
+            ("MAPPED_SOURCE_IDS", "orders,ledger"),
+            ("MAPPED_KMS_KEY_ARNS", KEY),
+            ("KMS_KEY_ARN", "arn:aws:kms:us-east-1:1:key/stack"),
+            ("SNAPSHOT_PREFIX", "prod-sanitized"),
+        ]);
+        Config::from_env(&Env::from_pairs(pairs)).expect("config")
+    }
+
+    #[test]
+    fn given_a_mapped_source_then_its_entry_overrides_the_single_configuration_field_by_field() {
+        let other = "cd0aa9856147b6c5b4ff2b7dfee5da20aa38253099ef1b4a64aced233c9afe29";
+        let c = mapped(&format!(
+            r#"[{{"source":"orders","scriptKey":"sanitize-scripts/orders.sql","scriptSha256":"{other}",
+                 "database":"shop","prefix":"orders-dev","kmsKeyArn":"{KEY}"}},
+                {{"source":"tag:team=ledger"}}]"#
+        ));
+        let r = c.resolve("instance", "orders", &[]).expect("orders");
+        assert_eq!(r.mapping, "orders");
+        assert_eq!(r.script_uri, "s3://b/sanitize-scripts/orders.sql");
+        assert_eq!(r.script_sha256, other);
+        assert_eq!(r.database, "shop");
+        assert_eq!(r.prefix, "orders-dev");
+        assert_eq!(r.kms_key.as_deref(), Some(KEY));
+        // A tag entry with no fields: the single configuration's, under the source's own prefix.
+        let tags = [("team".to_owned(), "ledger".to_owned())];
+        let r = c.resolve("cluster", "ledger", &tags).expect("ledger");
+        assert_eq!(r.mapping, "tag:team=ledger");
+        assert_eq!(
+            (r.script_uri.as_str(), r.script_sha256.as_str()),
+            ("s3://b/k.sql", PIN)
+        );
+        assert_eq!(
+            (r.database.as_str(), r.prefix.as_str()),
+            ("app", "ledger-sanitized")
+        );
+        assert_eq!(
+            r.kms_key.as_deref(),
+            Some("arn:aws:kms:us-east-1:1:key/stack")
+        );
+        // The stack's own source keeps its single configuration.
+        let r = c.resolve("instance", "prod", &[]).expect("prod");
+        assert_eq!(
+            (r.mapping.as_str(), r.prefix.as_str()),
+            ("SnapshotSourceId", "prod-sanitized")
+        );
+    }
+
+    #[test]
+    fn given_a_source_without_settings_then_resolve_says_which_and_why() {
+        let c = mapped(r#"[{"source":"tag:team=ledger"}]"#);
+        let err = c.resolve("instance", "billing", &[]).expect_err("unmapped");
+        assert!(
+            err.contains("billing") && err.contains("no sanitize settings"),
+            "{err}"
+        );
+        // A tag match on a database the role may not reach.
+        let tags = [("team".to_owned(), "ledger".to_owned())];
+        let err = c
+            .resolve("instance", "billing", &tags)
+            .expect_err("not granted");
+        assert!(
+            err.contains("MAPPED_SOURCE_IDS") && err.contains("billing"),
+            "{err}"
+        );
+        // The stack's source id with the other kind is not the stack's source.
+        assert!(c.resolve("cluster", "prod", &[]).is_err());
+    }
+
+    #[test]
+    fn given_a_bad_mapping_then_the_configuration_names_the_entry() {
+        let pairs = base()
+            .into_iter()
+            .chain([("SOURCE_MAPPINGS", r#"[{"source":"orders"}]"#)]);
+        let err = Config::from_env(&Env::from_pairs(pairs)).expect_err("unmapped id");
+        let err = err.to_string();
+        assert!(
+            err.contains("SOURCE_MAPPINGS") && err.contains("entry 1"),
             "{err}"
         );
     }

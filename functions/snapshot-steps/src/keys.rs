@@ -71,13 +71,7 @@ pub async fn describe(kms: &aws_sdk_kms::Client, key: &str) -> Result<Described,
     }
 }
 
-/// Whether two key references name the same key: ARNs or bare ids, compared by key id.
-pub fn same_key(a: &str, b: &str) -> bool {
-    fn id(k: &str) -> &str {
-        k.rsplit_once(":key/").map_or(k, |(_, id)| id)
-    }
-    id(a).eq_ignore_ascii_case(id(b))
-}
+pub use crate::config::mapping::same_key;
 
 /// Refuses a source key the stack cannot use; `described` is asked only when no key is declared.
 pub async fn check_source_key(
@@ -119,14 +113,16 @@ pub async fn check_source_key(
     }
 }
 
-/// Refuses a re-encryption key that cannot do its job, and a DR copy without a key there.
+/// Refuses a re-encryption key (`kms_key`, the run's resolved one) that cannot do its job,
+/// and a DR copy without a key there.
 pub async fn check_copy_keys(
     c: &Config,
+    kms_key: Option<&str>,
     kind: Kind,
     db: &Db,
     kms: &aws_sdk_kms::Client,
 ) -> Result<(), StepError> {
-    if let Some(key) = &c.kms_key {
+    if let Some(key) = kms_key {
         if kind == Kind::Cluster && !db.encrypted {
             return Err(StepError::config(format!(
                 "the source cluster {} is not encrypted, and Aurora cannot copy an unencrypted \
@@ -157,7 +153,7 @@ pub async fn check_copy_keys(
             }
         }
     }
-    let kept_encrypted = db.encrypted || c.kms_key.is_some();
+    let kept_encrypted = db.encrypted || kms_key.is_some();
     if c.dr_region.is_some() && kept_encrypted && c.dr_kms_key.is_none() {
         return Err(StepError::config(
             "DR_REGION is set and the kept snapshot is encrypted: DR_KMS_KEY_ARN (a key in that \

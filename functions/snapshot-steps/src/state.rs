@@ -76,6 +76,10 @@ pub struct State {
     /// starts something to wait on: a wait's limit counts from it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase_started: Option<i64>,
+    /// The run's sanitize settings: resolved by validate from the deployed configuration (the
+    /// mapping entry of the source, or the single configuration), never from the input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<crate::config::mapping::Resolved>,
     /// The source's engine (set by validate).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engine: Option<String>,
@@ -139,6 +143,21 @@ impl State {
     /// The source.
     pub fn source(&self) -> &Source {
         &self.input.source
+    }
+
+    /// The settings `validate` resolved; a run that has none (started before they were carried
+    /// in the state) uses the single configuration's.
+    pub fn settings(&self, c: &crate::config::Config) -> crate::config::mapping::Resolved {
+        self.settings
+            .clone()
+            .unwrap_or_else(|| crate::config::mapping::Resolved {
+                mapping: "SnapshotSourceId".into(),
+                script_uri: c.script_uri.clone(),
+                script_sha256: c.script_sha256.to_string(),
+                database: c.database.clone(),
+                prefix: c.snapshot_prefix.clone(),
+                kms_key: c.kms_key.clone(),
+            })
     }
 
     /// A field set by an earlier step, or an `InvalidInput` error naming it.

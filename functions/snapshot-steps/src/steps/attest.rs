@@ -38,7 +38,7 @@ pub(super) async fn attest(s: &mut State, deps: &Deps, now: i64) -> Result<(), S
     if s.report_sha256.is_some() {
         return Ok(());
     }
-    let c = deps.config()?;
+    let c = s.settings(deps.config()?);
     let snapshot = State::need(&s.snapshot, "snapshot")?.clone();
     let snapshot_arn = State::need(&s.snapshot_arn, "snapshotArn")?.clone();
     let summary_at = summary_uri(&c.script_uri, &s.run_id)
@@ -67,7 +67,8 @@ pub(super) async fn attest(s: &mut State, deps: &Deps, now: i64) -> Result<(), S
         "snapshotArn": snapshot_arn,
         "sharedWith": s.accounts,
         "drSnapshotArn": s.dr_snapshot_arn,
-        "script": { "uri": c.script_uri, "sha256": c.script_sha256.to_string() },
+        "script": { "uri": c.script_uri, "sha256": c.script_sha256 },
+        "settings": c.mapping,
         "verification": sanitizer["verification"],
         "leakCheck": sanitizer["leak_check"],
         "sanitizer": {

@@ -13,7 +13,7 @@ use crate::state::{Kind, State};
 
 /// Snapshots the sanitized temp database. Without re-encryption this is the kept snapshot.
 pub(super) async fn snapshot_temp(s: &mut State, deps: &Deps, now: i64) -> Result<(), StepError> {
-    let c = deps.config()?;
+    let c = s.settings(deps.config()?);
     let kind = s.input.source.kind;
     let temp = State::need(&s.temp_id, "tempId")?.clone();
     let reencrypt = c.kms_key.is_some();
@@ -32,7 +32,7 @@ pub(super) async fn snapshot_temp(s: &mut State, deps: &Deps, now: i64) -> Resul
             } else {
                 ids::snapshot_name(
                     snapshot_kind(kind),
-                    &c.snapshot_prefix,
+                    &c.prefix,
                     UtcStamp::from_epoch_secs(now),
                 )
                 .map_err(config_error)?
@@ -65,7 +65,7 @@ pub(super) async fn wait_temp_snapshot(s: &mut State, deps: &Deps) -> Result<(),
 
 /// Copies the temp snapshot under the customer-managed key: the copy is the kept snapshot.
 pub(super) async fn copy_encrypted(s: &mut State, deps: &Deps, now: i64) -> Result<(), StepError> {
-    let c = deps.config()?;
+    let c = s.settings(deps.config()?);
     let kind = s.input.source.kind;
     let Some(key) = c.kms_key.as_deref() else {
         return Ok(());
@@ -82,7 +82,7 @@ pub(super) async fn copy_encrypted(s: &mut State, deps: &Deps, now: i64) -> Resu
         None => {
             let name = ids::snapshot_name(
                 snapshot_kind(kind),
-                &c.snapshot_prefix,
+                &c.prefix,
                 UtcStamp::from_epoch_secs(now),
             )
             .map_err(config_error)?;

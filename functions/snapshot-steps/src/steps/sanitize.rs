@@ -33,8 +33,8 @@ pub(super) async fn run_sanitizer(s: &mut State, deps: &Deps) -> Result<(), Step
         }
     }
     let port = s.port.map(|p| p.to_string()).unwrap_or_default();
-    let pin = c.script_sha256.to_string();
-    let summary = super::attest::summary_uri(&c.script_uri, &s.run_id).unwrap_or_default();
+    let run = s.settings(c);
+    let summary = super::attest::summary_uri(&run.script_uri, &s.run_id).unwrap_or_default();
     let env = [
         (
             "SANITIZER_ENDPOINT",
@@ -45,14 +45,14 @@ pub(super) async fn run_sanitizer(s: &mut State, deps: &Deps) -> Result<(), Step
             "SANITIZER_ENGINE",
             State::need(&s.engine, "engine")?.as_str(),
         ),
-        ("SANITIZER_DATABASE", c.database.as_str()),
+        ("SANITIZER_DATABASE", run.database.as_str()),
         (
             "SANITIZER_SECRET_ARN",
             State::need(&s.secret_arn, "secretArn")?.as_str(),
         ),
-        ("SANITIZER_SCRIPT_URI", c.script_uri.as_str()),
+        ("SANITIZER_SCRIPT_URI", run.script_uri.as_str()),
         // The task refuses any other content: the object may change after `validate`.
-        ("SANITIZER_SCRIPT_SHA256", pin.as_str()),
+        ("SANITIZER_SCRIPT_SHA256", run.script_sha256.as_str()),
         // Where the task writes its summary (counts only), which `attest` reads.
         ("SANITIZER_SUMMARY_URI", summary.as_str()),
         // Runs everything, reports what it changed, then rolls back.

@@ -73,33 +73,33 @@ pub(super) async fn validate(s: &mut State, deps: &Deps, now: i64) -> Result<(),
         Kind::Cluster => IdKind::Cluster,
     };
     ids::validate(id_kind, &src.id).map_err(|e| StepError::invalid_input(e.to_string()))?;
-    // The role may read and snapshot this stack's source only: any other is refused here, with
-    // a reason, rather than by IAM halfway through.
-    if src.kind.as_str() != c.source_kind || src.id != c.source_id {
-        return Err(config_error(format!(
-            "source {} {} is not this stack's source ({} {}, SnapshotSourceId): its role may \
-             read, snapshot and copy only that database's snapshots",
-            src.kind.as_str(),
-            src.id,
-            c.source_kind,
-            c.source_id
-        )));
-    }
+    // Settings come from the deployed configuration only. The role may reach this stack's
+    // source and the mapped ones only: any other is refused here, with a reason, rather than by
+    // IAM halfway through. A tag mapping needs the source's tags, so the source is read first.
+    s.settings = None;
+    let db = deps.rds.db(src.kind, &src.id).await?.ok_or_else(|| {
+        config_error(format!("source {} {} not found", src.kind.as_str(), src.id))
+    })?;
+    let run = c
+        .resolve(src.kind.as_str(), &src.id, &db.tags)
+        .map_err(config_error)?;
+    tracing::info!(source = %src.id, settings = %run.mapping, "sanitize settings resolved");
     let temp = ids::temp_name(&c.temp_prefix, &s.run_id).map_err(config_error)?;
     let kept = ids::snapshot_name(
         snapshot_kind(src.kind),
-        &c.snapshot_prefix,
+        &run.prefix,
         UtcStamp::from_epoch_secs(now),
     )
     .map_err(config_error)?;
     // The role may tag, copy, share and delete kept snapshots by their `<prefix>-` names only:
     // a prefix cut to fit RDS's limit would make every kept snapshot one it may not touch.
-    let whole = format!("{}-", c.snapshot_prefix.to_ascii_lowercase());
+    let whole = format!("{}-", run.prefix.to_ascii_lowercase());
     if !kept.starts_with(&whole) {
         return Err(config_error(format!(
-            "SNAPSHOT_PREFIX {:?} is too long for a {} snapshot name ({kept} would be cut); \
+            "snapshot prefix {:?} ({}) is too long for a {} snapshot name ({kept} would be cut); \
              use a source id or prefix of at most {} characters",
-            c.snapshot_prefix,
+            run.prefix,
+            run.mapping,
             src.kind.as_str(),
             kept.len().saturating_sub(16)
         )));
@@ -107,10 +107,11 @@ pub(super) async fn validate(s: &mut State, deps: &Deps, now: i64) -> Result<(),
     let accounts =
         share::accounts(c.share_accounts.iter().map(String::as_str)).map_err(config_error)?;
     // The script decides what is masked and what is verified: only the reviewed one runs.
-    crate::script::check_pinned(&deps.s3, &c.script_uri, &c.script_sha256).await?;
-    let db = deps.rds.db(src.kind, &src.id).await?.ok_or_else(|| {
-        config_error(format!("source {} {} not found", src.kind.as_str(), src.id))
-    })?;
+    let pin = run
+        .script_sha256
+        .parse()
+        .map_err(|_| config_error(format!("script pin of {}", run.mapping)))?;
+    crate::script::check_pinned(&deps.s3, &run.script_uri, &pin).await?;
     if db.id == temp {
         return Err(config_error(format!(
             "temp name {temp} equals the source's; change TEMP_PREFIX"
@@ -122,9 +123,10 @@ pub(super) async fn validate(s: &mut State, deps: &Deps, now: i64) -> Result<(),
             db.engine
         )));
     }
-    share::check_encryption(db.encrypted, &accounts, c.kms_key.as_deref()).map_err(config_error)?;
+    share::check_encryption(db.encrypted, &accounts, run.kms_key.as_deref())
+        .map_err(config_error)?;
     crate::keys::check_source_key(c, src.kind, &db, &deps.kms).await?;
-    crate::keys::check_copy_keys(c, src.kind, &db, &deps.kms).await?;
+    crate::keys::check_copy_keys(c, run.kms_key.as_deref(), src.kind, &db, &deps.kms).await?;
     let class = match (src.kind, &c.instance_class) {
         (_, Some(class)) => Some(class.clone()),
         (Kind::Instance, None) => None,
@@ -161,6 +163,7 @@ pub(super) async fn validate(s: &mut State, deps: &Deps, now: i64) -> Result<(),
                 aws_error("DescribeDBSubnetGroups", &c.subnet_group, e)
             }
         })?;
+    s.settings = Some(run);
     s.engine = Some(db.engine);
     s.instance_class = class;
     s.accounts = accounts;

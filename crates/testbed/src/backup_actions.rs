@@ -372,19 +372,11 @@ impl Stage {
         let mut env = proxy.env_as(moto, "BackupActionsFunctionRole");
         let pairs = [
             ("AWS_MAX_ATTEMPTS", "1".to_owned()),
-            // The sanitized-snapshot settings the function needs to start at all.
+            // Which databases have sanitize settings (a recovery point of any other is not
+            // sanitized).
             ("SOURCE_KIND", source_kind.to_owned()),
             ("SOURCE_ID", source_id),
             ("SOURCE_MAPPINGS", mappings),
-            ("SUBNET_GROUP", "isolated".to_owned()),
-            ("SECURITY_GROUP_IDS", "sg-0123456789abcdef0".to_owned()),
-            ("ECS_CLUSTER", "sanitizer".to_owned()),
-            ("TASK_DEFINITION", "sluice-sanitizer:1".to_owned()),
-            ("TASK_SUBNETS", "subnet-0123456789abcdef0".to_owned()),
-            ("TASK_SECURITY_GROUPS", "sg-0123456789abcdef0".to_owned()),
-            ("SCRIPT_URI", "s3://scripts/sanitize.sql".to_owned()),
-            ("SCRIPT_SHA256", SCRIPT_SHA256.to_owned()),
-            ("DATABASE_NAME", "app".to_owned()),
             // Backup actions.
             ("BACKUP_VAULTS", format!("{vault},other-vault")),
             ("BACKUP_STATE_MACHINE_ARN", machine_arn.clone()),

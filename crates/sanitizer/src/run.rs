@@ -33,6 +33,9 @@ impl DbError {
 pub trait Session: Send {
     /// Starts a transaction.
     fn begin(&mut self) -> impl Future<Output = Result<(), DbError>> + Send;
+    /// Makes the session read-only and starts a read-only transaction: the engine itself then
+    /// refuses any write, even one a verification query hides in a function or a CTE.
+    fn begin_read_only(&mut self) -> impl Future<Output = Result<(), DbError>> + Send;
     /// Sets the server-side per-statement limit (inside the transaction, when there is one).
     fn set_statement_timeout(
         &mut self,
@@ -75,7 +78,7 @@ const MYSQL_DRY_RUN_SAFE: [&str; 8] = [
 ];
 
 /// The statement's first keyword, upper-cased.
-fn first_word(sql: &str) -> String {
+pub(crate) fn first_word(sql: &str) -> String {
     sql.trim_start_matches(|c: char| c.is_whitespace() || c == '(')
         .chars()
         .take_while(|c| c.is_ascii_alphabetic())
@@ -271,7 +274,11 @@ pub async fn run<S: Session>(session: &mut S, plan: &Plan, opts: RunOptions) -> 
     summary
 }
 
-async fn abort<S: Session>(session: &mut S, mut summary: Summary, why: String) -> Summary {
+pub(crate) async fn abort<S: Session>(
+    session: &mut S,
+    mut summary: Summary,
+    why: String,
+) -> Summary {
     if summary.transaction {
         summary.rolled_back = session.rollback().await.is_ok();
     }
@@ -279,7 +286,7 @@ async fn abort<S: Session>(session: &mut S, mut summary: Summary, why: String) -
     summary
 }
 
-async fn timed<T>(
+pub(crate) async fn timed<T>(
     limit: Duration,
     fut: impl Future<Output = Result<T, DbError>>,
 ) -> Result<T, DbError> {
@@ -296,7 +303,7 @@ fn millis(since: Instant) -> u64 {
 }
 
 /// The statement as the summary shows it: at most 500 characters.
-fn excerpt(sql: &str) -> String {
+pub(crate) fn excerpt(sql: &str) -> String {
     const MAX: usize = 500;
     match sql.char_indices().nth(MAX) {
         Some((cut, _)) => format!("{}…", &sql[..cut]),
@@ -306,4 +313,4 @@ fn excerpt(sql: &str) -> String {
 
 #[cfg(test)]
 #[path = "run_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -201,6 +201,45 @@ pub async fn run<S: Session>(session: &mut S, plan: &Plan, opts: RunOptions) -> 
             }
         }
     }
+    run_verification(session, plan, limit, &mut summary).await;
+    let report = match leak::check(session, &prepared).await {
+        Ok(r) => r,
+        Err(e) => return abort(session, summary, format!("leak check: {e}")).await,
+    };
+    let leaked = leak::failure(&report);
+    summary.leak_check = Some(report);
+    if gate_failed(&mut summary, leaked) {
+        if transactional {
+            summary.rolled_back = session.rollback().await.is_ok();
+        }
+        return summary;
+    }
+    if opts.dry_run {
+        summary.rolled_back = session.rollback().await.is_ok();
+        if !summary.rolled_back {
+            summary.fail("dry run: rollback failed");
+            return summary;
+        }
+        summary.outcome = Outcome::DryRunPassed;
+        return summary;
+    }
+    if transactional && let Err(e) = session.commit().await {
+        summary.fail(&format!("commit: {e}"));
+        return summary;
+    }
+    summary.committed = true;
+    summary.outcome = Outcome::Succeeded;
+    summary
+}
+
+/// Runs every verification query and records its report; a query that fails is reported as
+/// failed, never fatal, so every query runs.
+pub(crate) async fn run_verification<S: Session>(
+    session: &mut S,
+    plan: &Plan,
+    limit: Duration,
+    summary: &mut Summary,
+) {
     for (i, sql) in plan.verify.iter().enumerate() {
         let result = timed(limit, session.count_rows(sql)).await;
         let report = match result {
@@ -224,54 +263,35 @@ pub async fn run<S: Session>(session: &mut S, plan: &Plan, opts: RunOptions) -> 
         }
         summary.verification.push(report);
     }
-    let report = match leak::check(session, &prepared).await {
-        Ok(r) => r,
-        Err(e) => return abort(session, summary, format!("leak check: {e}")).await,
-    };
-    let leaked = leak::failure(&report);
-    summary.leak_check = Some(report);
+}
+
+/// Marks `summary` failed by the gate when a verification query or the leak check (`leaked`)
+/// failed; whether it did.
+pub(crate) fn gate_failed(summary: &mut Summary, leaked: Option<String>) -> bool {
     let failed: Vec<_> = summary
         .verification
         .iter()
         .filter(|v| !v.passed)
         .map(|v| v.index.to_string())
         .collect();
-    if !failed.is_empty() || leaked.is_some() {
-        summary.outcome = Outcome::VerificationFailed;
-        let queries = (!failed.is_empty()).then(|| {
-            format!(
-                "verification queries {} returned rows or failed",
-                failed.join(", ")
-            )
-        });
-        summary.error = Some(
-            queries
-                .into_iter()
-                .chain(leaked)
-                .collect::<Vec<_>>()
-                .join("; "),
-        );
-        if transactional {
-            summary.rolled_back = session.rollback().await.is_ok();
-        }
-        return summary;
+    if failed.is_empty() && leaked.is_none() {
+        return false;
     }
-    if opts.dry_run {
-        summary.rolled_back = session.rollback().await.is_ok();
-        if !summary.rolled_back {
-            summary.fail("dry run: rollback failed");
-            return summary;
-        }
-        summary.outcome = Outcome::DryRunPassed;
-        return summary;
-    }
-    if transactional && let Err(e) = session.commit().await {
-        summary.fail(&format!("commit: {e}"));
-        return summary;
-    }
-    summary.committed = true;
-    summary.outcome = Outcome::Succeeded;
-    summary
+    summary.outcome = Outcome::VerificationFailed;
+    let queries = (!failed.is_empty()).then(|| {
+        format!(
+            "verification queries {} returned rows or failed",
+            failed.join(", ")
+        )
+    });
+    summary.error = Some(
+        queries
+            .into_iter()
+            .chain(leaked)
+            .collect::<Vec<_>>()
+            .join("; "),
+    );
+    true
 }
 
 pub(crate) async fn abort<S: Session>(

@@ -267,7 +267,7 @@ fn leak_plan(statements: &[&str]) -> Plan {
     }
 }
 
-fn with_values() -> Fake {
+pub(crate) fn with_values() -> Fake {
     Fake {
         values: Some(vec![
             "jane@corp-mail.com".into(),

@@ -10,9 +10,9 @@
 use std::time::Duration;
 
 use crate::leak;
-use crate::run::{DbError, RunOptions, Session, abort, excerpt, first_word, timed};
+use crate::run::{RunOptions, Session, abort, first_word, gate_failed, run_verification};
 use crate::script::Plan;
-use crate::summary::{Outcome, Summary, VerificationReport};
+use crate::summary::{Outcome, Summary};
 
 /// First keywords a verify query may start with in validation mode: queries only.
 const QUERY_WORDS: [&str; 4] = ["SELECT", "WITH", "VALUES", "TABLE"];
@@ -75,50 +75,12 @@ pub async fn validate<S: Session>(session: &mut S, plan: &Plan, opts: RunOptions
     let leaked = leak::failure(&report);
     summary.leak_check = Some(report);
     let limit = opts.statement_timeout + Duration::from_secs(5);
-    for (i, sql) in plan.verify.iter().enumerate() {
-        let result: Result<u64, DbError> = timed(limit, session.count_rows(sql)).await;
-        let (rows, error) = match result {
-            Ok(rows) => (Some(rows), None),
-            Err(e) => (None, Some(e.0)),
-        };
-        let passed = rows == Some(0);
-        if !passed {
-            tracing::error!(query = i + 1, rows, "verification failed");
-        }
-        summary.verification.push(VerificationReport {
-            index: i + 1,
-            sql: excerpt(sql),
-            rows,
-            passed,
-            error,
-        });
-    }
+    run_verification(session, plan, limit, &mut summary).await;
     // Nothing to keep: a read-only transaction always ends in a rollback.
     summary.rolled_back = session.rollback().await.is_ok();
-    let failed: Vec<String> = summary
-        .verification
-        .iter()
-        .filter(|v| !v.passed)
-        .map(|v| v.index.to_string())
-        .collect();
-    if !failed.is_empty() || leaked.is_some() {
-        summary.outcome = Outcome::VerificationFailed;
-        let queries = (!failed.is_empty()).then(|| {
-            format!(
-                "verification queries {} returned rows or failed",
-                failed.join(", ")
-            )
-        });
-        summary.error = Some(
-            queries
-                .into_iter()
-                .chain(leaked)
-                .collect::<Vec<_>>()
-                .join("; "),
-        );
-        return summary;
+    if !gate_failed(&mut summary, leaked) {
+        summary.outcome = Outcome::ValidationPassed;
     }
-    summary.outcome = Outcome::ValidationPassed;
     summary
 }
 

@@ -1,16 +1,6 @@
 use super::*;
 use crate::engine::Family;
-use crate::run::tests::{Fake, opts, plan};
-
-fn emails() -> Fake {
-    Fake {
-        values: Some(vec![
-            "jane@corp-mail.com".into(),
-            "joe@corp-mail.com".into(),
-        ]),
-        ..Fake::default()
-    }
-}
+use crate::run::tests::{Fake, opts, plan, with_values};
 
 #[tokio::test]
 async fn given_a_script_with_statements_then_validation_runs_only_its_queries_read_only_and_rolls_back()
@@ -53,7 +43,7 @@ async fn given_a_verify_statement_that_is_not_a_query_then_nothing_runs_and_it_i
 
 #[tokio::test]
 async fn given_a_detector_hit_then_validation_fails_naming_column_and_count_without_sampling() {
-    let mut db = emails();
+    let mut db = with_values();
     let p = Plan {
         sensitive: crate::directive::parse_columns("t.c").expect("column"),
         ..plan(&[], &["SELECT ROWS=0"])
@@ -72,7 +62,7 @@ async fn given_a_detector_hit_then_validation_fails_naming_column_and_count_with
 
 #[tokio::test]
 async fn given_an_allowed_column_and_rows_from_a_query_then_only_the_query_fails_the_gate() {
-    let mut db = emails();
+    let mut db = with_values();
     let p = Plan {
         allow: crate::directive::parse_columns("t.c").expect("column"),
         ..plan(&[], &["SELECT ROWS=3", "SELECT ROWS=0"])

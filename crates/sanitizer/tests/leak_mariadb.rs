@@ -51,18 +51,6 @@ async fn run_script(db: &DbServer, script: &str) -> Run {
     run_with(db, script, &[]).await
 }
 
-/// Validation mode (restore testing): only the verify queries and the detectors, read-only.
-const VALIDATE: &[(&str, &str)] = &[("SANITIZER_MODE", "validate")];
-
-/// The fixture with `statements` run on it (masking what a clean restore would hold).
-fn masked(statements: &[&str]) -> DbServer {
-    let db = loaded();
-    for sql in statements {
-        db.sql(sql);
-    }
-    db
-}
-
 async fn run_with(db: &DbServer, script: &str, extra: &[(&'static str, &str)]) -> Run {
     let mut vars = db_vars("mariadb", db.port(), "app", &secret_arn().await);
     vars.extend([
@@ -239,18 +227,12 @@ SELECT 1 FROM DUAL WHERE @@session.tx_read_only = 0;
 async fn given_a_clean_restore_then_validation_passes_read_only_and_the_scripts_statements_never_run()
  {
     let _slot = slot().await;
-    let db = masked(&MASK);
+    let db = after(loaded(), &MASK);
     let before = dump(&db);
 
     let run = run_with(&db, SCRIPT, VALIDATE).await;
 
-    assert_eq!(run.code, Some(0), "{}\n{}", run.summary, run.stderr);
-    assert_eq!(run.summary["outcome"], "validation_passed");
-    assert_eq!(run.summary["read_only"], true);
-    assert_eq!(run.summary["statements"], serde_json::json!([]));
-    // The second query returns a row unless the session is read-only.
-    assert_eq!(run.summary["verification"][1]["passed"], true);
-    assert_eq!(run.summary["leak_check"]["passed"], true);
+    assert_validation_passed(&run);
     assert_eq!(dump(&db), before);
 }
 
@@ -258,24 +240,21 @@ async fn given_a_clean_restore_then_validation_passes_read_only_and_the_scripts_
 async fn given_a_restore_with_a_leaking_column_then_validation_fails_naming_it_and_its_count() {
     let _slot = slot().await;
     // Customers' e-mail addresses are left as they were in production, and not allowed.
-    let db = masked(&[
-        "UPDATE app.customers SET card = NULL, name = CONCAT('Customer ', id)",
-        MASK[1],
-    ]);
+    let db = after(
+        loaded(),
+        &[
+            "UPDATE app.customers SET card = NULL, name = CONCAT('Customer ', id)",
+            MASK[1],
+        ],
+    );
     let before = dump(&db);
     let script = SCRIPT.replace("customers.email, ", "");
 
     let run = run_with(&db, &script, VALIDATE).await;
 
-    assert_ne!(run.code, Some(0));
-    assert_eq!(
-        run.summary["outcome"], "verification_failed",
-        "{}",
-        run.summary
-    );
-    assert_eq!(
-        run.summary["error"],
-        "leak check failed: app.customers.email: detector email fired on 40 of the rows scanned"
+    assert_gate_failed(
+        &run,
+        "leak check failed: app.customers.email: detector email fired on 40 of the rows scanned",
     );
     assert_eq!(dump(&db), before);
 }
@@ -283,7 +262,7 @@ async fn given_a_restore_with_a_leaking_column_then_validation_fails_naming_it_a
 #[tokio::test]
 async fn given_a_verify_statement_that_writes_then_nothing_runs_and_the_query_is_named() {
     let _slot = slot().await;
-    let db = masked(&MASK);
+    let db = after(loaded(), &MASK);
     let script = "
 -- @verify
 SELECT id FROM customers WHERE card IS NOT NULL;

@@ -52,18 +52,6 @@ async fn run_script(db: &DbServer, script: &str) -> Run {
     run_with(db, script, &[]).await
 }
 
-/// Validation mode (restore testing): only the verify queries and the detectors, read-only.
-const VALIDATE: &[(&str, &str)] = &[("SANITIZER_MODE", "validate")];
-
-/// The fixture with `statements` run on it (masking what a clean restore would hold).
-fn masked(statements: &[&str]) -> DbServer {
-    let db = loaded();
-    for sql in statements {
-        db.sql(sql);
-    }
-    db
-}
-
 async fn run_with(db: &DbServer, script: &str, extra: &[(&'static str, &str)]) -> Run {
     let mut vars = db_vars("postgres", db.port(), "postgres", &secret_arn().await);
     vars.extend([
@@ -294,21 +282,14 @@ SELECT 1 WHERE current_setting('transaction_read_only') <> 'on';
 async fn given_a_clean_restore_then_validation_passes_read_only_and_the_scripts_statements_never_run()
  {
     let _slot = slot().await;
-    let db = masked(&MASK);
+    let db = after(loaded(), &MASK);
     let before = dump(&db);
 
     let run = run_with(&db, SCRIPT, VALIDATE).await;
 
-    assert_eq!(run.code, Some(0), "{}\n{}", run.summary, run.stderr);
-    assert_eq!(run.summary["outcome"], "validation_passed");
-    assert_eq!(run.summary["read_only"], true);
-    assert_eq!(run.summary["committed"], false);
-    assert_eq!(run.summary["statements"], serde_json::json!([]));
-    // The second query returns a row unless the transaction is read-only.
-    assert_eq!(run.summary["verification"][1]["passed"], true);
+    assert_validation_passed(&run);
     // Sampling needs a before and an after: a validation samples nothing.
     assert_eq!(sensitive(&run.summary), vec![]);
-    assert_eq!(run.summary["leak_check"]["passed"], true);
     assert_eq!(dump(&db), before);
     assert_eq!(db.sql("SELECT count(*) FROM orders").trim(), "40");
 }
@@ -317,23 +298,20 @@ async fn given_a_clean_restore_then_validation_passes_read_only_and_the_scripts_
 async fn given_a_restore_with_a_leaking_column_then_validation_fails_naming_it_and_its_count() {
     let _slot = slot().await;
     // Orders' payment cards are left as they were in production.
-    let db = masked(&[
-        MASK[0],
-        "UPDATE orders SET contact_email = 'buyer' || id || '@example.invalid'",
-    ]);
+    let db = after(
+        loaded(),
+        &[
+            MASK[0],
+            "UPDATE orders SET contact_email = 'buyer' || id || '@example.invalid'",
+        ],
+    );
     let before = dump(&db);
 
     let run = run_with(&db, SCRIPT, VALIDATE).await;
 
-    assert_ne!(run.code, Some(0));
-    assert_eq!(
-        run.summary["outcome"], "verification_failed",
-        "{}",
-        run.summary
-    );
-    assert_eq!(
-        run.summary["error"],
-        "leak check failed: public.orders.payment_card: detector card fired on 40 of the rows scanned"
+    assert_gate_failed(
+        &run,
+        "leak check failed: public.orders.payment_card: detector card fired on 40 of the rows scanned",
     );
     assert_eq!(dump(&db), before);
 }
@@ -341,7 +319,7 @@ async fn given_a_restore_with_a_leaking_column_then_validation_fails_naming_it_a
 #[tokio::test]
 async fn given_a_verify_query_that_hides_a_write_then_the_read_only_transaction_refuses_it() {
     let _slot = slot().await;
-    let db = masked(&MASK);
+    let db = after(loaded(), &MASK);
     let script = "
 -- @verify
 WITH gone AS (DELETE FROM orders RETURNING id) SELECT id FROM gone WHERE false;

@@ -15,6 +15,7 @@
 //! | `SANITIZER_SCRIPT_SHA256` | the script's SHA-256, 64 hex digits: required with `SANITIZER_SCRIPT_URI`; a script with any other digest is refused before connecting |
 //! | `SANITIZER_VERIFY` | more verification queries, inline (added after the script's `-- @verify` section) |
 //! | `SANITIZER_STATEMENT_TIMEOUT_SECONDS` | per-statement limit (default 3600) |
+//! | `SANITIZER_MODE` | `sanitize` (default) or `validate`: only the verify queries and the leak check's detectors, in a read-only transaction (restore testing) |
 //! | `SANITIZER_DRY_RUN` | `true`: run everything, then roll back (default `false`) |
 //! | `SANITIZER_TLS` | `require` (default), `verify-full` (needs `SANITIZER_CA_BUNDLE`), `disable` (local tests only) |
 //! | `SANITIZER_CA_BUNDLE` | path of a PEM CA bundle, e.g. the RDS global bundle |
@@ -27,7 +28,7 @@ use std::path::PathBuf;
 use sluice_runtime::config::{ConfigError, Env};
 use sluice_runtime::pin::Sha256Pin;
 
-use crate::engine::{Engine, Family, TlsMode};
+use crate::engine::{Engine, Family, Mode, TlsMode};
 use crate::leak::LeakSettings;
 
 /// Database host name.
@@ -50,6 +51,8 @@ pub const SCRIPT_SHA256: &str = "SANITIZER_SCRIPT_SHA256";
 pub const VERIFY: &str = "SANITIZER_VERIFY";
 /// Per-statement timeout in seconds.
 pub const STATEMENT_TIMEOUT_SECONDS: &str = "SANITIZER_STATEMENT_TIMEOUT_SECONDS";
+/// `sanitize` or `validate`.
+pub const MODE: &str = "SANITIZER_MODE";
 /// `true` for a dry run.
 pub const DRY_RUN: &str = "SANITIZER_DRY_RUN";
 /// TLS mode.
@@ -63,7 +66,7 @@ pub const LEAK_SCAN_ROWS: &str = "SANITIZER_LEAK_SCAN_ROWS";
 /// Leak check: configured detectors, a JSON object of names to regular expressions.
 pub const LEAK_PATTERNS: &str = "SANITIZER_LEAK_PATTERNS";
 /// Every variable the task reads (the template test holds the task definition to it).
-pub const ALL: [&str; 16] = [
+pub const ALL: [&str; 17] = [
     ENDPOINT,
     PORT,
     ENGINE,
@@ -74,6 +77,7 @@ pub const ALL: [&str; 16] = [
     SCRIPT_SHA256,
     VERIFY,
     STATEMENT_TIMEOUT_SECONDS,
+    MODE,
     DRY_RUN,
     TLS,
     CA_BUNDLE,
@@ -117,6 +121,8 @@ pub struct Config {
     pub verify: Option<String>,
     /// Per-statement timeout in seconds.
     pub statement_timeout_seconds: u64,
+    /// Sanitize, or only validate read-only.
+    pub mode: Mode,
     /// Roll everything back at the end.
     pub dry_run: bool,
     /// TLS mode.
@@ -196,6 +202,15 @@ impl Config {
             });
         }
         let leak = leak_settings(env)?;
+        let mode: Mode = env.parse_or(MODE, Mode::Sanitize)?;
+        let dry_run = env.bool_or(DRY_RUN, false)?;
+        if mode == Mode::Validate && dry_run {
+            return Err(ConfigError::invalid(
+                DRY_RUN,
+                "true",
+                format!("{MODE}=validate never writes: a dry run has no meaning there"),
+            ));
+        }
         Ok(Self {
             engine,
             endpoint: env.required(ENDPOINT)?,
@@ -206,7 +221,8 @@ impl Config {
             script_sha256,
             verify: env.optional(VERIFY),
             statement_timeout_seconds,
-            dry_run: env.bool_or(DRY_RUN, false)?,
+            mode,
+            dry_run,
             tls,
             ca_bundle,
             leak,

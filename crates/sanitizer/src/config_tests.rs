@@ -29,6 +29,7 @@ fn given_minimal_env_then_defaults_are_require_tls_engine_port_and_one_hour() {
     assert_eq!(c.tls, TlsMode::Require);
     assert_eq!(c.statement_timeout_seconds, 3600);
     assert!(!c.dry_run);
+    assert_eq!(c.mode, Mode::Sanitize);
     assert_eq!(c.script, ScriptSource::Inline("UPDATE t SET a = 1".into()));
     assert_eq!(with(&[(ENGINE, "mariadb")]).expect("maria").port, 3306);
 }
@@ -72,6 +73,7 @@ fn given_invalid_values_then_errors_name_the_variable() {
         (STATEMENT_TIMEOUT_SECONDS, "0"),
         (DRY_RUN, "yes"),
         (TLS, "prefer"),
+        (MODE, "verify"),
     ] {
         let err = with(&[(var, value)]).unwrap_err();
         assert!(err.to_string().contains(var), "{var}={value}: {err}");
@@ -155,4 +157,17 @@ fn given_leak_settings_then_defaults_apply_and_bad_values_name_the_variable() {
         let err = with(&[(var, value)]).expect_err(value).to_string();
         assert!(err.contains(var), "{err}");
     }
+}
+
+#[test]
+fn given_validate_mode_then_it_is_read_and_a_dry_run_with_it_is_refused_naming_both() {
+    assert_eq!(
+        with(&[(MODE, "validate")]).expect("validate").mode,
+        Mode::Validate
+    );
+    let err = with(&[(MODE, "validate"), (DRY_RUN, "true")]).unwrap_err();
+    assert!(
+        err.to_string().contains(DRY_RUN) && err.to_string().contains(MODE),
+        "{err}"
+    );
 }

@@ -104,9 +104,40 @@ impl FromStr for TlsMode {
     }
 }
 
+/// What the task does (`SANITIZER_MODE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Runs the script's statements, then the verification gate (the sanitized-snapshot run).
+    Sanitize,
+    /// Runs only the verification gate (the script's verify queries and the leak check's
+    /// detectors) in a read-only transaction; never the script's statements. For restore
+    /// testing, where the database is a restored production copy that must stay untouched.
+    Validate,
+}
+
+impl FromStr for Mode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "sanitize" => Ok(Mode::Sanitize),
+            "validate" => Ok(Mode::Validate),
+            _ => Err("expected sanitize or validate".into()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn given_mode_names_then_only_the_two_parse() {
+        assert_eq!("validate".parse(), Ok(Mode::Validate));
+        assert_eq!(" Sanitize ".parse(), Ok(Mode::Sanitize));
+        assert!("verify".parse::<Mode>().unwrap_err().contains("validate"));
+    }
 
     #[test]
     fn given_rds_engine_names_then_each_parses_to_its_family() {

@@ -119,6 +119,28 @@ pub async fn prepare<S: Session>(
     settings: &LeakSettings,
     family: Family,
 ) -> Result<Prepared, LeakError> {
+    prepare_with(session, plan, settings, family, true).await
+}
+
+/// For a validation without a script run: the catalog, the allow-list and the detectors only.
+/// Sampled values prove something only against a before; a read-only validation has none, so
+/// `-- @sensitive` columns are neither sampled nor reported.
+pub async fn prepare_detectors<S: Session>(
+    session: &mut S,
+    plan: &Plan,
+    settings: &LeakSettings,
+    family: Family,
+) -> Result<Prepared, LeakError> {
+    prepare_with(session, plan, settings, family, false).await
+}
+
+async fn prepare_with<S: Session>(
+    session: &mut S,
+    plan: &Plan,
+    settings: &LeakSettings,
+    family: Family,
+    sample: bool,
+) -> Result<Prepared, LeakError> {
     let detectors = Detectors::new(&settings.patterns)?;
     let columns = catalog::columns(session, family)
         .await
@@ -143,7 +165,7 @@ pub async fn prepare<S: Session>(
         .map(|r| find(r, crate::directive::ALLOW_DIRECTIVE))
         .collect::<Result<HashSet<_>, _>>()?;
     let mut sensitive = Vec::new();
-    for r in &plan.sensitive {
+    for r in plan.sensitive.iter().filter(|_| sample) {
         let column = find(r, crate::directive::SENSITIVE_DIRECTIVE)?;
         let rows = settings
             .sample_values

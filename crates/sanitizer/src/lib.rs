@@ -6,7 +6,8 @@
 //! engine ([`pg`] with [`pg_message`], [`mysql`] with [`mysql_message`], both
 //! over [`redact`] and [`tls`]) → [`run::run`] (with the [`leak`] check over the
 //! [`catalog`], its [`detect`] detectors and the script's [`directive`] lists) →
-//! [`summary::Summary`]. Any failure, including a verification query that returns rows or a
+//! [`summary::Summary`]. With `SANITIZER_MODE=validate`, [`validate::validate`] runs instead
+//! of [`run::run`]: the gate alone, read-only (AWS Backup restore testing). Any failure, including a verification query that returns rows or a
 //! leak the check finds, exits non-zero, and the pipeline then neither snapshots nor shares.
 
 pub mod aws;
@@ -26,13 +27,14 @@ pub mod script;
 pub mod summary;
 pub mod task;
 pub mod tls;
+pub mod validate;
 
 use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::Config;
-use crate::engine::{Engine, Family, TlsMode};
+use crate::engine::{Engine, Family, Mode, TlsMode};
 use crate::run::RunOptions;
 use crate::summary::Summary;
 
@@ -109,16 +111,17 @@ pub async fn sanitize(config: &Config, creds: &Credentials, script_text: &str) -
                 statements = plan.statements.len(),
                 verification_queries = plan.verify.len(),
                 dry_run = config.dry_run,
+                mode = ?config.mode,
                 tls = ?config.tls,
                 "connecting"
             );
             let connected = match family {
                 Family::Postgres => match pg::PgSession::connect(&target, creds).await {
-                    Ok(mut s) => Ok(run::run(&mut s, &plan, opts).await),
+                    Ok(mut s) => Ok(run_mode(&mut s, &plan, opts, config.mode).await),
                     Err(e) => Err(e),
                 },
                 Family::Mysql => match mysql::MySession::connect(&target, creds).await {
-                    Ok(mut s) => Ok(run::run(&mut s, &plan, opts).await),
+                    Ok(mut s) => Ok(run_mode(&mut s, &plan, opts, config.mode).await),
                     Err(e) => Err(e),
                 },
             };
@@ -136,6 +139,19 @@ pub async fn sanitize(config: &Config, creds: &Credentials, script_text: &str) -
     summary.database = Some(config.database.clone());
     summary.redact(&creds.password);
     summary
+}
+
+/// Sanitizes (statements, then the gate) or only validates, read-only.
+async fn run_mode<S: run::Session>(
+    session: &mut S,
+    plan: &script::Plan,
+    opts: RunOptions,
+    mode: Mode,
+) -> Summary {
+    match mode {
+        Mode::Sanitize => run::run(session, plan, opts).await,
+        Mode::Validate => validate::validate(session, plan, opts).await,
+    }
 }
 
 /// The script's statements and verification queries, plus inline verification queries.

@@ -69,6 +69,20 @@ impl Session for MySession {
             .map_err(|e| db_error(&e))
     }
 
+    async fn begin_read_only(&mut self) -> Result<(), DbError> {
+        // The session's access mode too: it also holds statements that run outside the
+        // transaction (after an implicit commit), and refuses DDL on permanent tables.
+        // https://dev.mysql.com/doc/refman/8.0/en/set-transaction.html
+        // https://mariadb.com/kb/en/start-transaction/
+        for sql in [
+            "SET SESSION TRANSACTION READ ONLY",
+            "START TRANSACTION READ ONLY",
+        ] {
+            self.conn.query_drop(sql).await.map_err(|e| db_error(&e))?;
+        }
+        Ok(())
+    }
+
     async fn set_statement_timeout(&mut self, seconds: u64) -> Result<(), DbError> {
         // MariaDB limits every statement; MySQL's max_execution_time limits SELECTs only (the
         // client-side limit in the runner covers the rest).

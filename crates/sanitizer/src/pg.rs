@@ -93,6 +93,15 @@ impl Session for PgSession {
         self.batch("BEGIN").await
     }
 
+    async fn begin_read_only(&mut self) -> Result<(), DbError> {
+        // The session default too: a transaction a query might end is followed by read-only
+        // ones. https://www.postgresql.org/docs/current/sql-set-transaction.html
+        self.batch(
+            "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY; START TRANSACTION READ ONLY",
+        )
+        .await
+    }
+
     async fn set_statement_timeout(&mut self, seconds: u64) -> Result<(), DbError> {
         self.batch(&format!("SET statement_timeout = '{seconds}s'"))
             .await

@@ -33,6 +33,9 @@ impl DbError {
 pub trait Session: Send {
     /// Starts a transaction.
     fn begin(&mut self) -> impl Future<Output = Result<(), DbError>> + Send;
+    /// Makes the session read-only and starts a read-only transaction: the engine itself then
+    /// refuses any write, even one a verification query hides in a function or a CTE.
+    fn begin_read_only(&mut self) -> impl Future<Output = Result<(), DbError>> + Send;
     /// Sets the server-side per-statement limit (inside the transaction, when there is one).
     fn set_statement_timeout(
         &mut self,
@@ -75,7 +78,7 @@ const MYSQL_DRY_RUN_SAFE: [&str; 8] = [
 ];
 
 /// The statement's first keyword, upper-cased.
-fn first_word(sql: &str) -> String {
+pub(crate) fn first_word(sql: &str) -> String {
     sql.trim_start_matches(|c: char| c.is_whitespace() || c == '(')
         .chars()
         .take_while(|c| c.is_ascii_alphabetic())
@@ -198,56 +201,14 @@ pub async fn run<S: Session>(session: &mut S, plan: &Plan, opts: RunOptions) -> 
             }
         }
     }
-    for (i, sql) in plan.verify.iter().enumerate() {
-        let result = timed(limit, session.count_rows(sql)).await;
-        let report = match result {
-            Ok(rows) => VerificationReport {
-                index: i + 1,
-                sql: excerpt(sql),
-                rows: Some(rows),
-                passed: rows == 0,
-                error: None,
-            },
-            Err(e) => VerificationReport {
-                index: i + 1,
-                sql: excerpt(sql),
-                rows: None,
-                passed: false,
-                error: Some(e.0),
-            },
-        };
-        if !report.passed {
-            tracing::error!(query = i + 1, rows = report.rows, "verification failed");
-        }
-        summary.verification.push(report);
-    }
+    run_verification(session, plan, limit, &mut summary).await;
     let report = match leak::check(session, &prepared).await {
         Ok(r) => r,
         Err(e) => return abort(session, summary, format!("leak check: {e}")).await,
     };
     let leaked = leak::failure(&report);
     summary.leak_check = Some(report);
-    let failed: Vec<_> = summary
-        .verification
-        .iter()
-        .filter(|v| !v.passed)
-        .map(|v| v.index.to_string())
-        .collect();
-    if !failed.is_empty() || leaked.is_some() {
-        summary.outcome = Outcome::VerificationFailed;
-        let queries = (!failed.is_empty()).then(|| {
-            format!(
-                "verification queries {} returned rows or failed",
-                failed.join(", ")
-            )
-        });
-        summary.error = Some(
-            queries
-                .into_iter()
-                .chain(leaked)
-                .collect::<Vec<_>>()
-                .join("; "),
-        );
+    if gate_failed(&mut summary, leaked) {
         if transactional {
             summary.rolled_back = session.rollback().await.is_ok();
         }
@@ -271,7 +232,73 @@ pub async fn run<S: Session>(session: &mut S, plan: &Plan, opts: RunOptions) -> 
     summary
 }
 
-async fn abort<S: Session>(session: &mut S, mut summary: Summary, why: String) -> Summary {
+/// Runs every verification query and records its report; a query that fails is reported as
+/// failed, never fatal, so every query runs.
+pub(crate) async fn run_verification<S: Session>(
+    session: &mut S,
+    plan: &Plan,
+    limit: Duration,
+    summary: &mut Summary,
+) {
+    for (i, sql) in plan.verify.iter().enumerate() {
+        let result = timed(limit, session.count_rows(sql)).await;
+        let report = match result {
+            Ok(rows) => VerificationReport {
+                index: i + 1,
+                sql: excerpt(sql),
+                rows: Some(rows),
+                passed: rows == 0,
+                error: None,
+            },
+            Err(e) => VerificationReport {
+                index: i + 1,
+                sql: excerpt(sql),
+                rows: None,
+                passed: false,
+                error: Some(e.0),
+            },
+        };
+        if !report.passed {
+            tracing::error!(query = i + 1, rows = report.rows, "verification failed");
+        }
+        summary.verification.push(report);
+    }
+}
+
+/// Marks `summary` failed by the gate when a verification query or the leak check (`leaked`)
+/// failed; whether it did.
+pub(crate) fn gate_failed(summary: &mut Summary, leaked: Option<String>) -> bool {
+    let failed: Vec<_> = summary
+        .verification
+        .iter()
+        .filter(|v| !v.passed)
+        .map(|v| v.index.to_string())
+        .collect();
+    if failed.is_empty() && leaked.is_none() {
+        return false;
+    }
+    summary.outcome = Outcome::VerificationFailed;
+    let queries = (!failed.is_empty()).then(|| {
+        format!(
+            "verification queries {} returned rows or failed",
+            failed.join(", ")
+        )
+    });
+    summary.error = Some(
+        queries
+            .into_iter()
+            .chain(leaked)
+            .collect::<Vec<_>>()
+            .join("; "),
+    );
+    true
+}
+
+pub(crate) async fn abort<S: Session>(
+    session: &mut S,
+    mut summary: Summary,
+    why: String,
+) -> Summary {
     if summary.transaction {
         summary.rolled_back = session.rollback().await.is_ok();
     }
@@ -279,7 +306,7 @@ async fn abort<S: Session>(session: &mut S, mut summary: Summary, why: String) -
     summary
 }
 
-async fn timed<T>(
+pub(crate) async fn timed<T>(
     limit: Duration,
     fut: impl Future<Output = Result<T, DbError>>,
 ) -> Result<T, DbError> {
@@ -296,7 +323,7 @@ fn millis(since: Instant) -> u64 {
 }
 
 /// The statement as the summary shows it: at most 500 characters.
-fn excerpt(sql: &str) -> String {
+pub(crate) fn excerpt(sql: &str) -> String {
     const MAX: usize = 500;
     match sql.char_indices().nth(MAX) {
         Some((cut, _)) => format!("{}…", &sql[..cut]),
@@ -306,4 +333,4 @@ fn excerpt(sql: &str) -> String {
 
 #[cfg(test)]
 #[path = "run_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -5,14 +5,18 @@ use super::*;
 /// With `values`, the database holds one table `public.t` with a text column `c`; a statement
 /// containing `MASK` replaces every value with `masked`.
 #[derive(Default)]
-struct Fake {
-    log: Vec<String>,
-    values: Option<Vec<String>>,
+pub(crate) struct Fake {
+    pub(crate) log: Vec<String>,
+    pub(crate) values: Option<Vec<String>>,
 }
 
 impl Session for Fake {
     async fn begin(&mut self) -> Result<(), DbError> {
         self.log.push("BEGIN".into());
+        Ok(())
+    }
+    async fn begin_read_only(&mut self) -> Result<(), DbError> {
+        self.log.push("BEGIN READ ONLY".into());
         Ok(())
     }
     async fn set_statement_timeout(&mut self, seconds: u64) -> Result<(), DbError> {
@@ -79,7 +83,7 @@ impl Session for Fake {
     }
 }
 
-fn plan(statements: &[&str], verify: &[&str]) -> Plan {
+pub(crate) fn plan(statements: &[&str], verify: &[&str]) -> Plan {
     Plan {
         statements: statements.iter().map(|s| s.to_string()).collect(),
         verify: verify.iter().map(|s| s.to_string()).collect(),
@@ -87,7 +91,7 @@ fn plan(statements: &[&str], verify: &[&str]) -> Plan {
     }
 }
 
-fn opts(family: Family, dry_run: bool) -> RunOptions {
+pub(crate) fn opts(family: Family, dry_run: bool) -> RunOptions {
     RunOptions {
         family,
         dry_run,
@@ -263,7 +267,7 @@ fn leak_plan(statements: &[&str]) -> Plan {
     }
 }
 
-fn with_values() -> Fake {
+pub(crate) fn with_values() -> Fake {
     Fake {
         values: Some(vec![
             "jane@corp-mail.com".into(),

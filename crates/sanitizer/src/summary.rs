@@ -10,6 +10,9 @@ pub enum Outcome {
     Succeeded,
     /// Dry run: everything ran and passed, then was rolled back.
     DryRunPassed,
+    /// Validation mode: the verify queries returned no rows and the leak check passed,
+    /// read-only (nothing ran that could write).
+    ValidationPassed,
     /// A verification query returned rows (or failed).
     VerificationFailed,
     /// Configuration, connection, script or statement failure.
@@ -103,6 +106,9 @@ pub struct Summary {
     pub database: Option<String>,
     /// Whether this was a dry run.
     pub dry_run: bool,
+    /// Validation mode: only the verify queries and the leak check ran, in a read-only
+    /// transaction; the script's statements did not run.
+    pub read_only: bool,
     /// Whether the statements ran in one transaction.
     pub transaction: bool,
     /// Whether the run committed its changes. Outside a transaction (MySQL-family engines,
@@ -129,6 +135,7 @@ impl Summary {
             engine: None,
             database: None,
             dry_run,
+            read_only: false,
             transaction: false,
             committed: false,
             rolled_back: false,
@@ -147,7 +154,10 @@ impl Summary {
 
     /// Whether the task should exit 0.
     pub fn ok(&self) -> bool {
-        matches!(self.outcome, Outcome::Succeeded | Outcome::DryRunPassed)
+        matches!(
+            self.outcome,
+            Outcome::Succeeded | Outcome::DryRunPassed | Outcome::ValidationPassed
+        )
     }
 
     /// Replaces every occurrence of `secret` in the free-text fields (engine messages may

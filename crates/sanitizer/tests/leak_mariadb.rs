@@ -1,6 +1,7 @@
 //! The leak check of the verification gate, on a private MariaDB: sampled sensitive columns,
 //! the e-mail and card detectors over every text column of every user schema, the
 //! allow-list, and no sampled value in the summary or the logs.
+//! Also validation mode (`SANITIZER_MODE=validate`, restore testing): the gate alone, read-only.
 
 mod common;
 
@@ -47,11 +48,16 @@ fn dump(db: &DbServer) -> String {
 }
 
 async fn run_script(db: &DbServer, script: &str) -> Run {
+    run_with(db, script, &[]).await
+}
+
+async fn run_with(db: &DbServer, script: &str, extra: &[(&'static str, &str)]) -> Run {
     let mut vars = db_vars("mariadb", db.port(), "app", &secret_arn().await);
     vars.extend([
         ("SANITIZER_TLS", "require".to_owned()),
         ("SANITIZER_SCRIPT", script.to_owned()),
     ]);
+    vars.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
     let run = run_sanitizer(&vars);
     assert_no_fixture_value(&run);
     run
@@ -195,4 +201,83 @@ async fn given_a_table_in_another_schema_that_the_script_misses_then_the_detecto
         hits(&run.summary),
         vec![("crm.leads.mail".to_owned(), "email".to_owned(), 1, false)]
     );
+}
+
+// Validation mode (AWS Backup restore testing): the verify queries and the detectors only, in a
+// read-only transaction; the script's statements never run and nothing is written.
+
+/// What a clean restore holds: the fixture with every production value masked.
+const MASK: [&str; 2] = [
+    "UPDATE app.customers SET email = CONCAT('customer', id, '@example.invalid'), card = NULL, name = CONCAT('Customer ', id)",
+    "UPDATE app.orders SET contact_email = CONCAT('buyer', id, '@example.invalid'), payment_card = 'XXXX'",
+];
+
+/// A validation script whose statements would destroy the data if they ran; its verify
+/// queries pass only on masked data, in a read-only transaction.
+const SCRIPT: &str = "
+-- @allow customers.email, orders.contact_email
+UPDATE customers SET name = 'changed by the script';
+DROP TABLE orders;
+-- @verify
+SELECT id FROM customers WHERE card IS NOT NULL;
+SELECT 1 FROM DUAL WHERE @@session.tx_read_only = 0;
+";
+
+#[tokio::test]
+async fn given_a_clean_restore_then_validation_passes_read_only_and_the_scripts_statements_never_run()
+ {
+    let _slot = slot().await;
+    let db = after(loaded(), &MASK);
+    let before = dump(&db);
+
+    let run = run_with(&db, SCRIPT, VALIDATE).await;
+
+    assert_validation_passed(&run);
+    assert_eq!(dump(&db), before);
+}
+
+#[tokio::test]
+async fn given_a_restore_with_a_leaking_column_then_validation_fails_naming_it_and_its_count() {
+    let _slot = slot().await;
+    // Customers' e-mail addresses are left as they were in production, and not allowed.
+    let db = after(
+        loaded(),
+        &[
+            "UPDATE app.customers SET card = NULL, name = CONCAT('Customer ', id)",
+            MASK[1],
+        ],
+    );
+    let before = dump(&db);
+    let script = SCRIPT.replace("customers.email, ", "");
+
+    let run = run_with(&db, &script, VALIDATE).await;
+
+    assert_gate_failed(
+        &run,
+        "leak check failed: app.customers.email: detector email fired on 40 of the rows scanned",
+    );
+    assert_eq!(dump(&db), before);
+}
+
+#[tokio::test]
+async fn given_a_verify_statement_that_writes_then_nothing_runs_and_the_query_is_named() {
+    let _slot = slot().await;
+    let db = after(loaded(), &MASK);
+    let script = "
+-- @verify
+SELECT id FROM customers WHERE card IS NOT NULL;
+DELETE FROM orders;
+";
+
+    let run = run_with(&db, script, VALIDATE).await;
+
+    assert_ne!(run.code, Some(0));
+    assert_eq!(run.summary["outcome"], "failed");
+    let error = run.summary["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("verification query 2") && error.contains("DELETE"),
+        "{}",
+        run.summary
+    );
+    assert_eq!(db.sql("SELECT count(*) FROM app.orders").trim(), "40");
 }

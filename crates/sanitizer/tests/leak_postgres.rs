@@ -1,6 +1,7 @@
 //! The leak check of the verification gate, on a private PostgreSQL: sampled sensitive
 //! columns, the e-mail and card detectors over every text column, the allow-list, and no
 //! sampled value in the summary or the logs.
+//! Also validation mode (`SANITIZER_MODE=validate`, restore testing): the gate alone, read-only.
 
 mod common;
 
@@ -48,11 +49,16 @@ fn dump(db: &DbServer) -> String {
 }
 
 async fn run_script(db: &DbServer, script: &str) -> Run {
+    run_with(db, script, &[]).await
+}
+
+async fn run_with(db: &DbServer, script: &str, extra: &[(&'static str, &str)]) -> Run {
     let mut vars = db_vars("postgres", db.port(), "postgres", &secret_arn().await);
     vars.extend([
         ("SANITIZER_TLS", "require".to_owned()),
         ("SANITIZER_SCRIPT", script.to_owned()),
     ]);
+    vars.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
     let run = run_sanitizer(&vars);
     assert_no_fixture_value(&run);
     run
@@ -249,4 +255,83 @@ async fn given_a_declared_column_that_does_not_exist_then_the_run_fails_naming_i
             .is_none_or(Vec::is_empty)
     );
     assert_eq!(dump(&db), before);
+}
+
+// Validation mode (AWS Backup restore testing): the verify queries and the detectors only, in a
+// read-only transaction; the script's statements never run and nothing is written.
+
+/// What a clean restore holds: the fixture with every production value masked.
+const MASK: [&str; 2] = [
+    "UPDATE customers SET email = 'customer' || id || '@example.invalid', card = NULL, name = 'Customer ' || id",
+    "UPDATE orders SET contact_email = 'buyer' || id || '@example.invalid', payment_card = 'XXXX'",
+];
+
+/// A validation script whose statements would destroy the data if they ran; its verify
+/// queries pass only on masked data, in a read-only transaction.
+const SCRIPT: &str = "
+-- @sensitive customers.email
+-- @allow customers.email, orders.contact_email
+UPDATE customers SET name = 'changed by the script';
+DELETE FROM orders;
+-- @verify
+SELECT id FROM customers WHERE card IS NOT NULL;
+SELECT 1 WHERE current_setting('transaction_read_only') <> 'on';
+";
+
+#[tokio::test]
+async fn given_a_clean_restore_then_validation_passes_read_only_and_the_scripts_statements_never_run()
+ {
+    let _slot = slot().await;
+    let db = after(loaded(), &MASK);
+    let before = dump(&db);
+
+    let run = run_with(&db, SCRIPT, VALIDATE).await;
+
+    assert_validation_passed(&run);
+    // Sampling needs a before and an after: a validation samples nothing.
+    assert_eq!(sensitive(&run.summary), vec![]);
+    assert_eq!(dump(&db), before);
+    assert_eq!(db.sql("SELECT count(*) FROM orders").trim(), "40");
+}
+
+#[tokio::test]
+async fn given_a_restore_with_a_leaking_column_then_validation_fails_naming_it_and_its_count() {
+    let _slot = slot().await;
+    // Orders' payment cards are left as they were in production.
+    let db = after(
+        loaded(),
+        &[
+            MASK[0],
+            "UPDATE orders SET contact_email = 'buyer' || id || '@example.invalid'",
+        ],
+    );
+    let before = dump(&db);
+
+    let run = run_with(&db, SCRIPT, VALIDATE).await;
+
+    assert_gate_failed(
+        &run,
+        "leak check failed: public.orders.payment_card: detector card fired on 40 of the rows scanned",
+    );
+    assert_eq!(dump(&db), before);
+}
+
+#[tokio::test]
+async fn given_a_verify_query_that_hides_a_write_then_the_read_only_transaction_refuses_it() {
+    let _slot = slot().await;
+    let db = after(loaded(), &MASK);
+    let script = "
+-- @verify
+WITH gone AS (DELETE FROM orders RETURNING id) SELECT id FROM gone WHERE false;
+";
+
+    let run = run_with(&db, script, VALIDATE).await;
+
+    assert_ne!(run.code, Some(0));
+    assert_eq!(run.summary["outcome"], "verification_failed");
+    let error = run.summary["verification"][0]["error"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(error.contains("read-only transaction"), "{}", run.summary);
+    assert_eq!(db.sql("SELECT count(*) FROM orders").trim(), "40");
 }

@@ -5,10 +5,13 @@
 //! - [`status`]: what a resource status means for a waiting step (ready, not yet, never);
 //! - [`share`]: the accounts a snapshot may be shared with, and when a copy under a
 //!   customer-managed key is required first;
-//! - [`retention`]: which sanitized snapshots pruning deletes.
+//! - [`retention`]: which sanitized snapshots pruning deletes;
+//! - [`restore_testing`]: which AWS Backup restore-testing jobs a validation acts on, and the
+//!   result it posts.
 
 pub mod backup;
 pub mod ids;
+pub mod restore_testing;
 pub mod retention;
 pub mod share;
 pub mod status;

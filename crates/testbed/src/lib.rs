@@ -13,6 +13,8 @@
 //! - [`sanitized::Stage`]: the sanitized-snapshot pipeline's stage (tests and `make demo`).
 //! - [`backup::FakeBackup`]: an AWS Backup stand-in (`DescribeBackupJob`, `DeleteRecoveryPoint`);
 //!   [`backup_actions::Stage`]: the backup-actions pipeline's stage (tests and `make demo`).
+//! - [`restore_testing::FakeRestoreTesting`]: AWS Backup restore jobs (`DescribeRestoreJob`) and
+//!   the validation results posted to them (`PutRestoreValidationResult`), which moto lacks.
 //! - [`logs_policies::AccountPolicies`]: CloudWatch Logs account policies, which moto lacks.
 //!
 //! Tools come from `.tools/` (installed by `scripts/bootstrap.sh`); a missing tool is a panic
@@ -33,6 +35,7 @@ pub mod notifications;
 pub mod paths;
 pub mod procfs;
 pub mod rds_logs;
+pub mod restore_testing;
 pub mod sanitized;
 mod serve;
 pub mod sfn_runs;

@@ -142,3 +142,49 @@ pub fn hits(summary: &Value) -> Vec<(String, String, u64, bool)> {
     hits.sort();
     hits
 }
+
+/// Asserts that the run exited non-zero because the gate failed, with exactly `error`.
+pub fn assert_gate_failed(run: &Run, error: &str) {
+    assert_ne!(run.code, Some(0));
+    assert_eq!(
+        run.summary["outcome"], "verification_failed",
+        "{}",
+        run.summary
+    );
+    assert_eq!(run.summary["error"], error);
+}
+
+/// Validation mode (restore testing): only the verify queries and the detectors, read-only.
+pub const VALIDATE: &[(&str, &str)] = &[("SANITIZER_MODE", "validate")];
+
+/// `db` after `statements` ran on it (e.g. masking what a clean restore would hold).
+pub fn after(
+    db: sluice_testbed::db::DbServer,
+    statements: &[&str],
+) -> sluice_testbed::db::DbServer {
+    for sql in statements {
+        db.sql(sql);
+    }
+    db
+}
+
+/// Asserts that a validation passed read-only: exit 0, nothing committed, no statement run,
+/// every verify query (one of which returns a row unless the session is read-only) and the
+/// leak check passed.
+pub fn assert_validation_passed(run: &Run) {
+    assert_eq!(run.code, Some(0), "{}\n{}", run.summary, run.stderr);
+    assert_eq!(run.summary["outcome"], "validation_passed");
+    assert_eq!(run.summary["read_only"], true);
+    assert_eq!(run.summary["committed"], false);
+    assert_eq!(run.summary["statements"], serde_json::json!([]));
+    let verification = run.summary["verification"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        verification.len() >= 2 && verification.iter().all(|v| v["passed"] == true),
+        "{}",
+        run.summary
+    );
+    assert_eq!(run.summary["leak_check"]["passed"], true);
+}

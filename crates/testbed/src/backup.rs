@@ -5,7 +5,8 @@
 //! (`DELETE /backup-vaults/{vault}/recovery-points/{arn}`) and `DescribeRecoveryPoint` (`GET`
 //! on the same path), `DescribeBackupVault` (`GET /backup-vaults/{vault}`, with its lock),
 //! `ListLegalHolds` (`GET /legal-holds/`) and `ListRecoveryPointsByLegalHold`
-//! (`GET /legal-holds/{id}/recovery-points`). The test registers the jobs a
+//! (`GET /legal-holds/{id}/recovery-points`); for restore testing, `DescribeRestoreJob` and
+//! `PutRestoreValidationResult` (see [`crate::restore_testing`]). The test registers the jobs a
 //! simulated AWS Backup completed with [`FakeBackup::add_job`]; for RDS the recovery point is a
 //! snapshot the test made in moto, so the export can read it. Product code reaches the stand-in
 //! through `AWS_ENDPOINT_URL_BACKUP` = [`FakeBackup::endpoint`]; signatures are not checked.
@@ -17,6 +18,8 @@ use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
+
+use crate::restore_testing::{self, PostedResult, RestoreJob};
 
 /// A backup job, as the test says AWS Backup ran it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +41,7 @@ pub struct BackupJob {
 }
 
 #[derive(Default)]
-struct Inner {
+pub(crate) struct Inner {
     jobs: BTreeMap<String, BackupJob>,
     deleted: Vec<(String, String)>,
     fail_delete: Option<(String, String)>,
@@ -48,12 +51,14 @@ struct Inner {
     vault_lock: Option<i64>,
     /// Active legal holds: (id, title, recovery point ARNs).
     legal_holds: Vec<(String, String, Vec<String>)>,
-    calls: Vec<String>,
+    /// Restore jobs (restore testing).
+    pub(crate) restore: crate::restore_testing::RestoreJobs,
+    pub(crate) calls: Vec<String>,
 }
 
-type Shared = Arc<Mutex<Inner>>;
+pub(crate) type Shared = Arc<Mutex<Inner>>;
 
-fn lock(shared: &Shared) -> MutexGuard<'_, Inner> {
+pub(crate) fn lock(shared: &Shared) -> MutexGuard<'_, Inner> {
     shared.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -86,6 +91,14 @@ impl FakeBackup {
                     "/legal-holds/{id}/recovery-points",
                     axum::routing::get(list_recovery_points_by_legal_hold),
                 )
+                .route(
+                    "/restore-jobs/{id}",
+                    axum::routing::get(restore_testing::describe_restore_job),
+                )
+                .route(
+                    "/restore-jobs/{id}/validations",
+                    axum::routing::put(restore_testing::put_restore_validation_result),
+                )
                 .fallback(unknown)
                 .with_state(shared.clone()),
         );
@@ -104,6 +117,17 @@ impl FakeBackup {
     /// Registers a job AWS Backup ran.
     pub fn add_job(&self, job: BackupJob) {
         lock(&self.shared).jobs.insert(job.job_id.clone(), job);
+    }
+
+    /// Registers a restore job AWS Backup ran (e.g. for a restore testing plan).
+    pub fn add_restore_job(&self, job: RestoreJob) {
+        let mut inner = lock(&self.shared);
+        inner.restore.jobs.insert(job.job_id.clone(), job);
+    }
+
+    /// Every restore validation result posted, in order.
+    pub fn validation_results(&self) -> Vec<PostedResult> {
+        lock(&self.shared).restore.results.clone()
     }
 
     /// The recovery points deleted, as (vault, ARN), in order.
@@ -142,7 +166,7 @@ impl FakeBackup {
     }
 }
 
-fn error(status: StatusCode, code: &str, message: &str) -> Response {
+pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Response {
     (
         status,
         [

@@ -11,10 +11,10 @@
 //! - [`aws_proxy::AwsProxy`]: a forwarder in front of moto that fails or edits chosen actions,
 //!   and, with [`iam_gate`], refuses what IAM would refuse.
 //! - [`sanitized::Stage`]: the sanitized-snapshot pipeline's stage (tests and `make demo`).
-//! - [`backup::FakeBackup`]: an AWS Backup stand-in (`DescribeBackupJob`, `DeleteRecoveryPoint`);
-//!   [`backup_actions::Stage`]: the backup-actions pipeline's stage (tests and `make demo`).
-//! - [`restore_testing::FakeRestoreTesting`]: AWS Backup restore jobs (`DescribeRestoreJob`) and
-//!   the validation results posted to them (`PutRestoreValidationResult`), which moto lacks.
+//! - [`backup::FakeBackup`]: an AWS Backup stand-in (`DescribeBackupJob`, `DeleteRecoveryPoint`,
+//!   and [`restore_testing`]'s restore jobs and the validation results posted to them, which
+//!   moto lacks); [`backup_actions::Stage`]: the backup-actions pipeline's stage (tests and
+//!   `make demo`).
 //! - [`logs_policies::AccountPolicies`]: CloudWatch Logs account policies, which moto lacks.
 //!
 //! Tools come from `.tools/` (installed by `scripts/bootstrap.sh`); a missing tool is a panic

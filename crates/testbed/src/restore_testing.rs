@@ -1,25 +1,26 @@
-//! An AWS Backup restore-testing stand-in: moto implements no restore jobs and no
+//! Restore testing in the AWS Backup stand-in ([`crate::backup::FakeBackup`], which AWS's one
+//! Backup endpoint serves them from): moto implements no restore jobs and no
 //! `PutRestoreValidationResult`.
 //!
-//! It answers, in AWS's restJson1 shapes, `DescribeRestoreJob` (`GET /restore-jobs/{id}`,
+//! The stand-in answers, in AWS's restJson1 shapes, `DescribeRestoreJob` (`GET /restore-jobs/{id}`,
 //! <https://docs.aws.amazon.com/aws-backup/latest/devguide/API_DescribeRestoreJob.html>) and
 //! `PutRestoreValidationResult` (`PUT /restore-jobs/{id}/validations`, `204` with no body,
 //! <https://docs.aws.amazon.com/aws-backup/latest/devguide/API_PutRestoreValidationResult.html>),
 //! and records every posted result. The test registers the restore jobs a simulated AWS Backup
-//! ran with [`FakeRestoreTesting::add_job`]; the restored database itself is a local engine, its
-//! RDS record moto's. Product code reaches the stand-in through `AWS_ENDPOINT_URL_BACKUP` =
-//! [`FakeRestoreTesting::endpoint`]; signatures are not checked.
+//! ran with [`crate::backup::FakeBackup::add_restore_job`]; the restored database itself is a
+//! local engine, its RDS record moto's.
 //!
 //! Assumption, not documented by AWS: a result for a restore job that no restore testing plan
 //! created is refused (`InvalidRequestException`), so a validation that posts one fails its test.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
+
+use crate::backup::{Shared, error, lock};
 
 /// `ValidationStatus` values AWS accepts.
 pub const VALIDATION_STATUSES: [&str; 4] = ["FAILED", "SUCCESSFUL", "TIMED_OUT", "VALIDATING"];
@@ -52,82 +53,11 @@ pub struct PostedResult {
     pub message: Option<String>,
 }
 
+/// The restore jobs and the results posted for them.
 #[derive(Default)]
-struct Inner {
-    jobs: BTreeMap<String, RestoreJob>,
-    results: Vec<PostedResult>,
-    calls: Vec<String>,
-}
-
-type Shared = Arc<Mutex<Inner>>;
-
-fn lock(shared: &Shared) -> MutexGuard<'_, Inner> {
-    shared.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// The running stand-in; it stops serving when dropped.
-pub struct FakeRestoreTesting {
-    shared: Shared,
-    port: u16,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
-
-impl FakeRestoreTesting {
-    /// Starts the stand-in on a free loopback port.
-    pub fn start() -> FakeRestoreTesting {
-        let shared = Shared::default();
-        let (port, stop) = crate::serve::spawn(
-            "AWS Backup restore-testing stand-in",
-            axum::Router::new()
-                .route(
-                    "/restore-jobs/{id}",
-                    axum::routing::get(describe_restore_job),
-                )
-                .route(
-                    "/restore-jobs/{id}/validations",
-                    axum::routing::put(put_restore_validation_result),
-                )
-                .fallback(unknown)
-                .with_state(shared.clone()),
-        );
-        FakeRestoreTesting {
-            shared,
-            port,
-            _stop: stop,
-        }
-    }
-
-    /// The endpoint URL, for `AWS_ENDPOINT_URL_BACKUP`.
-    pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    /// Registers a restore job AWS Backup ran.
-    pub fn add_job(&self, job: RestoreJob) {
-        lock(&self.shared).jobs.insert(job.job_id.clone(), job);
-    }
-
-    /// Every result posted, in order.
-    pub fn results(&self) -> Vec<PostedResult> {
-        lock(&self.shared).results.clone()
-    }
-
-    /// The operations called, in order.
-    pub fn calls(&self) -> Vec<String> {
-        lock(&self.shared).calls.clone()
-    }
-}
-
-fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    (
-        status,
-        [
-            (header::CONTENT_TYPE, "application/json"),
-            (header::HeaderName::from_static("x-amzn-errortype"), code),
-        ],
-        json!({"Code": code, "Message": message}).to_string(),
-    )
-        .into_response()
+pub(crate) struct RestoreJobs {
+    pub(crate) jobs: BTreeMap<String, RestoreJob>,
+    pub(crate) results: Vec<PostedResult>,
 }
 
 fn not_found(id: &str) -> Response {
@@ -138,10 +68,13 @@ fn not_found(id: &str) -> Response {
     )
 }
 
-async fn describe_restore_job(State(shared): State<Shared>, Path(id): Path<String>) -> Response {
+pub(crate) async fn describe_restore_job(
+    State(shared): State<Shared>,
+    Path(id): Path<String>,
+) -> Response {
     let mut inner = lock(&shared);
     inner.calls.push("DescribeRestoreJob".into());
-    let Some(job) = inner.jobs.get(&id) else {
+    let Some(job) = inner.restore.jobs.get(&id) else {
         return not_found(&id);
     };
     let account = job.recovery_point_arn.split(':').nth(4).unwrap_or_default();
@@ -161,7 +94,7 @@ async fn describe_restore_job(State(shared): State<Shared>, Path(id): Path<Strin
         // A restore test waits for a validation until a result arrives or its window ends.
         body["ValidationStatus"] = json!("VALIDATING");
     }
-    if let Some(posted) = inner.results.iter().rev().find(|r| r.job_id == id) {
+    if let Some(posted) = inner.restore.results.iter().rev().find(|r| r.job_id == id) {
         body["ValidationStatus"] = json!(posted.status);
         if let Some(message) = &posted.message {
             body["ValidationStatusMessage"] = json!(message);
@@ -175,7 +108,7 @@ async fn describe_restore_job(State(shared): State<Shared>, Path(id): Path<Strin
         .into_response()
 }
 
-async fn put_restore_validation_result(
+pub(crate) async fn put_restore_validation_result(
     State(shared): State<Shared>,
     Path(id): Path<String>,
     body: axum::body::Bytes,
@@ -203,7 +136,7 @@ async fn put_restore_validation_result(
             &format!("ValidationStatus {status:?} is not one of {VALIDATION_STATUSES:?}"),
         );
     }
-    let Some(job) = inner.jobs.get(&id) else {
+    let Some(job) = inner.restore.jobs.get(&id) else {
         return not_found(&id);
     };
     if job.restore_testing_plan_arn.is_none() {
@@ -213,7 +146,7 @@ async fn put_restore_validation_result(
             &format!("restore job {id} was not created by a restore testing plan"),
         );
     }
-    inner.results.push(PostedResult {
+    inner.restore.results.push(PostedResult {
         job_id: id,
         status: status.to_owned(),
         message: request["ValidationStatusMessage"]
@@ -221,12 +154,4 @@ async fn put_restore_validation_result(
             .map(str::to_owned),
     });
     StatusCode::NO_CONTENT.into_response()
-}
-
-async fn unknown(uri: axum::http::Uri) -> Response {
-    error(
-        StatusCode::BAD_REQUEST,
-        "InvalidRequestException",
-        &format!("the AWS Backup restore-testing stand-in does not serve {uri}"),
-    )
 }

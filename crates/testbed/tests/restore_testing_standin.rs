@@ -1,15 +1,16 @@
-//! The AWS Backup restore-testing stand-in, driven through the real `aws_sdk_backup` client:
+//! The AWS Backup stand-in's restore testing, driven through the real `aws_sdk_backup` client:
 //! the wire shapes product code will read and send.
 
 use aws_sdk_backup::Client;
 use aws_sdk_backup::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_backup::error::ProvideErrorMetadata;
 use aws_sdk_backup::types::{RestoreJobStatus, RestoreValidationStatus};
-use sluice_testbed::restore_testing::{FakeRestoreTesting, PostedResult, RestoreJob};
+use sluice_testbed::backup::FakeBackup;
+use sluice_testbed::restore_testing::{PostedResult, RestoreJob};
 
 const PLAN: &str = "arn:aws:backup:us-east-1:123456789012:restore-testing-plan:nightly_db-867cbaf4-a45d-464e-ba8b-6035bc96770b";
 
-fn client(fake: &FakeRestoreTesting) -> Client {
+fn client(fake: &FakeBackup) -> Client {
     let conf = aws_sdk_backup::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .http_client(sluice_runtime::aws::http_client())
@@ -36,8 +37,8 @@ fn job(id: &str, plan: Option<&str>) -> RestoreJob {
 #[tokio::test]
 async fn given_a_restore_test_then_describe_answers_its_plan_and_a_posted_result_is_recorded_and_read_back()
  {
-    let fake = FakeRestoreTesting::start();
-    fake.add_job(job("r-1", Some(PLAN)));
+    let fake = FakeBackup::start();
+    fake.add_restore_job(job("r-1", Some(PLAN)));
     let backup = client(&fake);
 
     let described = backup
@@ -69,7 +70,7 @@ async fn given_a_restore_test_then_describe_answers_its_plan_and_a_posted_result
         .expect("put result");
 
     assert_eq!(
-        fake.results(),
+        fake.validation_results(),
         vec![PostedResult {
             job_id: "r-1".into(),
             status: "FAILED".into(),
@@ -91,8 +92,8 @@ async fn given_a_restore_test_then_describe_answers_its_plan_and_a_posted_result
 #[tokio::test]
 async fn given_a_restore_no_plan_created_or_an_unknown_job_then_results_are_refused_and_not_recorded()
  {
-    let fake = FakeRestoreTesting::start();
-    fake.add_job(job("manual", None));
+    let fake = FakeBackup::start();
+    fake.add_restore_job(job("manual", None));
     let backup = client(&fake);
 
     let described = backup
@@ -117,7 +118,7 @@ async fn given_a_restore_no_plan_created_or_an_unknown_job_then_results_are_refu
             .expect_err("refused");
         assert_eq!(err.into_service_error().code(), Some(code), "{id}");
     }
-    assert_eq!(fake.results(), vec![]);
+    assert_eq!(fake.validation_results(), vec![]);
     assert_eq!(
         fake.calls(),
         vec![

@@ -418,8 +418,8 @@ async fn given_download_fails_while_a_part_uploads_when_copied_then_abort_waits_
 
 #[test]
 fn given_file_needing_more_than_max_parts_then_part_size_grows_to_a_whole_mib() {
-    let default = CopyOptions::default().part_size;
-    assert_eq!(default, MIN_PART_SIZE);
+    assert_eq!(CopyOptions::default().part_size, 8 * MIB);
+    let default = MIN_PART_SIZE;
     assert_eq!(part_size_for(default, 0), MIN_PART_SIZE);
     assert_eq!(
         part_size_for(1, 100),

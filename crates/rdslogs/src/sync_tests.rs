@@ -144,6 +144,10 @@ async fn given_memory_budget_when_files_synced_then_part_buffers_stay_within_it_
     let opts = SyncOptions {
         memory_budget: 30 * MIB,
         file_concurrency: 4,
+        copy: CopyOptions {
+            part_size: 5 * MIB,
+            gzip: false,
+        },
         ..SyncOptions::default()
     };
     let reports = sync_all(&rds, &store, &opts, &ids(&["db1"])).await;

@@ -9,6 +9,8 @@
 //! the ratio sync/floor (target ≥ 0.95) and the function's peak RSS (VmHWM of its process,
 //! a fresh one per round; target ≤ 64 MiB). Extra settings for the function can be given as
 //! `NAME=value` arguments after `--` (e.g. `MEMORY_BUDGET_MIB=64`), to tune the defaults.
+//! Two arguments are the bench's own, for exploring (the figures of record use neither):
+//! `BENCH_ROUNDS=n` (default 3) and `BENCH_SETS=set8` or `BENCH_SETS=g2` (one set only).
 #![allow(
     clippy::print_stdout,
     clippy::unwrap_used,
@@ -47,7 +49,8 @@ for i, path in enumerate(files):
         s3.upload_fileobj(f, bucket, f"floor/{i}/{os.path.basename(path)}")
     total += os.path.getsize(path)
 secs = time.monotonic() - start
-print(f"RESULT {total} {secs} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}")
+ru = resource.getrusage(resource.RUSAGE_SELF)
+print(f"RESULT {total} {secs} {ru.ru_maxrss} {ru.ru_utime + ru.ru_stime}")
 "#;
 
 /// One MiB of log lines, some multibyte.
@@ -71,6 +74,38 @@ struct Run {
     bytes: u64,
     secs: f64,
     hwm_kib: u64,
+    /// CPU seconds of the client (the function, or boto3), of moto, and of this process (the
+    /// RDS log endpoint) during the run: where the time goes.
+    cpu: [f64; 3],
+}
+
+/// CPU seconds (user + system) `pid` used so far, 0 when it cannot be read.
+fn cpu_secs(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let rest = stat.rsplit_once(") ").map_or("", |(_, r)| r);
+    // After the command: state is field 3; utime and stime are fields 14 and 15.
+    let f: Vec<&str> = rest.split(' ').collect();
+    let ticks: f64 = [11, 12]
+        .iter()
+        .filter_map(|&i| f.get(i)?.parse::<f64>().ok())
+        .sum();
+    ticks / 100.0
+}
+
+/// The moto server's pid: the child of this process running `moto_runner.py`.
+fn moto_pid() -> String {
+    let me = std::process::id().to_string();
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .flatten()
+        .find_map(|e| {
+            let name = e.file_name().to_str()?.to_owned();
+            let cmd = std::fs::read_to_string(e.path().join("cmdline")).ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            let ppid = stat.rsplit_once(") ")?.1.split(' ').nth(1)?.to_owned();
+            (ppid == me && cmd.contains("moto_runner.py")).then_some(name)
+        })
+        .expect("moto's process")
 }
 
 impl Run {
@@ -118,6 +153,12 @@ async fn sync(
         .await
         .unwrap_or_else(|| panic!("log-syncer did not start: {}", host.logs("log-syncer")));
     let pid = procfs::child_pid("log-syncer").expect("the function's process");
+    let moto_pid = moto_pid();
+    let before = [
+        cpu_secs(&pid.to_string()),
+        cpu_secs(&moto_pid),
+        cpu_secs("self"),
+    ];
     let started = Instant::now();
     let out: Value = host
         .invoke("log-syncer", &json!({"instances": [instance]}))
@@ -125,6 +166,11 @@ async fn sync(
         .unwrap_or_else(|e| panic!("sync: {e}\n{}", host.logs("log-syncer")));
     let secs = started.elapsed().as_secs_f64();
     let hwm_kib = procfs::vm_hwm_kib(pid);
+    let cpu = [
+        cpu_secs(&pid.to_string()) - before[0],
+        cpu_secs(&moto_pid) - before[1],
+        cpu_secs("self") - before[2],
+    ];
     assert_eq!(out["instances_failed"], 0, "{out}");
     let copied: u64 = out["instances"][0]["files"]
         .as_array()
@@ -135,12 +181,15 @@ async fn sync(
         bytes,
         secs,
         hwm_kib,
+        cpu,
     }
 }
 
 /// The floor: boto3 in the tool venv's Python, the same files straight from disk.
 async fn floor(moto: &Moto, files: &[PathBuf]) -> Run {
     fresh_bucket(moto).await;
+    let moto_pid = moto_pid();
+    let moto_before = cpu_secs(&moto_pid);
     let out = Command::new(paths::python())
         .arg("-c")
         .arg(FLOOR)
@@ -164,6 +213,7 @@ async fn floor(moto: &Moto, files: &[PathBuf]) -> Run {
         bytes: v[0] as u64,
         secs: v[1],
         hwm_kib: v[2] as u64,
+        cpu: [v[3], cpu_secs(&moto_pid) - moto_before, 0.0],
     }
 }
 
@@ -179,13 +229,14 @@ async fn set(
     instance: &str,
     files: &[PathBuf],
     extra: &[(String, String)],
+    rounds: usize,
 ) {
     let bytes: u64 = files
         .iter()
         .map(|f| std::fs::metadata(f).expect("file").len())
         .sum();
     let (mut s, mut f, mut s_hwm, mut f_hwm) = (Vec::new(), Vec::new(), Vec::new(), 0);
-    for round in 1..=ROUNDS {
+    for round in 1..=rounds {
         let a = sync(moto, rds, instance, bytes, extra).await;
         let b = floor(moto, files).await;
         assert_eq!(a.bytes, b.bytes, "same bytes");
@@ -196,6 +247,10 @@ async fn set(
             a.hwm_kib as f64 / 1024.0,
             b.mbps(),
             b.secs
+        );
+        println!(
+            "    CPU s: sync: function {:5.1}, moto {:5.1}, RDS endpoint {:5.1} | floor: boto3 {:5.1}, moto {:5.1}",
+            a.cpu[0], a.cpu[1], a.cpu[2], b.cpu[0], b.cpu[1]
         );
         s.push(a.mbps());
         f.push(b.mbps());
@@ -210,27 +265,43 @@ async fn set(
         if ratio >= 0.95 { "ok" } else { "BELOW" }
     );
     println!(
-        "{label}: function peak RSS {peak:.1} MiB over {ROUNDS} rounds (target <= 64) {} | boto3 peak RSS {:.1} MiB",
+        "{label}: function peak RSS {peak:.1} MiB over {rounds} rounds (target <= 64) {} | boto3 peak RSS {:.1} MiB",
         if peak <= 64.0 { "ok" } else { "OVER" },
         f_hwm as f64 / 1024.0
     );
 }
 
 fn main() {
-    let extra: Vec<(String, String)> = std::env::args()
+    let mut extra: Vec<(String, String)> = std::env::args()
         .skip(1)
         .filter_map(|a| a.split_once('=').map(|(k, v)| (k.to_owned(), v.to_owned())))
         .collect();
+    let own = |name: &str, extra: &mut Vec<(String, String)>| {
+        let at = extra.iter().position(|(k, _)| k == name)?;
+        Some(extra.remove(at).1)
+    };
+    let rounds: usize =
+        own("BENCH_ROUNDS", &mut extra).map_or(ROUNDS, |r| r.parse().expect("BENCH_ROUNDS"));
+    let sets = own("BENCH_SETS", &mut extra).unwrap_or_else(|| "set8,g2".into());
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let moto = Moto::start();
     let rds = RdsLogs::with_moto(&moto.endpoint());
-    let mut set8: Vec<PathBuf> = (0..8)
-        .map(|i| write_file(&rds, "set8", &format!("{DAY}-{i:02}"), 128))
-        .collect();
-    set8.push(write_file(&rds, "set8", &format!("{DAY}-23"), 1024));
-    let g2 = vec![write_file(&rds, "g2", &format!("{DAY}-13"), 2048)];
+    let set8: Vec<PathBuf> = if sets.contains("set8") {
+        let mut files: Vec<PathBuf> = (0..8)
+            .map(|i| write_file(&rds, "set8", &format!("{DAY}-{i:02}"), 128))
+            .collect();
+        files.push(write_file(&rds, "set8", &format!("{DAY}-23"), 1024));
+        files
+    } else {
+        Vec::new()
+    };
+    let g2 = if sets.contains("g2") {
+        vec![write_file(&rds, "g2", &format!("{DAY}-13"), 2048)]
+    } else {
+        Vec::new()
+    };
     println!(
-        "first sync into moto S3 (release log-syncer behind the Lambda host) vs boto3 upload_fileobj defaults; {ROUNDS} rounds each, interleaved{}",
+        "first sync into moto S3 (release log-syncer behind the Lambda host) vs boto3 upload_fileobj defaults; {rounds} rounds each, interleaved{}",
         if extra.is_empty() {
             String::new()
         } else {
@@ -238,7 +309,20 @@ fn main() {
         }
     );
     rt.block_on(async {
-        set(&moto, &rds, "8 x 128 MiB + 1 GiB", "set8", &set8, &extra).await;
-        set(&moto, &rds, "one 2 GiB file", "g2", &g2, &extra).await;
+        if !set8.is_empty() {
+            set(
+                &moto,
+                &rds,
+                "8 x 128 MiB + 1 GiB",
+                "set8",
+                &set8,
+                &extra,
+                rounds,
+            )
+            .await;
+        }
+        if !g2.is_empty() {
+            set(&moto, &rds, "one 2 GiB file", "g2", &g2, &extra, rounds).await;
+        }
     });
 }

@@ -1,6 +1,6 @@
 //! The log-syncer's settings, from environment variables read once at cold start.
 
-use sluice_rdslogs::copy::{CopyOptions, MIN_PART_SIZE};
+use sluice_rdslogs::copy::{CopyOptions, DEFAULT_PART_SIZE, MIN_PART_SIZE};
 use sluice_rdslogs::sync::DEFAULT_MEMORY_BUDGET;
 use sluice_rdslogs::{Claim, ListFilter, Selection, SyncOptions};
 use sluice_runtime::config::{ConfigError, Env};
@@ -19,13 +19,13 @@ pub const RDS_ENGINES: &str = "RDS_ENGINES";
 pub const LOG_FILENAME_CONTAINS: &str = "LOG_FILENAME_CONTAINS";
 /// Only log files written in the last this many hours (`FileLastWritten`).
 pub const LOG_MAX_AGE_HOURS: &str = "LOG_MAX_AGE_HOURS";
-/// Multipart part size in MiB (default 5, at least 5; larger for a file that would need more
-/// than 10,000 parts).
+/// Multipart part size in MiB (default 8, at least 5; larger for a file that would need more
+/// than 9,000 parts).
 pub const PART_SIZE_MIB: &str = "PART_SIZE_MIB";
 /// Files copied at once across instances, at most (default 4; `MEMORY_BUDGET_MIB` may let
 /// fewer).
 pub const FILE_CONCURRENCY: &str = "FILE_CONCURRENCY";
-/// MiB of part buffers all copies of a run hold at once (default 40, at least 10): each copy
+/// MiB of part buffers all copies of a run hold at once (default 32, at least 10): each copy
 /// needs two parts' worth; what is left lets parts of one file upload at once.
 pub const MEMORY_BUDGET_MIB: &str = "MEMORY_BUDGET_MIB";
 /// Instances synced at once (default 4).
@@ -94,7 +94,7 @@ impl Config {
                 var: format!("{RDS_INSTANCES} (or {RDS_INSTANCE_TAG} / {RDS_ENGINES})"),
             });
         }
-        let part_mib: usize = env.parse_or(PART_SIZE_MIB, MIN_PART_SIZE / (1024 * 1024))?;
+        let part_mib: usize = env.parse_or(PART_SIZE_MIB, DEFAULT_PART_SIZE / MIB)?;
         if part_mib * 1024 * 1024 < MIN_PART_SIZE || part_mib > 512 {
             return Err(ConfigError::invalid(
                 PART_SIZE_MIB,
@@ -185,10 +185,10 @@ mod tests {
             vec!["db1".to_owned(), "db2".to_owned()]
         );
         assert_eq!(c.sync.prefix, "rds-logs");
-        assert_eq!(c.sync.copy.part_size, 5 * 1024 * 1024);
+        assert_eq!(c.sync.copy.part_size, 8 * 1024 * 1024);
         assert!(!c.sync.copy.gzip);
         assert_eq!(c.sync.reconcile_every_ms, 24 * 3600 * 1000, "once a day");
-        assert_eq!(c.sync.memory_budget, 40 * MIB);
+        assert_eq!(c.sync.memory_budget, 32 * MIB);
     }
 
     #[test]

@@ -268,7 +268,7 @@ pub async fn start(event: &Value, deps: &Deps) -> Result<Value, StepError> {
     let name = rules::execution_name(&job.backup_job_id);
     let input = serde_json::to_string(&job)
         .map_err(|e| StepError::new(ErrorKind::Internal, e.to_string()))?;
-    let (arn, started) = start_once(deps, machine, &name, input).await?;
+    let (arn, started) = start_once(&deps.sfn, machine, &name, input).await?;
     if started {
         tracing::info!(job = %job.backup_job_id, execution = %arn, "run started");
         Ok(json!({"started": true, "executionArn": arn}))
@@ -281,14 +281,13 @@ pub async fn start(event: &Value, deps: &Deps) -> Result<Value, StepError> {
 /// Starts execution `name` of `machine`, or finds it: Step Functions answers a repeated name
 /// and input with the running execution, and refuses the name once that execution has ended
 /// (`ExecutionAlreadyExists`). Returns its ARN and whether this call may have started it.
-async fn start_once(
-    deps: &Deps,
+pub(crate) async fn start_once(
+    sfn: &aws_sdk_sfn::Client,
     machine: &str,
     name: &str,
     input: String,
 ) -> Result<(String, bool), StepError> {
-    let started = deps
-        .sfn
+    let started = sfn
         .start_execution()
         .state_machine_arn(machine)
         .name(name)
@@ -669,7 +668,7 @@ async fn sanitize_start(s: &mut BackupState, deps: &Deps) -> Result<(), StepErro
     }
     let name = rules::execution_name(&s.input.backup_job_id);
     let input = json!({"source": source, "snapshot": recovery_point}).to_string();
-    let (arn, _) = start_once(deps, machine, &name, input).await?;
+    let (arn, _) = start_once(&deps.sfn, machine, &name, input).await?;
     s.sanitize = Some(Sanitize {
         execution_arn: arn,
         status: "RUNNING".into(),

@@ -3,7 +3,8 @@
 //! of the backup-actions state machine (`statemachines/backup-actions.asl.json`,
 //! [`backup_handler`], the `backup-actions` binary), dispatched on the request's `step` field;
 //! an EventBridge event (it has a `detail-type`) is an AWS Backup job completion that may start
-//! a backup-actions run (see [`backup`]).
+//! a backup-actions run (see [`backup`]). The restore-testing validation's steps
+//! ([`restore_validation`], the `restore-validator` binary) share the task and S3 helpers.
 //!
 //! Each step is idempotent: a retried invocation finds by tag (`sluice:run-id`) what it already
 //! created and carries on. A step waiting on AWS fails with `NotReady`, which the state
@@ -14,6 +15,7 @@ pub mod aws;
 pub mod backup;
 pub mod config;
 pub mod keys;
+pub mod restore_validation;
 pub mod script;
 pub mod state;
 mod steps;
@@ -140,7 +142,7 @@ pub async fn backup_handler(event: Value, deps: &Deps) -> Result<Value, StepErro
     backup::run(event, deps, now()).await
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)

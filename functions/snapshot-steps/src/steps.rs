@@ -21,12 +21,14 @@ mod sanitize;
 mod source;
 
 use attest::attest;
+pub(crate) use attest::read_json;
 pub(crate) use finish::put_event;
 use finish::{cleanup, notify};
 use publish::{
     copy_encrypted, copy_to_dr, prune, share_snapshot, snapshot_temp, wait_dr_copy, wait_snapshot,
     wait_temp_snapshot,
 };
+pub(crate) use sanitize::{TaskSpec, run_task, started_task, task_readiness};
 use sanitize::{run_sanitizer, wait_sanitizer};
 use source::{guard, restore, snapshot_source, validate, wait_restored, wait_source_snapshot};
 
@@ -184,7 +186,7 @@ const fn snapshot_kind(kind: Kind) -> IdKind {
 }
 
 /// `startedBy` of the run's sanitizer task: the run id in ECS's alphabet, at most 128 chars.
-fn started_by(run_id: &str) -> String {
+pub(crate) fn started_by(run_id: &str) -> String {
     run_id
         .chars()
         .map(|c| {

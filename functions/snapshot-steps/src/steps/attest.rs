@@ -43,7 +43,7 @@ pub(super) async fn attest(s: &mut State, deps: &Deps, now: i64) -> Result<(), S
     let snapshot_arn = State::need(&s.snapshot_arn, "snapshotArn")?.clone();
     let summary_at = summary_uri(&c.script_uri, &s.run_id)
         .ok_or_else(|| StepError::config(format!("SCRIPT_URI {:?}", c.script_uri)))?;
-    let sanitizer = read_json(deps, &summary_at).await?;
+    let sanitizer = read_json(&deps.s3, &summary_at).await?;
     if !sanitizer["outcome"]
         .as_str()
         .is_some_and(|o| o.eq_ignore_ascii_case("succeeded"))
@@ -117,11 +117,11 @@ pub(super) async fn attest(s: &mut State, deps: &Deps, now: i64) -> Result<(), S
     Ok(())
 }
 
-async fn read_json(deps: &Deps, uri: &str) -> Result<Value, StepError> {
+/// A sanitizer summary (JSON, at most 4 MiB) at S3 URI `uri`.
+pub(crate) async fn read_json(s3: &aws_sdk_s3::Client, uri: &str) -> Result<Value, StepError> {
     let (bucket, key) =
         split_s3_uri(uri).ok_or_else(|| StepError::config(format!("not an S3 URI: {uri}")))?;
-    let out = deps
-        .s3
+    let out = s3
         .get_object()
         .bucket(bucket)
         .key(key)

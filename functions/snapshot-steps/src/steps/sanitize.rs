@@ -17,20 +17,9 @@ use crate::state::State;
 pub(super) async fn run_sanitizer(s: &mut State, deps: &Deps) -> Result<(), StepError> {
     let c = deps.config()?;
     let by = started_by(&s.run_id);
-    for desired in [DesiredStatus::Running, DesiredStatus::Stopped] {
-        let listed = deps
-            .ecs
-            .list_tasks()
-            .cluster(&c.ecs_cluster)
-            .started_by(&by)
-            .desired_status(desired)
-            .send()
-            .await
-            .map_err(|e| aws_error("ListTasks", &c.ecs_cluster, e))?;
-        if let Some(arn) = listed.task_arns().first() {
-            s.task_arn = Some(arn.clone());
-            return Ok(());
-        }
+    if let Some(arn) = started_task(&deps.ecs, &c.ecs_cluster, &by).await? {
+        s.task_arn = Some(arn);
+        return Ok(());
     }
     let port = s.port.map(|p| p.to_string()).unwrap_or_default();
     let run = s.settings(c);
@@ -61,10 +50,86 @@ pub(super) async fn run_sanitizer(s: &mut State, deps: &Deps) -> Result<(), Step
             if s.input.dry_run { "true" } else { "" },
         ),
     ];
+    let task = TaskSpec {
+        cluster: &c.ecs_cluster,
+        task_definition: &c.task_definition,
+        container: &c.container_name,
+        subnets: &c.task_subnets,
+        security_groups: &c.task_security_groups,
+        started_by: &by,
+        run_id: &s.run_id,
+    };
+    s.task_arn = Some(run_task(&deps.ecs, &task, &env).await?);
+    Ok(())
+}
+
+/// Waits for the task to stop; anything but exit code 0 stops the pipeline before a snapshot.
+pub(super) async fn wait_sanitizer(s: &mut State, deps: &Deps) -> Result<(), StepError> {
+    let c = deps.config()?;
+    let arn = State::need(&s.task_arn, "taskArn")?;
+    match task_readiness(&deps.ecs, &c.ecs_cluster, &c.container_name, arn).await? {
+        Readiness::Ready => Ok(()),
+        Readiness::NotReady(m) => Err(StepError::not_ready(m)),
+        Readiness::Failed(m) => Err(StepError::new(
+            ErrorKind::VerificationFailed,
+            format!(
+                "{m}; nothing is snapshotted or shared (see the task's log for the failing statement or verification query)"
+            ),
+        )),
+    }
+}
+
+/// The sanitizer task to start: where, as which definition, and who started it.
+pub(crate) struct TaskSpec<'a> {
+    /// ECS cluster.
+    pub cluster: &'a str,
+    /// Task definition (family or family:revision).
+    pub task_definition: &'a str,
+    /// The container the environment goes to.
+    pub container: &'a str,
+    /// Subnets of the task's ENI.
+    pub subnets: &'a [String],
+    /// Its security groups.
+    pub security_groups: &'a [String],
+    /// `startedBy`, which finds the task again on a retried step.
+    pub started_by: &'a str,
+    /// Tagged on the task.
+    pub run_id: &'a str,
+}
+
+/// The task a retried step already started (running or stopped), if any.
+pub(crate) async fn started_task(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    started_by: &str,
+) -> Result<Option<String>, StepError> {
+    for desired in [DesiredStatus::Running, DesiredStatus::Stopped] {
+        let listed = ecs
+            .list_tasks()
+            .cluster(cluster)
+            .started_by(started_by)
+            .desired_status(desired)
+            .send()
+            .await
+            .map_err(|e| aws_error("ListTasks", cluster, e))?;
+        if let Some(arn) = listed.task_arns().first() {
+            return Ok(Some(arn.clone()));
+        }
+    }
+    Ok(None)
+}
+
+/// Starts the task on Fargate, in a private network, with `env` (blank values left out) as its
+/// container's overrides; returns its ARN. A placement failure fails with `ResourceFailed`.
+pub(crate) async fn run_task(
+    ecs: &aws_sdk_ecs::Client,
+    task: &TaskSpec<'_>,
+    env: &[(&str, &str)],
+) -> Result<String, StepError> {
     let overrides = TaskOverride::builder()
         .container_overrides(
             ContainerOverride::builder()
-                .name(&c.container_name)
+                .name(task.container)
                 .set_environment(Some(
                     env.iter()
                         .filter(|(_, v)| !v.is_empty())
@@ -75,19 +140,18 @@ pub(super) async fn run_sanitizer(s: &mut State, deps: &Deps) -> Result<(), Step
         )
         .build();
     let network = AwsVpcConfiguration::builder()
-        .set_subnets(Some(c.task_subnets.clone()))
-        .set_security_groups(Some(c.task_security_groups.clone()))
+        .set_subnets(Some(task.subnets.to_vec()))
+        .set_security_groups(Some(task.security_groups.to_vec()))
         .assign_public_ip(AssignPublicIp::Disabled)
         .build()
         .map_err(|e| config_error(format!("task network: {e}")))?;
-    let out = deps
-        .ecs
+    let out = ecs
         .run_task()
-        .cluster(&c.ecs_cluster)
-        .task_definition(&c.task_definition)
+        .cluster(task.cluster)
+        .task_definition(task.task_definition)
         .launch_type(LaunchType::Fargate)
         .count(1)
-        .started_by(&by)
+        .started_by(task.started_by)
         .network_configuration(
             NetworkConfiguration::builder()
                 .awsvpc_configuration(network)
@@ -97,64 +161,53 @@ pub(super) async fn run_sanitizer(s: &mut State, deps: &Deps) -> Result<(), Step
         .tags(
             aws_sdk_ecs::types::Tag::builder()
                 .key(RUN_TAG)
-                .value(&s.run_id)
+                .value(task.run_id)
                 .build(),
         )
         .send()
         .await
-        .map_err(|e| aws_error("RunTask", &c.task_definition, e))?;
+        .map_err(|e| aws_error("RunTask", task.task_definition, e))?;
     if let Some(f) = out.failures().first() {
         return Err(resource_failed(format!(
             "RunTask {} failed: {} {}",
-            c.task_definition,
+            task.task_definition,
             f.arn().unwrap_or_default(),
             f.reason().unwrap_or("no reason given")
         )));
     }
-    let arn = out
-        .tasks()
+    out.tasks()
         .first()
         .and_then(|t| t.task_arn())
-        .ok_or_else(|| resource_failed("RunTask returned no task"))?;
-    s.task_arn = Some(arn.to_owned());
-    Ok(())
+        .map(str::to_owned)
+        .ok_or_else(|| resource_failed("RunTask returned no task"))
 }
 
-/// Waits for the task to stop; anything but exit code 0 stops the pipeline before a snapshot.
-pub(super) async fn wait_sanitizer(s: &mut State, deps: &Deps) -> Result<(), StepError> {
-    let c = deps.config()?;
-    let arn = State::need(&s.task_arn, "taskArn")?;
-    let out = deps
-        .ecs
+/// Where task `arn` is: stopped with exit code 0 (`Ready`), still going, or failed.
+pub(crate) async fn task_readiness(
+    ecs: &aws_sdk_ecs::Client,
+    cluster: &str,
+    container: &str,
+    arn: &str,
+) -> Result<Readiness, StepError> {
+    let out = ecs
         .describe_tasks()
-        .cluster(&c.ecs_cluster)
+        .cluster(cluster)
         .tasks(arn)
         .send()
         .await
         .map_err(|e| aws_error("DescribeTasks", arn, e))?;
     let Some(task) = out.tasks().first() else {
-        return Err(resource_failed(format!(
-            "sanitizer task {arn} is unknown to ECS"
-        )));
+        return Err(resource_failed(format!("task {arn} is unknown to ECS")));
     };
-    let container = task
+    let found = task
         .containers()
         .iter()
-        .find(|x| x.name() == Some(c.container_name.as_str()))
+        .find(|x| x.name() == Some(container))
         .or_else(|| task.containers().first());
-    match status::task(
+    Ok(status::task(
         arn,
         task.last_status().unwrap_or("PENDING"),
-        container.and_then(|x| x.exit_code()),
+        found.and_then(|x| x.exit_code()),
         task.stopped_reason(),
-    ) {
-        Readiness::Ready => Ok(()),
-        Readiness::NotReady(m) => Err(StepError::not_ready(m)),
-        Readiness::Failed(m) => Err(StepError::new(
-            ErrorKind::VerificationFailed,
-            format!(
-                "{m}; nothing is snapshotted or shared (see the task's log for the failing statement or verification query)"
-            ),
-        )),
-    }
+    ))
 }

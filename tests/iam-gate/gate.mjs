@@ -160,6 +160,8 @@ const REST_ROUTES = {
     ['GET', /^\/backup-vaults\/([^/]+)$/, 'DescribeBackupVault', (m) => ({ BackupVaultName: m[1] })],
     ['GET', /^\/legal-holds\/?$/, 'ListLegalHolds', () => ({})],
     ['GET', /^\/legal-holds\/([^/]+)\/recovery-points$/, 'ListRecoveryPointsByLegalHold', (m) => ({ LegalHoldId: m[1] })],
+    ['GET', /^\/restore-jobs\/([^/]+)$/, 'DescribeRestoreJob', (m) => ({ RestoreJobId: m[1] })],
+    ['PUT', /^\/restore-jobs\/([^/]+)\/validations$/, 'PutRestoreValidationResult', (m) => ({ RestoreJobId: m[1] })],
   ],
   lambda: [
     ['POST', /^\/2015-03-31\/functions\/([^/]+)\/invocations$/, 'InvokeFunction', (m) => ({ FunctionName: m[1] })],

@@ -156,6 +156,7 @@ fn every_subsystem_can_be_switched_off() {
 fn config_vars(binary: &str) -> Vec<&'static str> {
     match binary {
         "backup-actions" => snapshot_steps::config::BACKUP_VARS.to_vec(),
+        "restore-validator" => snapshot_steps::restore_validation::VARS.to_vec(),
         "das-transformer" => sluice_das::config::ALL_VARS.to_vec(),
         "cloudwatch-processor" => cloudwatch_processor::config::ALL_VARS.to_vec(),
         "log-subscriber" => log_subscriber::config::ALL_VARS.to_vec(),
@@ -222,7 +223,7 @@ fn retry_ceiling(retrier: &Value) -> f64 {
 /// one after another, and the backup-actions steps' own deadline ends a run well before it.
 #[test]
 fn every_state_machine_outlasts_its_waits_so_its_failure_path_always_runs() {
-    for name in ["backup-actions", "sanitized-snapshot"] {
+    for name in ["backup-actions", "sanitized-snapshot", "restore-validation"] {
         let path = workspace_root().join(format!("statemachines/{name}.asl.json"));
         let asl: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         let waits: f64 = asl["States"]
@@ -255,5 +256,21 @@ fn every_state_machine_outlasts_its_waits_so_its_failure_path_always_runs() {
     assert!(
         timeout > deadline + 600.0 + 3600.0,
         "the latest RUN_DEADLINE_HOURS leaves no time to abort and notify before {timeout} s"
+    );
+    // A validation past its deadline still posts FAILED before Step Functions could time it out.
+    let asl: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            workspace_root().join("statemachines/restore-validation.asl.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let timeout = asl["TimeoutSeconds"]
+        .as_f64()
+        .expect("validations time out");
+    let deadline = f64::from(snapshot_steps::restore_validation::MAX_DEADLINE_MINUTES) * 60.0;
+    assert!(
+        timeout > deadline + 600.0 + 3600.0,
+        "the latest VALIDATION_DEADLINE_MINUTES leaves no time to post FAILED before {timeout} s"
     );
 }

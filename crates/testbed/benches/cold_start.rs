@@ -77,6 +77,25 @@ fn env(function: &str) -> Vec<(String, String)> {
                 "arn:aws:kms:us-east-1:123456789012:key/11111111-1111-1111-1111-111111111111",
             ),
         ],
+        "restore-validator" => vec![
+            ("ECS_CLUSTER", "sluice-sanitizer"),
+            ("TASK_DEFINITION", "sluice-restore-validation:1"),
+            ("TASK_SUBNETS", "subnet-0123456789abcdef0"),
+            ("TASK_SECURITY_GROUPS", "sg-0123456789abcdef1"),
+            (
+                "SCRIPT_URI",
+                "s3://sluice-data/sanitize/restore-validation.sql",
+            ),
+            (
+                "SCRIPT_SHA256",
+                "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+            ),
+            ("DATABASE_NAME", "app"),
+            (
+                "VALIDATION_SECRET_ARN",
+                "arn:aws:secretsmanager:us-east-1:123456789012:secret:ro-AbCdEf",
+            ),
+        ],
         _ => vec![],
     });
     env.into_iter()
@@ -92,6 +111,7 @@ fn main() {
         "log-syncer",
         "snapshot-steps",
         "backup-actions",
+        "restore-validator",
     ];
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

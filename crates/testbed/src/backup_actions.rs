@@ -270,26 +270,11 @@ impl Stage {
         // Named as the template names the stack's state machines: the function's role may
         // start and list only those.
         let stack = format!("sluice-{tag}");
-        let sfn = aws_sdk_sfn::Client::new(&sdk);
-        let mut machines = Vec::new();
-        for name in [
-            format!("{stack}-backup-actions"),
-            format!("{stack}-sanitized-snapshot"),
-        ] {
-            let arn = sfn
-                .create_state_machine()
-                .name(name)
-                .definition(r#"{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}"#)
-                .role_arn("arn:aws:iam::123456789012:role/sluice-test")
-                .send()
-                .await
-                .expect("state machine")
-                .state_machine_arn()
-                .to_owned();
-            machines.push(arn);
-        }
-        let sanitize_machine_arn = machines.pop().expect("sanitize machine");
-        let machine_arn = machines.pop().expect("backup machine");
+        let machine_arn =
+            crate::sfn_runs::placeholder_machine(&sdk, &format!("{stack}-backup-actions")).await;
+        let sanitize_machine_arn =
+            crate::sfn_runs::placeholder_machine(&sdk, &format!("{stack}-sanitized-snapshot"))
+                .await;
 
         // Every call of the function is judged by the IAM gate against the template deployed
         // with this stage's parameters and names (the sanitized-snapshot settings are the
@@ -664,28 +649,7 @@ impl Stage {
     }
 
     async fn executions_of(&self, machine: &str) -> Vec<(String, Value)> {
-        let sfn = aws_sdk_sfn::Client::new(&self.sdk);
-        let listed = sfn
-            .list_executions()
-            .state_machine_arn(machine)
-            .send()
-            .await
-            .expect("ListExecutions");
-        let mut out = Vec::new();
-        for e in listed.executions() {
-            let described = sfn
-                .describe_execution()
-                .execution_arn(e.execution_arn())
-                .send()
-                .await
-                .expect("DescribeExecution");
-            let input = described
-                .input()
-                .and_then(|i| serde_json::from_str(i).ok())
-                .unwrap_or(Value::Null);
-            out.push((e.name().to_owned(), input));
-        }
-        out
+        crate::sfn_runs::executions_of(&self.sdk, machine).await
     }
 
     /// Makes every sanitized-snapshot run report `status` (moto's stay `RUNNING`).

@@ -36,6 +36,7 @@ pub mod paths;
 pub mod procfs;
 pub mod rds_logs;
 pub mod restore_testing;
+pub mod restore_validation;
 pub mod sanitized;
 mod serve;
 pub mod sfn_runs;

@@ -104,6 +104,94 @@ impl Moto {
             .and_then(|r| r.error_for_status())
             .expect("reset moto");
     }
+
+    /// A CloudWatch Logs call answered as JSON (moto's log event timestamps are floats, which
+    /// the SDK refuses).
+    pub async fn logs_json(&self, operation: &str, body: serde_json::Value) -> serde_json::Value {
+        let response = reqwest::Client::new()
+            .post(self.endpoint())
+            .header("X-Amz-Target", format!("Logs_20140328.{operation}"))
+            .header("Content-Type", "application/x-amz-json-1.1")
+            .header(
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=testing/20261122/us-east-1/logs/aws4_request, SignedHeaders=host, Signature=0",
+            )
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("moto logs");
+        assert!(
+            response.status().is_success(),
+            "{operation}: {}",
+            response.status()
+        );
+        response.json().await.unwrap_or(serde_json::Value::Null)
+    }
+
+    /// The messages a log group receives when `pattern` (an EventBridge rule's pattern, put into
+    /// moto's EventBridge with that group as its target) is fed `events`: what the rule would
+    /// deliver.
+    pub async fn rule_deliveries(
+        &self,
+        pattern: &serde_json::Value,
+        events: &[serde_json::Value],
+    ) -> Vec<String> {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let name = format!("rule-{}-{n}", std::process::id());
+        let group = format!("/test/{name}");
+        self.logs_json("CreateLogGroup", serde_json::json!({"logGroupName": group}))
+            .await;
+        let bridge = aws_sdk_eventbridge::Client::new(&self.sdk_config());
+        bridge
+            .put_rule()
+            .name(&name)
+            .event_pattern(pattern.to_string())
+            .send()
+            .await
+            .expect("PutRule");
+        bridge
+            .put_targets()
+            .rule(&name)
+            .targets(
+                aws_sdk_eventbridge::types::Target::builder()
+                    .id("log")
+                    .arn(format!(
+                        "arn:aws:logs:us-east-1:123456789012:log-group:{group}"
+                    ))
+                    .build()
+                    .expect("target"),
+            )
+            .send()
+            .await
+            .expect("PutTargets");
+        for event in events {
+            bridge
+                .put_events()
+                .entries(
+                    aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
+                        .source(event["source"].as_str().unwrap_or_default())
+                        .detail_type(event["detail-type"].as_str().unwrap_or_default())
+                        .detail(event["detail"].to_string())
+                        .build(),
+                )
+                .send()
+                .await
+                .expect("PutEvents");
+        }
+        let delivered = self
+            .logs_json(
+                "FilterLogEvents",
+                serde_json::json!({"logGroupName": group}),
+            )
+            .await;
+        delivered["events"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e["message"].as_str().map(str::to_owned))
+            .collect()
+    }
 }
 
 impl Drop for Moto {

@@ -25,6 +25,47 @@ use serde_json::{Value, json};
 /// How long a `DescribeExecution` of a running execution is held before it answers `RUNNING`.
 pub const HOLD: Duration = Duration::from_secs(20);
 
+/// A state machine named `name` in moto, for a function's `StartExecution` (its definition is
+/// a placeholder: the stage runs the real ASL itself). Returns its ARN.
+pub async fn placeholder_machine(sdk: &aws_config::SdkConfig, name: &str) -> String {
+    aws_sdk_sfn::Client::new(sdk)
+        .create_state_machine()
+        .name(name)
+        .definition(r#"{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}"#)
+        .role_arn("arn:aws:iam::123456789012:role/sluice-test")
+        .send()
+        .await
+        .expect("CreateStateMachine")
+        .state_machine_arn()
+        .to_owned()
+}
+
+/// The executions of `machine` in moto, as (name, input).
+pub async fn executions_of(sdk: &aws_config::SdkConfig, machine: &str) -> Vec<(String, Value)> {
+    let sfn = aws_sdk_sfn::Client::new(sdk);
+    let listed = sfn
+        .list_executions()
+        .state_machine_arn(machine)
+        .send()
+        .await
+        .expect("ListExecutions");
+    let mut out = Vec::new();
+    for e in listed.executions() {
+        let described = sfn
+            .describe_execution()
+            .execution_arn(e.execution_arn())
+            .send()
+            .await
+            .expect("DescribeExecution");
+        let input = described
+            .input()
+            .and_then(|i| serde_json::from_str(i).ok())
+            .unwrap_or(Value::Null);
+        out.push((e.name().to_owned(), input));
+    }
+    out
+}
+
 /// How an execution ended: `SUCCEEDED` with its output, or `FAILED` with error and cause.
 #[derive(Debug, Clone, Default)]
 pub struct Outcome {

@@ -441,28 +441,6 @@ async fn a_deletion_backup_accepts_but_leaves_expired_fails_the_run() {
     );
 }
 
-/// One CloudWatch Logs call to moto (awsJson1_1).
-async fn logs(endpoint: &str, operation: &str, body: Value) -> Value {
-    let response = reqwest::Client::new()
-        .post(endpoint)
-        .header("X-Amz-Target", format!("Logs_20140328.{operation}"))
-        .header("Content-Type", "application/x-amz-json-1.1")
-        .header(
-            "Authorization",
-            "AWS4-HMAC-SHA256 Credential=testing/20261122/us-east-1/logs/aws4_request, SignedHeaders=host, Signature=0",
-        )
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        response.status().is_success(),
-        "{operation}: {}",
-        response.status()
-    );
-    response.json().await.unwrap_or(Value::Null)
-}
-
 /// The template's rule patterns, put into moto's EventBridge with a log group as target, and
 /// fed every fixture: only completed-job events reach the function.
 #[tokio::test(flavor = "multi_thread")]
@@ -475,41 +453,6 @@ async fn the_rules_event_patterns_match_completed_jobs_only() {
             .map(|(_, rule)| rule["Properties"]["EventPattern"].clone())
             .collect();
     assert_eq!(patterns.len(), 2, "one rule per event shape");
-    let moto = Moto::shared();
-    let sdk = moto.sdk_config();
-    let events = aws_sdk_eventbridge::Client::new(&sdk);
-    let group = format!("/test/backup-rules-{}", std::process::id());
-    logs(
-        &moto.endpoint(),
-        "CreateLogGroup",
-        json!({"logGroupName": group}),
-    )
-    .await;
-    for (i, pattern) in patterns.iter().enumerate() {
-        let name = format!("backup-rule-{i}-{}", std::process::id());
-        events
-            .put_rule()
-            .name(&name)
-            .event_pattern(pattern.to_string())
-            .send()
-            .await
-            .unwrap();
-        events
-            .put_targets()
-            .rule(&name)
-            .targets(
-                aws_sdk_eventbridge::types::Target::builder()
-                    .id("log")
-                    .arn(format!(
-                        "arn:aws:logs:us-east-1:123456789012:log-group:{group}"
-                    ))
-                    .build()
-                    .unwrap(),
-            )
-            .send()
-            .await
-            .unwrap();
-    }
     let fixtures = [
         ("native-instance-completed", true),
         ("cloudtrail-cluster-completed", true),
@@ -517,35 +460,11 @@ async fn the_rules_event_patterns_match_completed_jobs_only() {
         ("native-instance-failed", false),
         ("native-ebs-completed", false),
     ];
-    for (name, _) in &fixtures {
-        let event = fixture(name);
-        events
-            .put_events()
-            .entries(
-                aws_sdk_eventbridge::types::PutEventsRequestEntry::builder()
-                    .source(event["source"].as_str().unwrap())
-                    .detail_type(event["detail-type"].as_str().unwrap())
-                    .detail(event["detail"].to_string())
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
+    let events: Vec<Value> = fixtures.iter().map(|(name, _)| fixture(name)).collect();
+    let mut delivered = Vec::new();
+    for pattern in &patterns {
+        delivered.extend(Moto::shared().rule_deliveries(pattern, &events).await);
     }
-
-    // moto's log event timestamps are floats, which the SDK refuses: read them as JSON.
-    let delivered = logs(
-        &moto.endpoint(),
-        "FilterLogEvents",
-        json!({"logGroupName": group}),
-    )
-    .await;
-    let delivered: Vec<String> = delivered["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|e| e["message"].as_str().map(str::to_owned))
-        .collect();
     for (name, expected) in fixtures {
         let event = fixture(name);
         let job = event["detail"]["backupJobId"]

@@ -3,7 +3,9 @@
 //! Object bodies (`PutObject`, `UploadPart`) are sent with `UNSIGNED-PAYLOAD`: SigV4 still
 //! signs the request, but the body is not SHA-256 hashed a second time on the way out (the
 //! most expensive step of the copy otherwise). Integrity is kept by TLS to S3 and by the
-//! CRC32 flexible checksum the SDK computes for every body and S3 verifies.
+//! CRC32 flexible checksum the SDK computes for every body and S3 verifies. A multipart copy
+//! declares CRC32 when it is created, as S3 documents for uploads whose parts carry CRC32 and
+//! whose completion lists them: the object keeps S3's composite CRC32 of its parts.
 //!
 //! Each body upload runs as a task of its own: checksumming and sending a part take a core
 //! of their own while the copy that produced it reads on, and the copies of several files
@@ -11,7 +13,7 @@
 
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use aws_sdk_s3::types::{ChecksumAlgorithm, CompletedMultipartUpload, CompletedPart};
 use aws_smithy_runtime_api::client::result::CreateUnhandledError;
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
@@ -193,6 +195,9 @@ impl ObjectStore for S3Store {
                 .create_multipart_upload()
                 .bucket(&self.bucket)
                 .key(key)
+                // The parts carry CRC32 and the completion lists each part's: declared here,
+                // as the API reference requires for `CompletedPart.ChecksumCRC32`.
+                .checksum_algorithm(ChecksumAlgorithm::Crc32)
                 .send()
                 .await
                 .map_err(|e| err("CreateMultipartUpload", key, e.into_service_error()))?;
@@ -220,6 +225,7 @@ impl ObjectStore for S3Store {
             .key(key)
             .upload_id(upload_id)
             .part_number(number)
+            .checksum_algorithm(ChecksumAlgorithm::Crc32)
             .body(ByteStream::from(body))
             .customize()
             .disable_payload_signing()

@@ -168,6 +168,21 @@ async fn given_file_over_one_part_when_synced_then_multipart_bytes_equal_and_gzi
     assert_eq!(r.copied(), 1, "{r:?}");
     let key = "rds-logs/db1/2026/11/22/trace/alert_ORCL.log.2026-11-22";
     assert!(object(&bucket, key).await == Some(big.clone()));
+    // The upload declared the CRC32 its parts carry: the object keeps a CRC32 of its parts
+    // (an upload declaring none gets S3's default full-object CRC64NVME, which a completion
+    // listing the parts' CRC32s does not match).
+    let head = common::s3_client()
+        .head_object()
+        .bucket(&bucket)
+        .key(key)
+        .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+        .send()
+        .await
+        .expect("HeadObject");
+    assert!(
+        head.checksum_crc32().is_some() && head.checksum_crc64_nvme().is_none(),
+        "{head:?}"
+    );
 
     let (gz_bucket, gz_store) = common::bucket().await;
     opts.copy.gzip = true;

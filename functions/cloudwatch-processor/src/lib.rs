@@ -3,7 +3,9 @@
 //!
 //! Flow per invocation ([`handle`]): each record is decided on its own ([`record::decide`]):
 //! `CONTROL_MESSAGE` → `Dropped`; a data message → `Ok` with formatted lines and partition keys;
-//! a bad record → `ProcessingFailed` (reason logged, never content). The response is kept under
+//! a bad record → `ProcessingFailed` (reason logged, never content). Answers are written straight
+//! into the response's JSON text ([`ResponseWriter`], base64 encoded in place), which the runtime
+//! sends as it is. The response is kept under
 //! Lambda's 6 MB limit with a [`ResponseBudget`]; a record that does not fit, or whose output is
 //! over Firehose's record limit, is re-ingested ([`reingest`]) and answered `Dropped` only once
 //! every piece was accepted. If re-ingest fails for good the invocation fails and Firehose
@@ -47,8 +49,11 @@ impl Processed {
     pub fn into_raw(self) -> Result<Box<RawValue>, ProcessError> {
         // Checked once more as UTF-8 and JSON; neither can fail for what the writer writes.
         // (from_utf8 + from_string: reading a RawValue from bytes is several times slower.)
-        let json =
-            String::from_utf8(self.json).map_err(|e| ProcessError::Response(e.to_string()))?;
+        // `from_string` keeps the buffer only when its capacity is its length, else it copies
+        // the whole response; shrinking a block this large is done in place by the allocator.
+        let mut json = self.json;
+        json.shrink_to_fit();
+        let json = String::from_utf8(json).map_err(|e| ProcessError::Response(e.to_string()))?;
         RawValue::from_string(json).map_err(|e| ProcessError::Response(e.to_string()))
     }
 }

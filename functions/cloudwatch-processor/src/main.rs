@@ -17,7 +17,9 @@ async fn main() -> Result<(), Error> {
         move |event: LambdaEvent<FirehoseEvent>| async move {
             let done = handle(&event.payload, config, reingest).await?;
             done.stats.emit();
-            Ok::<Box<RawValue>, ProcessError>(done.into_raw()?)
+            // The response's JSON text, sent as it is (not serialised again).
+            let raw: Result<Box<RawValue>, ProcessError> = done.into_raw();
+            raw
         },
     ))
     .await

@@ -243,3 +243,44 @@ async fn given_single_event_over_record_limit_then_processing_failed_keeps_origi
     assert_eq!(r.result, RecordResult::ProcessingFailed);
     assert_eq!(r.data, ev.records[0].data);
 }
+
+/// Once one record's answer has not fitted, later records are not decoded: a control message or
+/// a corrupt gzip after it goes back on the stream byte for byte (answered `Dropped`), to be
+/// decided by the invocation that reads it again.
+#[tokio::test]
+async fn given_response_full_when_later_records_are_control_or_corrupt_then_put_back_undecoded() {
+    let big = gz_payload("/app", 50, 200);
+    let control = gzip(CONTROL_JSON);
+    let corrupt = b"\x1f\x8bnot really gzip".to_vec();
+    let ev = event(&[big.clone(), big.clone(), control.clone(), corrupt.clone()]);
+    let config = Config {
+        // Room for the first record's answer and the reserved fallbacks, not for the second's.
+        response_limit: 30_000,
+        ..jsonl()
+    };
+    let fake = FakeReingest::default();
+    let done = handle(&ev, &config, &fake).await.expect("handled");
+    let response = done.response().expect("response JSON");
+    check_contract(&ev, &response).expect("contract");
+    let results: Vec<_> = response.records.iter().map(|r| r.result).collect();
+    assert_eq!(
+        results,
+        [
+            RecordResult::Ok,
+            RecordResult::Dropped,
+            RecordResult::Dropped,
+            RecordResult::Dropped
+        ]
+    );
+    let accepted: Vec<Vec<u8>> = fake
+        .accepted
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|p| p.data.clone())
+        .collect();
+    assert_eq!(accepted, [big, control, corrupt]);
+    assert_eq!(done.stats.control, 0);
+    assert_eq!(done.stats.failed, 0);
+    assert_eq!(done.stats.reingested_for_budget, 3);
+}

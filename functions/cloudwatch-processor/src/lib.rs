@@ -3,7 +3,9 @@
 //!
 //! Flow per invocation ([`handle`]): each record is decided on its own ([`record::decide`]):
 //! `CONTROL_MESSAGE` → `Dropped`; a data message → `Ok` with formatted lines and partition keys;
-//! a bad record → `ProcessingFailed` (reason logged, never content). The response is kept under
+//! a bad record → `ProcessingFailed` (reason logged, never content). Answers are written straight
+//! into the response's JSON text ([`ResponseWriter`], base64 encoded in place), which the runtime
+//! sends as it is. The response is kept under
 //! Lambda's 6 MB limit with a [`ResponseBudget`]; a record that does not fit, or whose output is
 //! over Firehose's record limit, is re-ingested ([`reingest`]) and answered `Dropped` only once
 //! every piece was accepted. If re-ingest fails for good the invocation fails and Firehose
@@ -16,7 +18,10 @@ pub mod reingest;
 pub mod split;
 pub mod stats;
 
-use sluice_firehose::{FirehoseEvent, FirehoseResponse, ResponseBudget, ResponseRecord};
+use serde_json::value::RawValue;
+use sluice_firehose::{
+    FirehoseEvent, FirehoseRecord, FirehoseResponse, ResponseBudget, ResponseRecord, ResponseWriter,
+};
 
 pub use config::Config;
 pub use record::{Decision, decide};
@@ -26,10 +31,31 @@ pub use stats::Stats;
 /// A successful invocation: the response for Firehose and what happened, for metrics.
 #[derive(Debug)]
 pub struct Processed {
-    /// One answer per input record, in order.
-    pub response: FirehoseResponse,
+    /// The JSON text of the response (`{"records":[…]}`, one answer per input record, in order),
+    /// exactly as the function returns it; [`Self::response`] reads it back.
+    pub json: Vec<u8>,
     /// Counters for this invocation.
     pub stats: Stats,
+}
+
+impl Processed {
+    /// The response read back from [`Self::json`] (for tests and tools).
+    pub fn response(&self) -> Result<FirehoseResponse, serde_json::Error> {
+        serde_json::from_slice(&self.json)
+    }
+
+    /// The response as the runtime sends it: a `RawValue` is written out as it is, never
+    /// serialised again.
+    pub fn into_raw(self) -> Result<Box<RawValue>, ProcessError> {
+        // Checked once more as UTF-8 and JSON; neither can fail for what the writer writes.
+        // (from_utf8 + from_string: reading a RawValue from bytes is several times slower.)
+        // `from_string` keeps the buffer only when its capacity is its length, else it copies
+        // the whole response; shrinking a block this large is done in place by the allocator.
+        let mut json = self.json;
+        json.shrink_to_fit();
+        let json = String::from_utf8(json).map_err(|e| ProcessError::Response(e.to_string()))?;
+        RawValue::from_string(json).map_err(|e| ProcessError::Response(e.to_string()))
+    }
 }
 
 /// Why an invocation failed as a whole (Firehose then retries the batch).
@@ -38,31 +64,49 @@ pub enum ProcessError {
     /// Records that did not fit could not be re-ingested; answering would lose them.
     #[error("re-ingest failed, failing the invocation so Firehose retries: {0}")]
     Reingest(#[from] ReingestFailure),
+    /// The response text the writer made is not UTF-8 JSON (a bug, never the input's fault).
+    #[error("response JSON: {0}")]
+    Response(String),
 }
 
 impl From<ProcessError> for lambda_runtime::Diagnostic {
     fn from(e: ProcessError) -> Self {
-        sluice_runtime::StepError::new(sluice_runtime::ErrorKind::Aws, e.to_string()).into()
+        let kind = match e {
+            ProcessError::Reingest(_) => sluice_runtime::ErrorKind::Aws,
+            ProcessError::Response(_) => sluice_runtime::ErrorKind::Internal,
+        };
+        sluice_runtime::StepError::new(kind, e.to_string()).into()
     }
 }
 
 /// Transforms one Firehose batch (see the crate docs for the rules).
+///
+/// Once one data record's answer has not fitted in the response, every later record is put back
+/// on the stream undecoded and answered `Dropped`: the response is full (what room is left is
+/// less than one record's answer), and decoding a record only to put its original back is wasted
+/// work; the invocation that reads it again decides it. Such records count in
+/// `reingested_for_budget`, not in the event counters (their events are not read here).
 pub async fn handle(
     event: &FirehoseEvent,
     config: &Config,
     reingest: &dyn Reingest,
 ) -> Result<Processed, ProcessError> {
-    let mut budget = ResponseBudget::with_limit(config.response_limit).reserve_for(event);
-    let mut records = Vec::with_capacity(event.records.len());
+    let budget = ResponseBudget::with_limit(config.response_limit).reserve_for(event);
+    let mut response = ResponseWriter::new(budget);
     let mut pieces: Vec<Piece> = Vec::new();
     let mut stats = Stats {
         records: event.records.len() as u64,
         ..Stats::default()
     };
+    let mut full = false;
     for record in &event.records {
         let id = record.record_id.as_str();
+        if full {
+            put_back(record, &mut response, &mut pieces, &mut stats);
+            continue;
+        }
         // Arms that answer otherwise `continue`; the rest fall through to `Dropped`.
-        match decide(record, config) {
+        match decide(record, config, response.room_for_next()) {
             Decision::Control => stats.control += 1,
             Decision::Empty => stats.empty += 1,
             Decision::Failed(reason) => {
@@ -70,11 +114,11 @@ pub async fn handle(
                 stats.failed += 1;
                 // Echoing the original keeps it under Firehose's error prefix. When the response
                 // has no room for it, it goes back on the stream like any other record.
-                let failed = ResponseRecord::failed(record);
-                if budget.try_add(&failed) {
-                    records.push(failed);
+                if ResponseRecord::failed_len(record) <= response.room_for_next() {
+                    response.failed(record);
                     continue;
                 }
+                full = true;
                 match record.decode_data() {
                     Ok(original) => {
                         stats.reingested_for_budget += 1;
@@ -82,8 +126,7 @@ pub async fn handle(
                     }
                     // Data that is not base64 cannot be put back; echo it regardless.
                     Err(_) => {
-                        budget.add(&failed);
-                        records.push(failed);
+                        response.failed(record);
                         continue;
                     }
                 }
@@ -95,14 +138,22 @@ pub async fn handle(
                 events,
             } => {
                 stats.events_in += events as u64;
-                let ok = ResponseRecord::ok(id, &data, Some(keys));
-                if budget.try_add(&ok) {
+                let keys: Vec<(&str, &str)> =
+                    keys.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                if response.try_ok(id, &data, &keys) {
                     stats.ok += 1;
                     stats.events_delivered += events as u64;
                     stats.bytes_delivered += data.len() as u64;
-                    records.push(ok);
                     continue;
                 }
+                full = true;
+                stats.reingested_for_budget += 1;
+                stats.events_reingested += events as u64;
+                pieces.push(piece(id, 0, original));
+            }
+            Decision::NoRoom { original, events } => {
+                full = true;
+                stats.events_in += events as u64;
                 stats.reingested_for_budget += 1;
                 stats.events_reingested += events as u64;
                 pieces.push(piece(id, 0, original));
@@ -117,9 +168,7 @@ pub async fn handle(
                 pieces.extend(parts.into_iter().enumerate().map(|(i, p)| piece(id, i, p)));
             }
         }
-        let dropped = ResponseRecord::dropped(id);
-        budget.add(&dropped);
-        records.push(dropped);
+        response.dropped(id);
     }
     if !pieces.is_empty() {
         let target = reingest::choose_target(event, config.target)?;
@@ -130,9 +179,36 @@ pub async fn handle(
         tracing::info!(%target, pieces = stats.pieces_reingested, "re-ingested");
     }
     Ok(Processed {
-        response: FirehoseResponse { records },
+        json: response.finish(),
         stats,
     })
+}
+
+/// Puts `record` back on the stream undecoded and answers it `Dropped` (data that is not base64
+/// cannot be put back: it is answered `ProcessingFailed`, echoed).
+fn put_back(
+    record: &FirehoseRecord,
+    response: &mut ResponseWriter,
+    pieces: &mut Vec<Piece>,
+    stats: &mut Stats,
+) {
+    let id = record.record_id.as_str();
+    match record.decode_data() {
+        Ok(original) => {
+            stats.reingested_for_budget += 1;
+            pieces.push(piece(id, 0, original));
+            response.dropped(id);
+        }
+        Err(_) => {
+            tracing::warn!(
+                record_id = id,
+                reason = "data is not valid base64",
+                "record failed"
+            );
+            stats.failed += 1;
+            response.failed(record);
+        }
+    }
 }
 
 fn piece(record_id: &str, n: usize, data: Vec<u8>) -> Piece {

@@ -3,7 +3,8 @@
 use cloudwatch_processor::aws::AwsReingest;
 use cloudwatch_processor::{Config, ProcessError, handle};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use sluice_firehose::{FirehoseEvent, FirehoseResponse};
+use serde_json::value::RawValue;
+use sluice_firehose::FirehoseEvent;
 use sluice_runtime::config::Env;
 
 #[tokio::main]
@@ -16,7 +17,9 @@ async fn main() -> Result<(), Error> {
         move |event: LambdaEvent<FirehoseEvent>| async move {
             let done = handle(&event.payload, config, reingest).await?;
             done.stats.emit();
-            Ok::<FirehoseResponse, ProcessError>(done.response)
+            // The response's JSON text, sent as it is (not serialised again).
+            let raw: Result<Box<RawValue>, ProcessError> = done.into_raw();
+            raw
         },
     ))
     .await

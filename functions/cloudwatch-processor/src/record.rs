@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use sluice_cwlogs::{DecodeError, MessageType, Payload, PayloadView, decompress};
-use sluice_firehose::{FirehoseRecord, date_keys, sanitize_partition_value};
+use sluice_firehose::{FirehoseRecord, ResponseRecord, date_keys, sanitize_partition_value};
 
 use crate::config::Config;
 use crate::split::split_for_reingest;
@@ -41,6 +41,14 @@ pub enum Decision {
         /// How many log events `data` holds.
         events: usize,
     },
+    /// Its `Ok` answer would be larger than the room the response has left: re-ingest the
+    /// original, answer `Dropped`. Nothing was formatted.
+    NoRoom {
+        /// The original record bytes (gzip).
+        original: Vec<u8>,
+        /// How many log events it holds.
+        events: usize,
+    },
     /// Output over the record limit: re-ingest these smaller gzipped payloads, answer `Dropped`.
     Split {
         /// The pieces, every event of the record in order.
@@ -50,12 +58,13 @@ pub enum Decision {
     },
 }
 
-/// Decides what to do with `record`.
+/// Decides what to do with `record`, whose `Ok` answer may take at most `room` bytes of the
+/// response ([`sluice_firehose::ResponseWriter::room_for_next`]).
 ///
 /// The decompressed JSON is parsed into a borrowed [`PayloadView`] and formatted from it; only a
 /// record whose output is over the record limit is parsed again, into an owned [`Payload`] (unknown
 /// fields kept), to be split for re-ingest.
-pub fn decide(record: &FirehoseRecord, config: &Config) -> Decision {
+pub fn decide(record: &FirehoseRecord, config: &Config, room: usize) -> Decision {
     let max_record = config.max_record;
     let original = match record.decode_data() {
         Ok(bytes) => bytes,
@@ -99,11 +108,16 @@ pub fn decide(record: &FirehoseRecord, config: &Config) -> Decision {
             Err(e) => Decision::Failed(e.to_string()),
         };
     }
+    let keys = partition_keys(&view);
+    let pairs: Vec<(&str, &str)> = keys.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    if ResponseRecord::ok_len(&record.record_id, len, &pairs) > room {
+        return Decision::NoRoom { original, events };
+    }
     let mut data = Vec::with_capacity(len);
     view.format_into(config.format, &mut data);
     Decision::Deliver {
         data,
-        keys: partition_keys(&view),
+        keys,
         original,
         events,
     }
@@ -179,7 +193,8 @@ mod tests {
     #[test]
     fn given_json_with_secret_value_when_it_fails_then_reason_does_not_quote_it() {
         let json = r#"{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"g","logStream":"s","logEvents":[{"id":"1","timestamp":"password=hunter2","message":"m"}]}"#;
-        let Decision::Failed(reason) = decide(&record(&gz(json)), &Config::default()) else {
+        let Decision::Failed(reason) = decide(&record(&gz(json)), &Config::default(), usize::MAX)
+        else {
             panic!("expected failure");
         };
         assert!(!reason.contains("hunter2"), "{reason}");
@@ -188,7 +203,7 @@ mod tests {
 
     #[test]
     fn given_plain_text_when_decided_then_failed_not_gzip() {
-        let d = decide(&record(b"hello secret"), &Config::default());
+        let d = decide(&record(b"hello secret"), &Config::default(), usize::MAX);
         assert!(
             matches!(d, Decision::Failed(ref r) if r == "not gzip (12 bytes)"),
             "{d:?}"
@@ -198,14 +213,15 @@ mod tests {
     #[test]
     fn given_data_message_without_events_then_empty() {
         let json = r#"{"messageType":"DATA_MESSAGE","owner":"1","logGroup":"g","logStream":"s","logEvents":[]}"#;
-        let d = decide(&record(&gz(json)), &Config::default());
+        let d = decide(&record(&gz(json)), &Config::default(), usize::MAX);
         assert!(matches!(d, Decision::Empty), "{d:?}");
     }
 
     #[test]
     fn given_events_across_midnight_then_date_of_first_event() {
         let json = r#"{"messageType":"DATA_MESSAGE","owner":"123456789012","logGroup":"/aws/lambda/f","logStream":"s","logEvents":[{"id":"1","timestamp":1795391999999,"message":"a"},{"id":"2","timestamp":1795392000000,"message":"b"}]}"#;
-        let Decision::Deliver { keys, data, .. } = decide(&record(&gz(json)), &Config::default())
+        let Decision::Deliver { keys, data, .. } =
+            decide(&record(&gz(json)), &Config::default(), usize::MAX)
         else {
             panic!("expected delivery");
         };

@@ -31,8 +31,9 @@ async fn given_moto_payloads_control_and_garbage_then_ok_dropped_and_failed() {
     let done = handle(&ev, &Config::default(), &fake)
         .await
         .expect("handled");
-    check_contract(&ev, &done.response).expect("contract");
-    let results: Vec<_> = done.response.records.iter().map(|r| r.result).collect();
+    let response = done.response().expect("response JSON");
+    check_contract(&ev, &response).expect("contract");
+    let results: Vec<_> = response.records.iter().map(|r| r.result).collect();
     assert_eq!(
         results,
         [
@@ -42,7 +43,7 @@ async fn given_moto_payloads_control_and_garbage_then_ok_dropped_and_failed() {
             RecordResult::Ok
         ]
     );
-    let out = ok_outputs(&done.response);
+    let out = ok_outputs(&response);
     let text = String::from_utf8(out[0].clone()).expect("utf8");
     assert!(text.starts_with("START RequestId: "), "{text}");
     assert!(
@@ -50,7 +51,7 @@ async fn given_moto_payloads_control_and_garbage_then_ok_dropped_and_failed() {
         "{text}"
     );
     assert_eq!(text.matches('\n').count(), 7);
-    let keys = &done.response.records[0]
+    let keys = &response.records[0]
         .metadata
         .as_ref()
         .expect("keys")
@@ -80,7 +81,8 @@ async fn given_timestamp_prefix_format_then_each_line_starts_with_iso_time() {
     )
     .await
     .expect("handled");
-    let text = String::from_utf8(ok_outputs(&done.response)[0].clone()).expect("utf8");
+    let response = done.response().expect("response JSON");
+    let text = String::from_utf8(ok_outputs(&response)[0].clone()).expect("utf8");
     assert!(
         text.starts_with("2026-11-22T13:45:01.123Z Traceback"),
         "{text}"
@@ -97,9 +99,9 @@ async fn given_response_full_when_handled_then_overflow_reingested_whole_and_dro
     };
     let fake = FakeReingest::default();
     let done = handle(&ev, &config, &fake).await.expect("handled");
-    check_contract(&ev, &done.response).expect("contract");
-    let dropped = done
-        .response
+    let response = done.response().expect("response JSON");
+    check_contract(&ev, &response).expect("contract");
+    let dropped = response
         .records
         .iter()
         .filter(|r| r.result == RecordResult::Dropped)
@@ -109,7 +111,7 @@ async fn given_response_full_when_handled_then_overflow_reingested_whole_and_dro
     assert_eq!(accepted.len(), dropped);
     // The original record bytes go back untouched.
     assert!(accepted.iter().all(|p| p.data == records[0]));
-    assert_eq!(ok_lines(&done.response) + fake.accepted_events(), 300);
+    assert_eq!(ok_lines(&response) + fake.accepted_events(), 300);
     assert_eq!(
         fake.calls.lock().expect("lock")[0].0,
         Target::DeliveryStream("cw-export".into())
@@ -125,7 +127,8 @@ async fn given_record_output_over_record_limit_then_split_pieces_reingested() {
     };
     let fake = FakeReingest::default();
     let done = handle(&ev, &config, &fake).await.expect("handled");
-    assert_eq!(done.response.records[0].result, RecordResult::Dropped);
+    let response = done.response().expect("response JSON");
+    assert_eq!(response.records[0].result, RecordResult::Dropped);
     let pieces = fake.accepted.lock().expect("lock").len();
     assert!(pieces >= 8, "{pieces}");
     assert_eq!(fake.accepted_events(), 400);
@@ -235,7 +238,49 @@ async fn given_single_event_over_record_limit_then_processing_failed_keeps_origi
     let done = handle(&ev, &config, &FakeReingest::default())
         .await
         .expect("handled");
-    let r = &done.response.records[0];
+    let response = done.response().expect("response JSON");
+    let r = &response.records[0];
     assert_eq!(r.result, RecordResult::ProcessingFailed);
     assert_eq!(r.data, ev.records[0].data);
+}
+
+/// Once one record's answer has not fitted, later records are not decoded: a control message or
+/// a corrupt gzip after it goes back on the stream byte for byte (answered `Dropped`), to be
+/// decided by the invocation that reads it again.
+#[tokio::test]
+async fn given_response_full_when_later_records_are_control_or_corrupt_then_put_back_undecoded() {
+    let big = gz_payload("/app", 50, 200);
+    let control = gzip(CONTROL_JSON);
+    let corrupt = b"\x1f\x8bnot really gzip".to_vec();
+    let ev = event(&[big.clone(), big.clone(), control.clone(), corrupt.clone()]);
+    let config = Config {
+        // Room for the first record's answer and the reserved fallbacks, not for the second's.
+        response_limit: 30_000,
+        ..jsonl()
+    };
+    let fake = FakeReingest::default();
+    let done = handle(&ev, &config, &fake).await.expect("handled");
+    let response = done.response().expect("response JSON");
+    check_contract(&ev, &response).expect("contract");
+    let results: Vec<_> = response.records.iter().map(|r| r.result).collect();
+    assert_eq!(
+        results,
+        [
+            RecordResult::Ok,
+            RecordResult::Dropped,
+            RecordResult::Dropped,
+            RecordResult::Dropped
+        ]
+    );
+    let accepted: Vec<Vec<u8>> = fake
+        .accepted
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|p| p.data.clone())
+        .collect();
+    assert_eq!(accepted, [big, control, corrupt]);
+    assert_eq!(done.stats.control, 0);
+    assert_eq!(done.stats.failed, 0);
+    assert_eq!(done.stats.reingested_for_budget, 3);
 }

@@ -182,10 +182,19 @@ pub(super) async fn prune_in(
             tags: x.tags,
         })
         .collect();
-    let doomed: Vec<String> = retention::to_prune(&listed, source, keep)
+    // The run's own snapshot is one of the `keep`, whatever its listed creation time says (a
+    // time equal to an older one's, or none yet while it is still being created, must not let
+    // an older one take its place).
+    let own = never.is_some_and(|n| {
+        listed
+            .iter()
+            .any(|x| x.id == n && x.is_sanitized_of(source))
+    });
+    let others: Vec<Listed> = listed
         .into_iter()
-        .filter(|id| Some(id.as_str()) != never)
+        .filter(|x| Some(x.id.as_str()) != never)
         .collect();
+    let doomed = retention::to_prune(&others, source, keep.saturating_sub(usize::from(own)));
     for id in &doomed {
         rds.delete_snapshot(kind, id).await?;
     }

@@ -4,18 +4,16 @@
 //! against the floor: boto3's `upload_fileobj` with its defaults (8 MiB parts, 10 at once) of
 //! the same files, one after another, from the same disk into the same moto, in the same run.
 //!
-//! A second floor, the same boto3 upload except that its `CreateMultipartUpload` declares no
-//! checksum algorithm (the function's declares none), prints a second ratio: moto charges such
-//! an upload 4-6 CPU s more per 2 GiB at completion, work S3 does not charge the client for.
-//!
-//! Two sets, rounds interleaved (sync, floor, same-shape floor, sync, …), moto emptied
-//! between runs: 8 files × 128 MiB plus one 1 GiB file, and one 2 GiB file. Prints each set's
-//! median MB/s, the ratios sync/floor (target ≥ 0.95) and sync/same-shape floor, and the
+//! Two sets, rounds interleaved and alternating which goes first (sync then floor, floor then
+//! sync, …), moto emptied between runs: 8 files × 128 MiB plus one 1 GiB file, and one 2 GiB
+//! file. Prints each round's ratio sync/floor, each set's median MB/s, the ratio of the
+//! medians and the median of the rounds' ratios (target ≥ 0.95; each round's pair ran under the
+//! same machine load, so on a noisy machine that median is the steadier of the two), and the
 //! function's peak RSS (VmHWM of its process, a fresh one per round; target ≤ 64 MiB).
 //! Extra settings for the function can be given as
 //! `NAME=value` arguments after `--` (e.g. `MEMORY_BUDGET_MIB=64`), to tune the defaults.
 //! Two arguments are the bench's own, for exploring (the figures of record use neither):
-//! `BENCH_ROUNDS=n` (default 3) and `BENCH_SETS=set8` or `BENCH_SETS=g2` (one set only).
+//! `BENCH_ROUNDS=n` (default 5) and `BENCH_SETS=set8` or `BENCH_SETS=g2` (one set only).
 #![allow(
     clippy::print_stdout,
     clippy::unwrap_used,
@@ -34,29 +32,21 @@ use sluice_testbed::rds_logs::RdsLogs;
 use sluice_testbed::{paths, procfs};
 
 const MIB: usize = 1024 * 1024;
-const ROUNDS: usize = 3;
+const ROUNDS: usize = 5;
 const BUCKET: &str = "sluice-bench";
 const DAY: &str = "error/postgresql.log.2026-11-22";
 
 /// The floor: each file through boto3's `upload_fileobj`, default `TransferConfig`.
 ///
-/// With `same-shape` as the first argument, the one request that differs from the function's
-/// is made the same: `CreateMultipartUpload` goes without `x-amz-checksum-algorithm` (boto3
-/// declares CRC32 there; the function, like the SDK's plain `CreateMultipartUpload`, declares
-/// none). Parts still carry boto3's CRC32 and `CompleteMultipartUpload` lists it, as the
-/// function's do. An upload with no declared algorithm costs moto 4-6 CPU s more for 2 GiB
-/// at `CompleteMultipartUpload` (see docs/rds-log-sync.md, "Where the time goes").
+/// Both clients declare CRC32 at `CreateMultipartUpload` and send it with every part.
 const FLOOR: &str = r#"
 import os, resource, sys, time
 import boto3
 from botocore.config import Config
-shape, endpoint, bucket, files = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+endpoint, bucket, files = sys.argv[1], sys.argv[2], sys.argv[3:]
 s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
                   aws_access_key_id="testing", aws_secret_access_key="testing",
                   config=Config(s3={"addressing_style": "path"}))
-if shape == "same-shape":
-    s3.meta.events.register("before-parameter-build.s3.CreateMultipartUpload",
-                            lambda params, **kw: params.pop("ChecksumAlgorithm", None))
 total = 0
 start = time.monotonic()
 for i, path in enumerate(files):
@@ -200,16 +190,14 @@ async fn sync(
     }
 }
 
-/// The floor: boto3 in the tool venv's Python, the same files straight from disk; with
-/// `same_shape`, its `CreateMultipartUpload` declares no checksum algorithm, as the function's.
-async fn floor(moto: &Moto, files: &[PathBuf], same_shape: bool) -> Run {
+/// The floor: boto3 in the tool venv's Python, the same files straight from disk.
+async fn floor(moto: &Moto, files: &[PathBuf]) -> Run {
     fresh_bucket(moto).await;
     let moto_pid = moto_pid();
     let moto_before = cpu_secs(&moto_pid);
     let out = Command::new(paths::python())
         .arg("-c")
         .arg(FLOOR)
-        .arg(if same_shape { "same-shape" } else { "default" })
         .arg(moto.endpoint())
         .arg(BUCKET)
         .args(files)
@@ -252,44 +240,46 @@ async fn set(
         .iter()
         .map(|f| std::fs::metadata(f).expect("file").len())
         .sum();
-    let (mut s, mut f, mut g, mut s_hwm, mut f_hwm) =
+    let (mut s, mut f, mut ratios, mut s_hwm, mut f_hwm) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), 0);
     for round in 1..=rounds {
-        let a = sync(moto, rds, instance, bytes, extra).await;
-        let b = floor(moto, files, false).await;
-        let c = floor(moto, files, true).await;
+        // Which runs first alternates, so neither always meets the machine as the other left it.
+        let (a, b) = if round % 2 == 1 {
+            let a = sync(moto, rds, instance, bytes, extra).await;
+            (a, floor(moto, files).await)
+        } else {
+            let b = floor(moto, files).await;
+            (sync(moto, rds, instance, bytes, extra).await, b)
+        };
         assert_eq!(a.bytes, b.bytes, "same bytes");
-        assert_eq!(a.bytes, c.bytes, "same bytes");
+        let ratio = a.mbps() / b.mbps();
         println!(
-            "  {label} round {round}: sync {:7.1} MB/s ({:5.1} s, peak RSS {:5.1} MiB) | floor {:7.1} MB/s ({:5.1} s) | same-shape floor {:7.1} MB/s ({:5.1} s)",
+            "  {label} round {round} ({} first): sync {:7.1} MB/s ({:5.1} s, peak RSS {:5.1} MiB) | floor {:7.1} MB/s ({:5.1} s) | ratio {ratio:.2}",
+            if round % 2 == 1 { "sync" } else { "floor" },
             a.mbps(),
             a.secs,
             a.hwm_kib as f64 / 1024.0,
             b.mbps(),
             b.secs,
-            c.mbps(),
-            c.secs
         );
         println!(
-            "    CPU s: sync: function {:5.1}, moto {:5.1}, RDS endpoint {:5.1} | floor: boto3 {:5.1}, moto {:5.1} | same-shape floor: boto3 {:5.1}, moto {:5.1}",
-            a.cpu[0], a.cpu[1], a.cpu[2], b.cpu[0], b.cpu[1], c.cpu[0], c.cpu[1]
+            "    CPU s: sync: function {:5.1}, moto {:5.1}, RDS endpoint {:5.1} | floor: boto3 {:5.1}, moto {:5.1}",
+            a.cpu[0], a.cpu[1], a.cpu[2], b.cpu[0], b.cpu[1]
         );
         s.push(a.mbps());
         f.push(b.mbps());
-        g.push(c.mbps());
+        ratios.push(ratio);
         s_hwm.push(a.hwm_kib as f64 / 1024.0);
-        f_hwm = f_hwm.max(b.hwm_kib).max(c.hwm_kib);
+        f_hwm = f_hwm.max(b.hwm_kib);
     }
-    let (sm, fm, gm) = (median(s), median(f), median(g));
+    let (sm, fm, rm) = (median(s), median(f), median(ratios));
     let peak = s_hwm.iter().copied().fold(0.0, f64::max);
-    let ratio = sm / fm;
+    let verdict = |r: f64| if r >= 0.95 { "ok" } else { "BELOW" };
     println!(
-        "{label}: sync median {sm:7.1} MB/s | floor median {fm:7.1} MB/s | ratio sync/floor {ratio:.2} (target >= 0.95) {}",
-        if ratio >= 0.95 { "ok" } else { "BELOW" }
-    );
-    println!(
-        "{label}: same-shape floor median {gm:7.1} MB/s | ratio sync/same-shape floor {:.2} (both pay moto's cost of an upload without a declared checksum algorithm)",
-        sm / gm
+        "{label}: sync median {sm:7.1} MB/s | floor median {fm:7.1} MB/s | sync/floor (target >= 0.95): median of the rounds' ratios {rm:.2} {} | ratio of the medians {:.2} {}",
+        verdict(rm),
+        sm / fm,
+        verdict(sm / fm)
     );
     println!(
         "{label}: function peak RSS {peak:.1} MiB over {rounds} rounds (target <= 64) {} | boto3 peak RSS {:.1} MiB",

@@ -38,6 +38,16 @@ impl ResponseWriter {
         self.budget.room_for_next()
     }
 
+    /// Bytes of the response so far, as [`Self::finish`] would return it now.
+    pub fn used(&self) -> usize {
+        self.budget.used()
+    }
+
+    /// The limit the whole response must stay within.
+    pub fn limit(&self) -> usize {
+        self.budget.limit()
+    }
+
     /// How many answers have been written.
     pub fn len(&self) -> usize {
         self.budget.len()

@@ -13,6 +13,7 @@
 
 pub mod aws;
 pub mod config;
+pub mod early;
 pub mod record;
 pub mod reingest;
 pub mod split;
@@ -22,6 +23,7 @@ use serde_json::value::RawValue;
 use sluice_firehose::{
     FirehoseEvent, FirehoseRecord, FirehoseResponse, ResponseBudget, ResponseRecord, ResponseWriter,
 };
+use tokio::sync::oneshot;
 
 pub use config::Config;
 pub use record::{Decision, decide};
@@ -85,98 +87,35 @@ impl From<ProcessError> for lambda_runtime::Diagnostic {
 /// on the stream undecoded and answered `Dropped`: the response is full (what room is left is
 /// less than one record's answer), and decoding a record only to put its original back is wasted
 /// work; the invocation that reads it again decides it. Such records count in
-/// `reingested_for_budget`, not in the event counters (their events are not read here).
+/// `reingested_for_budget`, not in the event counters (their events are not read here). Records
+/// predicted not to fit are put back the same way, while the others are decided ([`early`]).
 pub async fn handle(
     event: &FirehoseEvent,
     config: &Config,
     reingest: &dyn Reingest,
 ) -> Result<Processed, ProcessError> {
-    let budget = ResponseBudget::with_limit(config.response_limit).reserve_for(event);
-    let mut response = ResponseWriter::new(budget);
-    let mut pieces: Vec<Piece> = Vec::new();
-    let mut stats = Stats {
-        records: event.records.len() as u64,
-        ..Stats::default()
-    };
-    let mut full = false;
-    for record in &event.records {
-        let id = record.record_id.as_str();
-        if full {
-            put_back(record, &mut response, &mut pieces, &mut stats);
-            continue;
-        }
-        // Arms that answer otherwise `continue`; the rest fall through to `Dropped`.
-        match decide(record, config, response.room_for_next()) {
-            Decision::Control => stats.control += 1,
-            Decision::Empty => stats.empty += 1,
-            Decision::Failed(reason) => {
-                tracing::warn!(record_id = id, reason, "record failed");
-                stats.failed += 1;
-                // Echoing the original keeps it under Firehose's error prefix. When the response
-                // has no room for it, it goes back on the stream like any other record.
-                if ResponseRecord::failed_len(record) <= response.room_for_next() {
-                    response.failed(record);
-                    continue;
-                }
-                full = true;
-                match record.decode_data() {
-                    Ok(original) => {
-                        stats.reingested_for_budget += 1;
-                        pieces.push(piece(id, 0, original));
-                    }
-                    // Data that is not base64 cannot be put back; echo it regardless.
-                    Err(_) => {
-                        response.failed(record);
-                        continue;
-                    }
-                }
-            }
-            Decision::Deliver {
-                data,
-                keys,
-                original,
-                events,
-            } => {
-                stats.events_in += events as u64;
-                let keys: Vec<(&str, &str)> =
-                    keys.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-                if response.try_ok(id, &data, &keys) {
-                    stats.ok += 1;
-                    stats.events_delivered += events as u64;
-                    stats.bytes_delivered += data.len() as u64;
-                    continue;
-                }
-                full = true;
-                stats.reingested_for_budget += 1;
-                stats.events_reingested += events as u64;
-                pieces.push(piece(id, 0, original));
-            }
-            Decision::NoRoom { original, events } => {
-                full = true;
-                stats.events_in += events as u64;
-                stats.reingested_for_budget += 1;
-                stats.events_reingested += events as u64;
-                pieces.push(piece(id, 0, original));
-            }
-            Decision::Split {
-                pieces: parts,
-                events,
-            } => {
-                stats.events_in += events as u64;
-                stats.split += 1;
-                stats.events_reingested += events as u64;
-                pieces.extend(parts.into_iter().enumerate().map(|(i, p)| piece(id, i, p)));
-            }
-        }
-        response.dropped(id);
-    }
+    let (tail_tx, tail_rx) = oneshot::channel();
+    let (head, tail) = tokio::join!(
+        answer_all(event, config, tail_tx),
+        put_back_tail(event, config, reingest, tail_rx)
+    );
+    let Head {
+        response,
+        pieces,
+        mut stats,
+    } = head;
+    let tail = tail?;
+    stats.pieces_reingested = tail.pieces;
+    stats.reingest_calls = tail.done.calls;
+    stats.reingest_retried_pieces = tail.done.retried_pieces;
     if !pieces.is_empty() {
         let target = reingest::choose_target(event, config.target)?;
-        stats.pieces_reingested = pieces.len() as u64;
+        stats.pieces_reingested += pieces.len() as u64;
+        let count = pieces.len();
         let done = reingest::reingest_all(reingest, &target, pieces, config).await?;
-        stats.reingest_calls = done.calls;
-        stats.reingest_retried_pieces = done.retried_pieces;
-        tracing::info!(%target, pieces = stats.pieces_reingested, "re-ingested");
+        stats.reingest_calls += done.calls;
+        stats.reingest_retried_pieces += done.retried_pieces;
+        tracing::info!(%target, pieces = count, "re-ingested");
     }
     Ok(Processed {
         json: response.finish(),
@@ -184,30 +123,241 @@ pub async fn handle(
     })
 }
 
+/// The answers, and what is left to put back once they are all written.
+struct Head {
+    response: ResponseWriter,
+    /// Pieces to put back after the answers (the records put back early are not among them).
+    pieces: Vec<Piece>,
+    stats: Stats,
+}
+
+/// What was put back early.
+#[derive(Default)]
+struct Tail {
+    pieces: u64,
+    done: reingest::ReingestStats,
+}
+
+/// Records from this index on were put back early ([`early`]); `sent[k]` says whether the
+/// record `from + k` was (data that is not base64 cannot be put back: it is answered
+/// `ProcessingFailed`).
+struct Early {
+    from: usize,
+    sent: Vec<bool>,
+}
+
+/// Answers every record of `event` in order. Once the response is full enough to predict from,
+/// the records predicted not to fit are sent to `tail` to be put back at once; from then on the
+/// loop yields after each record, so that the put-back makes progress while records are decided.
+async fn answer_all(
+    event: &FirehoseEvent,
+    config: &Config,
+    tail: oneshot::Sender<Vec<Piece>>,
+) -> Head {
+    let budget = ResponseBudget::with_limit(config.response_limit).reserve_for(event);
+    let mut head = Head {
+        response: ResponseWriter::new(budget),
+        pieces: Vec::new(),
+        stats: Stats {
+            records: event.records.len() as u64,
+            ..Stats::default()
+        },
+    };
+    let mut tail = Some(tail);
+    let mut early: Option<Early> = None;
+    let mut full = false;
+    // Base64 bytes of the records answered so far, to predict the rest from.
+    let mut answered = 0;
+    for (i, record) in event.records.iter().enumerate() {
+        if let Some(early) = &early {
+            if let Some(&sent) = i.checked_sub(early.from).and_then(|k| early.sent.get(k)) {
+                answer_put_back(record, sent, &mut head);
+                continue;
+            }
+            tokio::task::yield_now().await;
+        }
+        if full {
+            put_back(record, &mut head);
+            continue;
+        }
+        full = answer(record, config, &mut head);
+        answered += record.data.len();
+        if !full
+            && tail.is_some()
+            && early::ready(head.response.used(), head.response.limit())
+            && let Some(tx) = tail.take()
+        {
+            early = put_back_early(event, config, i + 1, answered, &head.response, tx);
+        }
+    }
+    head
+}
+
+/// Predicts which of the records after `next - 1` will not fit and sends them (undecoded) to
+/// be put back now; `None` when the batch is predicted to fit, or re-ingest has no target.
+fn put_back_early(
+    event: &FirehoseEvent,
+    config: &Config,
+    next: usize,
+    answered: usize,
+    response: &ResponseWriter,
+    tx: oneshot::Sender<Vec<Piece>>,
+) -> Option<Early> {
+    // Without a target the put-back after the answers fails the invocation, as it always has.
+    reingest::choose_target(event, config.target).ok()?;
+    let rest = event.records.get(next..)?;
+    let from = next + early::tail_start(rest, response.used(), answered, response.limit())?;
+    let mut pieces = Vec::new();
+    let sent = event.records[from..]
+        .iter()
+        .map(|record| match record.decode_data() {
+            Ok(original) => {
+                pieces.push(piece(&record.record_id, 0, original));
+                true
+            }
+            Err(_) => false,
+        })
+        .collect();
+    // The receiver lives until `handle` has joined both halves.
+    tx.send(pieces).ok()?;
+    Some(Early { from, sent })
+}
+
+/// Puts back what [`answer_all`] sends early, while it goes on answering.
+async fn put_back_tail(
+    event: &FirehoseEvent,
+    config: &Config,
+    reingest: &dyn Reingest,
+    rx: oneshot::Receiver<Vec<Piece>>,
+) -> Result<Tail, ProcessError> {
+    // A closed channel: nothing was predicted not to fit.
+    let Ok(pieces) = rx.await else {
+        return Ok(Tail::default());
+    };
+    if pieces.is_empty() {
+        return Ok(Tail::default());
+    }
+    let target = reingest::choose_target(event, config.target)?;
+    let count = pieces.len();
+    let done = reingest::reingest_all(reingest, &target, pieces, config).await?;
+    tracing::info!(%target, pieces = count, "re-ingested the batch's tail early");
+    Ok(Tail {
+        pieces: count as u64,
+        done,
+    })
+}
+
+/// Decides `record` and writes its answer (or queues it for re-ingest); returns whether the
+/// response is now full (one data record's answer did not fit).
+fn answer(record: &FirehoseRecord, config: &Config, head: &mut Head) -> bool {
+    let Head {
+        response,
+        pieces,
+        stats,
+    } = head;
+    let id = record.record_id.as_str();
+    // Arms that answer otherwise return; the rest fall through to `Dropped`.
+    let full = match decide(record, config, response.room_for_next()) {
+        Decision::Control => {
+            stats.control += 1;
+            false
+        }
+        Decision::Empty => {
+            stats.empty += 1;
+            false
+        }
+        Decision::Failed(reason) => {
+            tracing::warn!(record_id = id, reason, "record failed");
+            stats.failed += 1;
+            // Echoing the original keeps it under Firehose's error prefix. When the response
+            // has no room for it, it goes back on the stream like any other record.
+            if ResponseRecord::failed_len(record) <= response.room_for_next() {
+                response.failed(record);
+                return false;
+            }
+            match record.decode_data() {
+                Ok(original) => {
+                    stats.reingested_for_budget += 1;
+                    pieces.push(piece(id, 0, original));
+                }
+                // Data that is not base64 cannot be put back; echo it regardless.
+                Err(_) => {
+                    response.failed(record);
+                    return true;
+                }
+            }
+            true
+        }
+        Decision::Deliver {
+            data,
+            keys,
+            original,
+            events,
+        } => {
+            stats.events_in += events as u64;
+            let keys: Vec<(&str, &str)> =
+                keys.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            if response.try_ok(id, &data, &keys) {
+                stats.ok += 1;
+                stats.events_delivered += events as u64;
+                stats.bytes_delivered += data.len() as u64;
+                return false;
+            }
+            stats.reingested_for_budget += 1;
+            stats.events_reingested += events as u64;
+            pieces.push(piece(id, 0, original));
+            true
+        }
+        Decision::NoRoom { original, events } => {
+            stats.events_in += events as u64;
+            stats.reingested_for_budget += 1;
+            stats.events_reingested += events as u64;
+            pieces.push(piece(id, 0, original));
+            true
+        }
+        Decision::Split {
+            pieces: parts,
+            events,
+        } => {
+            stats.events_in += events as u64;
+            stats.split += 1;
+            stats.events_reingested += events as u64;
+            pieces.extend(parts.into_iter().enumerate().map(|(i, p)| piece(id, i, p)));
+            false
+        }
+    };
+    response.dropped(id);
+    full
+}
+
 /// Puts `record` back on the stream undecoded and answers it `Dropped` (data that is not base64
 /// cannot be put back: it is answered `ProcessingFailed`, echoed).
-fn put_back(
-    record: &FirehoseRecord,
-    response: &mut ResponseWriter,
-    pieces: &mut Vec<Piece>,
-    stats: &mut Stats,
-) {
-    let id = record.record_id.as_str();
-    match record.decode_data() {
+fn put_back(record: &FirehoseRecord, head: &mut Head) {
+    let sent = match record.decode_data() {
         Ok(original) => {
-            stats.reingested_for_budget += 1;
-            pieces.push(piece(id, 0, original));
-            response.dropped(id);
+            head.pieces.push(piece(&record.record_id, 0, original));
+            true
         }
-        Err(_) => {
-            tracing::warn!(
-                record_id = id,
-                reason = "data is not valid base64",
-                "record failed"
-            );
-            stats.failed += 1;
-            response.failed(record);
-        }
+        Err(_) => false,
+    };
+    answer_put_back(record, sent, head);
+}
+
+/// Answers a record that was put back (`sent`) `Dropped`, or one whose data is not base64
+/// `ProcessingFailed`, echoed.
+fn answer_put_back(record: &FirehoseRecord, sent: bool, head: &mut Head) {
+    let id = record.record_id.as_str();
+    if sent {
+        head.stats.reingested_for_budget += 1;
+        head.response.dropped(id);
+    } else {
+        tracing::warn!(
+            record_id = id,
+            reason = "data is not valid base64",
+            "record failed"
+        );
+        head.stats.failed += 1;
+        head.response.failed(record);
     }
 }
 

@@ -118,6 +118,81 @@ async fn given_response_full_when_handled_then_overflow_reingested_whole_and_dro
     );
 }
 
+/// A batch of like records about three times what one response carries: once the response is an
+/// eighth full, the records predicted not to fit even with the margin go back on the stream at
+/// once (the first call, ending with the batch's last record); the response still fills up
+/// completely, and the records between the last `Ok` and that tail go back after the answers
+/// (the second call). Every record is answered once and every event is delivered or put back.
+#[tokio::test]
+async fn given_batch_three_responses_long_when_handled_then_tail_put_back_early_and_response_full()
+{
+    let records: Vec<Vec<u8>> = (0..60).map(|_| gz_payload("/app", 50, 200)).collect();
+    let ev = event(&records);
+    let config = Config {
+        response_limit: 400_000,
+        ..jsonl()
+    };
+    let fake = FakeReingest::default();
+    let done = handle(&ev, &config, &fake).await.expect("handled");
+    let response = done.response().expect("response JSON");
+    check_contract(&ev, &response).expect("contract");
+    let ok = response
+        .records
+        .iter()
+        .take_while(|r| r.result == RecordResult::Ok)
+        .count();
+    assert!(
+        response.records[ok..]
+            .iter()
+            .all(|r| r.result == RecordResult::Dropped),
+        "Ok answers first, then only Dropped"
+    );
+    let calls: Vec<usize> = fake
+        .calls
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|c| c.1)
+        .collect();
+    assert_eq!(calls.len(), 2, "the early tail, then the rest: {calls:?}");
+    let ids: Vec<String> = fake
+        .accepted
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|p| p.record_id.clone())
+        .collect();
+    let name = |i: usize| format!("record-{i}");
+    let (tail, late) = ids.split_at(calls[0]);
+    let from = 60 - tail.len();
+    assert_eq!(tail, (from..60).map(name).collect::<Vec<_>>(), "tail first");
+    assert_eq!(
+        late,
+        (ok..from).map(name).collect::<Vec<_>>(),
+        "then the rest"
+    );
+    assert!(
+        !late.is_empty(),
+        "the response filled before the tail began"
+    );
+    // Nothing more would have fitted: the first `Dropped` answered `Ok` like the others would
+    // take the response over the limit.
+    let len = |i: usize| {
+        serde_json::to_vec(&response.records[i])
+            .expect("JSON")
+            .len()
+    };
+    assert!(
+        done.json.len() + len(0) - len(ok) > 400_000,
+        "response {} bytes, room for one more",
+        done.json.len()
+    );
+    assert_eq!(ok_lines(&response) + fake.accepted_events(), 60 * 50);
+    assert_eq!(done.stats.pieces_reingested, 60 - ok as u64);
+    assert_eq!(done.stats.reingested_for_budget, 60 - ok as u64);
+    assert_eq!(done.stats.reingest_calls, 2);
+}
+
 #[tokio::test]
 async fn given_record_output_over_record_limit_then_split_pieces_reingested() {
     let ev = event(&[gz_payload("/big", 400, 250)]);

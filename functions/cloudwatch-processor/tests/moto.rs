@@ -409,3 +409,71 @@ async fn given_reingest_throttled_by_kinesis_then_backs_off_and_every_event_land
     assert!(logs.contains("ReingestRetriedPieces"), "{logs}");
     assert_eq!(proxy.take_denials().len(), 0);
 }
+
+/// A batch about three responses long through the real binary, as deployed: the records past the
+/// predicted end of the response go back to the source stream early (one `PutRecords`), the one
+/// between the real end and that tail after the answers (a second), and every event of the batch
+/// is either answered `Ok` or back in the stream, once.
+#[tokio::test]
+async fn given_batch_three_responses_long_when_invoked_then_tail_goes_back_early_and_every_event_lands_once()
+ {
+    let moto = Moto::shared();
+    let stream = "binary-cwl-long";
+    let Deployed {
+        host,
+        proxy,
+        stream_arn,
+        deployment: _deployment,
+    } = deployed(moto, stream, &[]).await;
+    // Each record answers ~0.9 MB (2,000 JSON lines, base64): about 6 fit in the 6 MB response.
+    let records: Vec<Vec<u8>> = (0..24)
+        .map(|i| gz_payload(&format!("/app/{i:02}"), 2_000, 250))
+        .collect();
+    let mut ev = event(&records);
+    ev.delivery_stream_arn =
+        "arn:aws:firehose:us-east-1:123456789012:deliverystream/sluice-test-cwlogs".into();
+    ev.source_kinesis_stream_arn = Some(stream_arn);
+    let out: Value = host
+        .invoke(PROCESSOR, &serde_json::to_value(&ev).expect("json"))
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}\n{}", host.logs(PROCESSOR)));
+    let response: FirehoseResponse = serde_json::from_value(out).expect("response");
+    let ok = response
+        .records
+        .iter()
+        .take_while(|r| r.result == RecordResult::Ok)
+        .count();
+    assert!((4..12).contains(&ok), "{ok} records answered Ok");
+    assert!(
+        response.records[ok..]
+            .iter()
+            .all(|r| r.result == RecordResult::Dropped),
+        "the rest Dropped"
+    );
+    let mut groups: Vec<String> = in_stream(moto, stream)
+        .await
+        .into_iter()
+        .inspect(|p| assert_eq!(p.log_events.len(), 2_000, "{} whole", p.log_group))
+        .map(|p| p.log_group)
+        .collect();
+    groups.sort();
+    let expected: Vec<String> = (ok..24).map(|i| format!("/app/{i:02}")).collect();
+    assert_eq!(
+        groups, expected,
+        "each record not answered Ok is back in the stream, once"
+    );
+    assert_eq!(ok_lines(&response), ok * 2_000);
+    let puts = proxy
+        .calls()
+        .iter()
+        .filter(|c| c.contains("PutRecords"))
+        .count();
+    assert_eq!(puts, 2, "the early tail, then the record before it");
+    assert!(
+        host.logs(PROCESSOR)
+            .contains("re-ingested the batch's tail early"),
+        "{}",
+        host.logs(PROCESSOR)
+    );
+    assert_eq!(proxy.take_denials().len(), 0);
+}

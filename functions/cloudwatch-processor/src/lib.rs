@@ -95,27 +95,26 @@ pub async fn handle(
     reingest: &dyn Reingest,
 ) -> Result<Processed, ProcessError> {
     let (tail_tx, tail_rx) = oneshot::channel();
-    let (head, tail) = tokio::join!(
-        answer_all(event, config, tail_tx),
-        put_back_tail(event, config, reingest, tail_rx)
-    );
+    let (head, tail) = tokio::join!(answer_all(event, config, tail_tx), async {
+        // A closed channel: nothing was predicted not to fit.
+        match tail_rx.await {
+            Ok((target, pieces)) => {
+                let what = "re-ingested the batch's tail early";
+                put_back_pieces(reingest, &target, pieces, config, what).await
+            }
+            Err(_) => Ok(reingest::ReingestStats::default()),
+        }
+    });
     let Head {
         response,
         pieces,
         mut stats,
     } = head;
-    let tail = tail?;
-    stats.pieces_reingested = tail.pieces;
-    stats.reingest_calls = tail.done.calls;
-    stats.reingest_retried_pieces = tail.done.retried_pieces;
+    stats.count_reingest(tail?);
     if !pieces.is_empty() {
         let target = reingest::choose_target(event, config.target)?;
-        stats.pieces_reingested += pieces.len() as u64;
-        let count = pieces.len();
-        let done = reingest::reingest_all(reingest, &target, pieces, config).await?;
-        stats.reingest_calls += done.calls;
-        stats.reingest_retried_pieces += done.retried_pieces;
-        tracing::info!(%target, pieces = count, "re-ingested");
+        let done = put_back_pieces(reingest, &target, pieces, config, "re-ingested").await?;
+        stats.count_reingest(done);
     }
     Ok(Processed {
         json: response.finish(),
@@ -129,13 +128,6 @@ struct Head {
     /// Pieces to put back after the answers (the records put back early are not among them).
     pieces: Vec<Piece>,
     stats: Stats,
-}
-
-/// What was put back early.
-#[derive(Default)]
-struct Tail {
-    pieces: u64,
-    done: reingest::ReingestStats,
 }
 
 /// Records from this index on were put back early ([`early`]); `sent[k]` says whether the
@@ -152,7 +144,7 @@ struct Early {
 async fn answer_all(
     event: &FirehoseEvent,
     config: &Config,
-    tail: oneshot::Sender<Vec<Piece>>,
+    tail: oneshot::Sender<(Target, Vec<Piece>)>,
 ) -> Head {
     let budget = ResponseBudget::with_limit(config.response_limit).reserve_for(event);
     let mut head = Head {
@@ -201,50 +193,46 @@ fn put_back_early(
     next: usize,
     answered: usize,
     response: &ResponseWriter,
-    tx: oneshot::Sender<Vec<Piece>>,
+    tx: oneshot::Sender<(Target, Vec<Piece>)>,
 ) -> Option<Early> {
     // Without a target the put-back after the answers fails the invocation, as it always has.
-    reingest::choose_target(event, config.target).ok()?;
+    let target = reingest::choose_target(event, config.target).ok()?;
     let rest = event.records.get(next..)?;
     let from = next + early::tail_start(rest, response.used(), answered, response.limit())?;
     let mut pieces = Vec::new();
     let sent = event.records[from..]
         .iter()
-        .map(|record| match record.decode_data() {
-            Ok(original) => {
-                pieces.push(piece(&record.record_id, 0, original));
-                true
-            }
-            Err(_) => false,
-        })
+        .map(|record| queue_original(record, &mut pieces))
         .collect();
     // The receiver lives until `handle` has joined both halves.
-    tx.send(pieces).ok()?;
+    tx.send((target, pieces)).ok()?;
     Some(Early { from, sent })
 }
 
-/// Puts back what [`answer_all`] sends early, while it goes on answering.
-async fn put_back_tail(
-    event: &FirehoseEvent,
-    config: &Config,
+/// Puts `pieces` on `target` (all accepted, or the failure that fails the invocation) and logs
+/// `what` with the count.
+async fn put_back_pieces(
     reingest: &dyn Reingest,
-    rx: oneshot::Receiver<Vec<Piece>>,
-) -> Result<Tail, ProcessError> {
-    // A closed channel: nothing was predicted not to fit.
-    let Ok(pieces) = rx.await else {
-        return Ok(Tail::default());
-    };
-    if pieces.is_empty() {
-        return Ok(Tail::default());
+    target: &Target,
+    pieces: Vec<Piece>,
+    config: &Config,
+    what: &str,
+) -> Result<reingest::ReingestStats, ReingestFailure> {
+    let done = reingest::reingest_all(reingest, target, pieces, config).await?;
+    tracing::info!(%target, pieces = done.pieces, "{what}");
+    Ok(done)
+}
+
+/// Queues `record`'s original bytes to be put back; `false` when its data is not base64 (it
+/// cannot be put back).
+fn queue_original(record: &FirehoseRecord, pieces: &mut Vec<Piece>) -> bool {
+    match record.decode_data() {
+        Ok(original) => {
+            pieces.push(piece(&record.record_id, 0, original));
+            true
+        }
+        Err(_) => false,
     }
-    let target = reingest::choose_target(event, config.target)?;
-    let count = pieces.len();
-    let done = reingest::reingest_all(reingest, &target, pieces, config).await?;
-    tracing::info!(%target, pieces = count, "re-ingested the batch's tail early");
-    Ok(Tail {
-        pieces: count as u64,
-        done,
-    })
 }
 
 /// Decides `record` and writes its answer (or queues it for re-ingest); returns whether the
@@ -275,17 +263,12 @@ fn answer(record: &FirehoseRecord, config: &Config, head: &mut Head) -> bool {
                 response.failed(record);
                 return false;
             }
-            match record.decode_data() {
-                Ok(original) => {
-                    stats.reingested_for_budget += 1;
-                    pieces.push(piece(id, 0, original));
-                }
+            if !queue_original(record, pieces) {
                 // Data that is not base64 cannot be put back; echo it regardless.
-                Err(_) => {
-                    response.failed(record);
-                    return true;
-                }
+                response.failed(record);
+                return true;
             }
+            stats.reingested_for_budget += 1;
             true
         }
         Decision::Deliver {
@@ -295,9 +278,7 @@ fn answer(record: &FirehoseRecord, config: &Config, head: &mut Head) -> bool {
             events,
         } => {
             stats.events_in += events as u64;
-            let keys: Vec<(&str, &str)> =
-                keys.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            if response.try_ok(id, &data, &keys) {
+            if response.try_ok(id, &data, &record::key_pairs(&keys)) {
                 stats.ok += 1;
                 stats.events_delivered += events as u64;
                 stats.bytes_delivered += data.len() as u64;
@@ -333,13 +314,7 @@ fn answer(record: &FirehoseRecord, config: &Config, head: &mut Head) -> bool {
 /// Puts `record` back on the stream undecoded and answers it `Dropped` (data that is not base64
 /// cannot be put back: it is answered `ProcessingFailed`, echoed).
 fn put_back(record: &FirehoseRecord, head: &mut Head) {
-    let sent = match record.decode_data() {
-        Ok(original) => {
-            head.pieces.push(piece(&record.record_id, 0, original));
-            true
-        }
-        Err(_) => false,
-    };
+    let sent = queue_original(record, &mut head.pieces);
     answer_put_back(record, sent, head);
 }
 

@@ -109,8 +109,7 @@ pub fn decide(record: &FirehoseRecord, config: &Config, room: usize) -> Decision
         };
     }
     let keys = partition_keys(&view);
-    let pairs: Vec<(&str, &str)> = keys.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    if ResponseRecord::ok_len(&record.record_id, len, &pairs) > room {
+    if ResponseRecord::ok_len(&record.record_id, len, &key_pairs(&keys)) > room {
         return Decision::NoRoom { original, events };
     }
     let mut data = Vec::with_capacity(len);
@@ -121,6 +120,11 @@ pub fn decide(record: &FirehoseRecord, config: &Config, room: usize) -> Decision
         original,
         events,
     }
+}
+
+/// Partition keys as the response writes them: (name, value) pairs in name order.
+pub fn key_pairs(keys: &BTreeMap<String, String>) -> Vec<(&str, &str)> {
+    keys.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
 }
 
 /// Partition keys of a data payload: account, log group, and the UTC date of its first event.

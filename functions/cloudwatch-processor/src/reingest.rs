@@ -156,6 +156,8 @@ fn name_from_arn(arn: &str) -> Result<String, ReingestFailure> {
 /// What re-ingest did, for metrics.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ReingestStats {
+    /// Pieces accepted (every piece given, when it succeeds).
+    pub pieces: u64,
     /// Put calls made (retries included).
     pub calls: u64,
     /// Pieces sent again after a partial failure or a failed call.
@@ -170,7 +172,10 @@ pub async fn reingest_all(
     pieces: Vec<Piece>,
     config: &Config,
 ) -> Result<ReingestStats, ReingestFailure> {
-    let mut stats = ReingestStats::default();
+    let mut stats = ReingestStats {
+        pieces: pieces.len() as u64,
+        ..ReingestStats::default()
+    };
     for batch in batches(
         pieces,
         PUT_RECORD_BATCH_MAX_RECORDS,

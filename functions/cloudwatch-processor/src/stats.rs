@@ -52,6 +52,13 @@ impl Stats {
         m
     }
 
+    /// Adds what one put-back did (pieces accepted, calls, pieces sent again).
+    pub fn count_reingest(&mut self, done: crate::reingest::ReingestStats) {
+        self.pieces_reingested += done.pieces;
+        self.reingest_calls += done.calls;
+        self.reingest_retried_pieces += done.retried_pieces;
+    }
+
     /// Writes the EMF line to stdout.
     pub fn emit(&self) {
         self.metrics().flush();

@@ -6,10 +6,10 @@ mod common;
 use std::time::Duration;
 
 use cloudwatch_processor::config::TargetChoice;
-use cloudwatch_processor::{Config, ProcessError, Target, handle};
+use cloudwatch_processor::{Config, ProcessError, Processed, Target, handle};
 use common::*;
 use sluice_cwlogs::Format;
-use sluice_firehose::{RecordResult, check_contract};
+use sluice_firehose::{FirehoseEvent, FirehoseResponse, RecordResult, check_contract};
 
 fn jsonl() -> Config {
     Config {
@@ -17,6 +17,23 @@ fn jsonl() -> Config {
         backoff: Duration::ZERO,
         ..Config::default()
     }
+}
+
+/// `ev` handled in `jsonl` with a response limit of `response_limit` bytes and a re-ingest fake
+/// that accepts everything; the response is read back and checked against Firehose's contract.
+async fn handled_within(
+    ev: &FirehoseEvent,
+    response_limit: usize,
+) -> (Processed, FirehoseResponse, FakeReingest) {
+    let config = Config {
+        response_limit,
+        ..jsonl()
+    };
+    let fake = FakeReingest::default();
+    let done = handle(ev, &config, &fake).await.expect("handled");
+    let response = done.response().expect("response JSON");
+    check_contract(ev, &response).expect("contract");
+    (done, response, fake)
 }
 
 #[tokio::test]
@@ -93,14 +110,7 @@ async fn given_timestamp_prefix_format_then_each_line_starts_with_iso_time() {
 async fn given_response_full_when_handled_then_overflow_reingested_whole_and_dropped() {
     let records: Vec<Vec<u8>> = (0..6).map(|_| gz_payload("/app", 50, 200)).collect();
     let ev = event(&records);
-    let config = Config {
-        response_limit: 40_000,
-        ..jsonl()
-    };
-    let fake = FakeReingest::default();
-    let done = handle(&ev, &config, &fake).await.expect("handled");
-    let response = done.response().expect("response JSON");
-    check_contract(&ev, &response).expect("contract");
+    let (_, response, fake) = handled_within(&ev, 40_000).await;
     let dropped = response
         .records
         .iter()
@@ -128,14 +138,7 @@ async fn given_batch_three_responses_long_when_handled_then_tail_put_back_early_
 {
     let records: Vec<Vec<u8>> = (0..60).map(|_| gz_payload("/app", 50, 200)).collect();
     let ev = event(&records);
-    let config = Config {
-        response_limit: 400_000,
-        ..jsonl()
-    };
-    let fake = FakeReingest::default();
-    let done = handle(&ev, &config, &fake).await.expect("handled");
-    let response = done.response().expect("response JSON");
-    check_contract(&ev, &response).expect("contract");
+    let (done, response, fake) = handled_within(&ev, 400_000).await;
     let ok = response
         .records
         .iter()
@@ -328,15 +331,8 @@ async fn given_response_full_when_later_records_are_control_or_corrupt_then_put_
     let control = gzip(CONTROL_JSON);
     let corrupt = b"\x1f\x8bnot really gzip".to_vec();
     let ev = event(&[big.clone(), big.clone(), control.clone(), corrupt.clone()]);
-    let config = Config {
-        // Room for the first record's answer and the reserved fallbacks, not for the second's.
-        response_limit: 30_000,
-        ..jsonl()
-    };
-    let fake = FakeReingest::default();
-    let done = handle(&ev, &config, &fake).await.expect("handled");
-    let response = done.response().expect("response JSON");
-    check_contract(&ev, &response).expect("contract");
+    // Room for the first record's answer and the reserved fallbacks, not for the second's.
+    let (done, response, fake) = handled_within(&ev, 30_000).await;
     let results: Vec<_> = response.records.iter().map(|r| r.result).collect();
     assert_eq!(
         results,
